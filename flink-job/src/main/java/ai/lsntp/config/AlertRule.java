@@ -1,0 +1,85 @@
+package ai.lsntp.config;
+
+import java.io.Serializable;
+
+/** One alert rule from the configuration (see lsntp-default.yaml). */
+public class AlertRule implements Serializable {
+  private static final long serialVersionUID = 1L;
+
+  public enum Kind {
+    heat,
+    frost,
+    change
+  }
+
+  public String name;
+  public Kind kind;
+  /** K for heat and frost; the change in K for change. */
+  public Double threshold;
+  /** change only: the time span within which the change must happen. */
+  public String within;
+  /** A grid id, or "*" for every grid. */
+  public String grid = "*";
+
+  public AlertRule() {}
+
+  public AlertRule(String name, Kind kind, double threshold, String within, String grid) {
+    this.name = name;
+    this.kind = kind;
+    this.threshold = threshold;
+    this.within = within;
+    this.grid = grid;
+  }
+
+  public boolean appliesTo(String gridId) {
+    return grid == null || "*".equals(grid) || grid.equals(gridId);
+  }
+
+  public long withinMillis() {
+    return within == null ? 0 : Durations.parse("alerts." + name + ".within", within).toMillis();
+  }
+
+  /** Parses the command-line form: name=...,kind=heat|frost|change,threshold=K[,within=6h][,grid=id]. */
+  public static AlertRule parse(String spec) {
+    AlertRule r = new AlertRule();
+    for (String part : spec.split(",")) {
+      String[] kv = part.split("=", 2);
+      if (kv.length != 2) {
+        throw new ConfigException("--alert '" + spec + "': expected key=value pairs, got '" + part + "'");
+      }
+      String k = kv[0].trim();
+      String v = kv[1].trim();
+      switch (k) {
+        case "name":
+          r.name = v;
+          break;
+        case "kind":
+          try {
+            r.kind = Kind.valueOf(v);
+          } catch (IllegalArgumentException e) {
+            throw new ConfigException("--alert '" + spec + "': kind must be heat, frost or change, got '" + v + "'");
+          }
+          break;
+        case "threshold":
+          try {
+            r.threshold = Double.parseDouble(v);
+          } catch (NumberFormatException e) {
+            throw new ConfigException("--alert '" + spec + "': threshold '" + v + "' is not a number");
+          }
+          break;
+        case "within":
+          r.within = v;
+          break;
+        case "grid":
+          r.grid = v;
+          break;
+        default:
+          throw new ConfigException("--alert '" + spec + "': unknown key '" + k + "' (name, kind, threshold, within, grid)");
+      }
+    }
+    if (r.name == null && r.kind != null) {
+      r.name = r.kind + "-" + r.threshold;
+    }
+    return r;
+  }
+}

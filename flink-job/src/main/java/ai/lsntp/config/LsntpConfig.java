@@ -1,0 +1,231 @@
+package ai.lsntp.config;
+
+import java.io.Serializable;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+
+/**
+ * The job's whole configuration, bound from lsntp-default.yaml plus overrides (keys in kebab-case
+ * in YAML, camelCase here). Build it with {@link ConfigLoader}; {@link #validate()} names the
+ * first wrong setting.
+ */
+public class LsntpConfig implements Serializable {
+  private static final long serialVersionUID = 1L;
+
+  public Kafka kafka = new Kafka();
+  public Topics topics = new Topics();
+  public Models models = new Models();
+  public Stream stream = new Stream();
+  public Batching batching = new Batching();
+  public Delivery delivery = new Delivery();
+  public Job job = new Job();
+  public List<AlertRule> alerts = new ArrayList<>();
+
+  public static class Kafka implements Serializable {
+    private static final long serialVersionUID = 1L;
+    public String bootstrapServers;
+    public Map<String, String> properties = new LinkedHashMap<>();
+    public String groupId;
+    public String startFrom = "earliest";
+  }
+
+  public static class Topics implements Serializable {
+    private static final long serialVersionUID = 1L;
+    public String frames;
+    public String forecasts;
+    public String alerts;
+    public String rejects;
+  }
+
+  public static class Models implements Serializable {
+    private static final long serialVersionUID = 1L;
+    public String directory;
+    public String provider = "cpu";
+    public int intraOpThreads = 1;
+  }
+
+  public static class Stream implements Serializable {
+    private static final long serialVersionUID = 1L;
+    public String maxOutOfOrderness;
+    public String allowedLateness;
+    public String futureTolerance;
+    public long maxFrameBytes;
+    public String idleTimeout;
+  }
+
+  public static class Batching implements Serializable {
+    private static final long serialVersionUID = 1L;
+    public int maxWindows;
+    public String maxDelay;
+  }
+
+  public static class Delivery implements Serializable {
+    private static final long serialVersionUID = 1L;
+    public String guarantee;
+    public String checkpointInterval;
+    public String transactionTimeout;
+    public String transactionalIdPrefix;
+  }
+
+  public static class Job implements Serializable {
+    private static final long serialVersionUID = 1L;
+    public String name = "lsntp-forecaster";
+    public int parallelism = 1;
+    public int restartAttempts = 3;
+    public String restartDelay = "2s";
+  }
+
+  // ---- typed views (no "get" prefix, so Jackson does not see them as properties) ----
+
+  public Duration maxOutOfOrderness() {
+    return Durations.parse("stream.max-out-of-orderness", stream.maxOutOfOrderness);
+  }
+
+  public Duration allowedLateness() {
+    return Durations.parse("stream.allowed-lateness", stream.allowedLateness);
+  }
+
+  public Duration futureTolerance() {
+    return Durations.parse("stream.future-tolerance", stream.futureTolerance);
+  }
+
+  public Duration idleTimeout() {
+    return Durations.parse("stream.idle-timeout", stream.idleTimeout);
+  }
+
+  public Duration batchMaxDelay() {
+    return Durations.parse("batching.max-delay", batching.maxDelay);
+  }
+
+  public Duration checkpointInterval() {
+    return Durations.parse("delivery.checkpoint-interval", delivery.checkpointInterval);
+  }
+
+  public Duration transactionTimeout() {
+    return Durations.parse("delivery.transaction-timeout", delivery.transactionTimeout);
+  }
+
+  public Duration restartDelay() {
+    return Durations.parse("job.restart-delay", job.restartDelay);
+  }
+
+  public boolean exactlyOnce() {
+    return "exactly-once".equals(delivery.guarantee);
+  }
+
+  public boolean cuda() {
+    return "cuda".equals(models.provider);
+  }
+
+  /** Kafka client properties common to every client, security settings included. */
+  public Properties kafkaProperties() {
+    Properties p = new Properties();
+    p.putAll(kafka.properties);
+    p.setProperty("bootstrap.servers", kafka.bootstrapServers);
+    return p;
+  }
+
+  /** Checks every setting; throws {@link ConfigException} naming the first wrong one. */
+  public LsntpConfig validate() {
+    require("kafka.bootstrap-servers", kafka.bootstrapServers);
+    require("kafka.group-id", kafka.groupId);
+    if (!List.of("earliest", "latest").contains(kafka.startFrom)) {
+      throw new ConfigException("kafka.start-from: must be earliest or latest, got '" + kafka.startFrom + "'");
+    }
+    for (Map.Entry<String, String> e : kafka.properties.entrySet()) {
+      if (e.getKey() == null || e.getKey().isBlank() || e.getValue() == null) {
+        throw new ConfigException("kafka.properties: entry '" + e.getKey() + "' needs a key and a value");
+      }
+      if (e.getKey().equals("bootstrap.servers")) {
+        throw new ConfigException("kafka.properties: set bootstrap.servers with kafka.bootstrap-servers (--bootstrap-servers)");
+      }
+    }
+    require("topics.frames", topics.frames);
+    require("topics.forecasts", topics.forecasts);
+    require("topics.alerts", topics.alerts);
+    require("topics.rejects", topics.rejects);
+    require("models.directory", models.directory);
+    if (!List.of("cpu", "cuda").contains(models.provider)) {
+      throw new ConfigException("models.provider: must be cpu or cuda, got '" + models.provider + "'");
+    }
+    if (models.intraOpThreads < 1) {
+      throw new ConfigException("models.intra-op-threads: must be at least 1, got " + models.intraOpThreads);
+    }
+    nonNegative("stream.max-out-of-orderness", maxOutOfOrderness());
+    nonNegative("stream.allowed-lateness", allowedLateness());
+    nonNegative("stream.future-tolerance", futureTolerance());
+    positive("stream.idle-timeout", idleTimeout());
+    if (stream.maxFrameBytes < 1) {
+      throw new ConfigException("stream.max-frame-bytes: must be positive, got " + stream.maxFrameBytes);
+    }
+    if (batching.maxWindows < 1) {
+      throw new ConfigException("batching.max-windows: must be at least 1, got " + batching.maxWindows);
+    }
+    nonNegative("batching.max-delay", batchMaxDelay());
+    if (!List.of("exactly-once", "at-least-once").contains(delivery.guarantee)) {
+      throw new ConfigException("delivery.guarantee: must be exactly-once or at-least-once, got '" + delivery.guarantee + "'");
+    }
+    positive("delivery.checkpoint-interval", checkpointInterval());
+    positive("delivery.transaction-timeout", transactionTimeout());
+    require("delivery.transactional-id-prefix", delivery.transactionalIdPrefix);
+    if (job.parallelism < 1) {
+      throw new ConfigException("job.parallelism: must be at least 1, got " + job.parallelism);
+    }
+    if (job.restartAttempts < 0) {
+      throw new ConfigException("job.restart-attempts: must not be negative, got " + job.restartAttempts);
+    }
+    nonNegative("job.restart-delay", restartDelay());
+    java.util.Set<String> names = new java.util.HashSet<>();
+    for (int i = 0; i < alerts.size(); i++) {
+      AlertRule r = alerts.get(i);
+      String at = "alerts[" + i + "]";
+      if (r == null) {
+        throw new ConfigException(at + ": empty rule");
+      }
+      require(at + ".name", r.name);
+      if (!names.add(r.name)) {
+        throw new ConfigException(at + ".name: '" + r.name + "' is used by two rules");
+      }
+      if (r.kind == null) {
+        throw new ConfigException(at + ".kind: must be heat, frost or change");
+      }
+      if (r.threshold == null || r.threshold.isNaN() || r.threshold.isInfinite()) {
+        throw new ConfigException(at + ".threshold: a number (K) is required");
+      }
+      if (r.kind == AlertRule.Kind.change) {
+        if (r.threshold <= 0) {
+          throw new ConfigException(at + ".threshold: a change threshold must be positive, got " + r.threshold);
+        }
+        positive(at + ".within", Durations.parse(at + ".within", r.within));
+      } else if (r.within != null) {
+        throw new ConfigException(at + ".within: only change rules take 'within'");
+      } else if (r.threshold < 150 || r.threshold > 350) {
+        throw new ConfigException(at + ".threshold: " + r.threshold + " K is outside 150..350 K (kelvin, not Celsius?)");
+      }
+      require(at + ".grid", r.grid);
+    }
+    return this;
+  }
+
+  private static void require(String key, String value) {
+    if (value == null || value.isBlank()) {
+      throw new ConfigException(key + ": a value is required");
+    }
+  }
+
+  private static void nonNegative(String key, Duration d) {
+    if (d.isNegative()) {
+      throw new ConfigException(key + ": must not be negative, got " + d);
+    }
+  }
+
+  private static void positive(String key, Duration d) {
+    if (d.isNegative() || d.isZero()) {
+      throw new ConfigException(key + ": must be positive, got " + d);
+    }
+  }
+}

@@ -1,0 +1,24 @@
+package ai.lsntp.job;
+
+/** A validated frame: H*W kelvin values (missing cells filled), with where it came from. */
+public class Frame {
+  public String gridId;
+  public long validTime;
+  /** When the frame arrived (Kafka record timestamp), for end-to-end latency. */
+  public long arrivalTime;
+  public float[] values;
+  /** The record value as received; kept only on the way to the window function (for LATE rejects). */
+  public byte[] raw;
+  public String topic;
+  public int partition;
+  public long offset;
+
+  public Frame() {}
+
+  public Frame(String gridId, long validTime, long arrivalTime, float[] values) {
+    this.gridId = gridId;
+    this.validTime = validTime;
+    this.arrivalTime = arrivalTime;
+    this.values = values;
+  }
+}

@@ -1,0 +1,21 @@
+package ai.lsntp.job;
+
+/** alpha consecutive frames of one grid, oldest first, ready for one inference. */
+public class FrameWindow {
+  public String gridId;
+  /** Valid time of the newest frame in the window: the forecast's issue time. */
+  public long issueTime;
+  /** Arrival of the frame that completed the window. */
+  public long arrivalTime;
+  /** alpha*H*W kelvin, frame-major then row-major. */
+  public float[] values;
+
+  public FrameWindow() {}
+
+  public FrameWindow(String gridId, long issueTime, long arrivalTime, float[] values) {
+    this.gridId = gridId;
+    this.issueTime = issueTime;
+    this.arrivalTime = arrivalTime;
+    this.values = values;
+  }
+}

@@ -1,0 +1,67 @@
+package ai.lsntp.job;
+
+import ai.lsntp.avro.Alert;
+import ai.lsntp.avro.Forecast;
+import ai.lsntp.avro.RejectedFrame;
+import ai.lsntp.config.LsntpConfig;
+import java.util.Properties;
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.flink.connector.base.DeliveryGuarantee;
+import org.apache.flink.connector.kafka.sink.KafkaSink;
+import org.apache.flink.connector.kafka.source.KafkaSource;
+import org.apache.flink.connector.kafka.source.KafkaSourceBuilder;
+import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
+import org.apache.kafka.clients.consumer.OffsetResetStrategy;
+
+/** The production sources and sinks, built from the configuration. */
+public final class KafkaEndpoints {
+  private KafkaEndpoints() {}
+
+  /** The frames source; {@code bounded} stops at the offsets that are latest at start (tests, replays). */
+  @SuppressWarnings("deprecation")
+  public static KafkaSource<RawFrame> frames(LsntpConfig cfg, boolean bounded) {
+    KafkaSourceBuilder<RawFrame> b = KafkaSource.<RawFrame>builder()
+        .setProperties(cfg.kafkaProperties())
+        .setBootstrapServers(cfg.kafka.bootstrapServers)
+        .setTopics(cfg.topics.frames)
+        .setGroupId(cfg.kafka.groupId)
+        .setStartingOffsets(OffsetsInitializer.committedOffsets(
+            "latest".equals(cfg.kafka.startFrom) ? OffsetResetStrategy.LATEST : OffsetResetStrategy.EARLIEST))
+        .setProperty("isolation.level", "read_committed")
+        .setProperty("partition.discovery.interval.ms", "60000")
+        .setDeserializer(new RawFrameDeserializer());
+    if (bounded) {
+      b.setBounded(OffsetsInitializer.latest());
+    }
+    return b.build();
+  }
+
+  public static KafkaSink<Forecast> forecasts(LsntpConfig cfg) {
+    return sink(cfg, cfg.topics.forecasts, Forecast.class, f -> f.getGridId(), "forecasts");
+  }
+
+  public static KafkaSink<Alert> alerts(LsntpConfig cfg) {
+    return sink(cfg, cfg.topics.alerts, Alert.class, a -> a.getGridId(), "alerts");
+  }
+
+  public static KafkaSink<RejectedFrame> rejects(LsntpConfig cfg) {
+    return sink(cfg, cfg.topics.rejects, RejectedFrame.class, r -> r.getGridId(), "rejects");
+  }
+
+  private static <T extends SpecificRecord> KafkaSink<T> sink(LsntpConfig cfg, String topic, Class<T> type,
+      AvroRecordSerializer.KeyOf<T> key, String name) {
+    Properties p = cfg.kafkaProperties();
+    p.setProperty("transaction.timeout.ms", Long.toString(cfg.transactionTimeout().toMillis()));
+    p.setProperty("compression.type", "lz4");
+    if (!cfg.exactlyOnce()) {
+      p.setProperty("linger.ms", "0");
+    }
+    return KafkaSink.<T>builder()
+        .setBootstrapServers(cfg.kafka.bootstrapServers)
+        .setKafkaProducerConfig(p)
+        .setRecordSerializer(new AvroRecordSerializer<>(topic, type, key))
+        .setDeliveryGuarantee(cfg.exactlyOnce() ? DeliveryGuarantee.EXACTLY_ONCE : DeliveryGuarantee.AT_LEAST_ONCE)
+        .setTransactionalIdPrefix(cfg.delivery.transactionalIdPrefix + "-" + name)
+        .build();
+  }
+}
