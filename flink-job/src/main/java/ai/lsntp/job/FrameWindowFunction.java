@@ -168,6 +168,11 @@ public class FrameWindowFunction extends KeyedProcessFunction<String, Frame, Fra
     }
   }
 
+  /** Gaps counted so far by this instance (tests). */
+  long gapCount() {
+    return gaps.getCount();
+  }
+
   /** Number of frames held for the current key (tests). */
   int heldFrames() throws Exception {
     int n = 0;
