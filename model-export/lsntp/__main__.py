@@ -1,0 +1,114 @@
+"""Command line of model-export: train, evaluate, export, ingest, benchmark.
+
+    /usr/bin/python3 -m lsntp train configs/era5-lsntp.yaml
+    /usr/bin/python3 -m lsntp evaluate --out ../models/era5-uk runs/era5-lsntp/best.pt runs/era5-convlstm/best.pt ...
+    /usr/bin/python3 -m lsntp export runs/era5-lsntp/best.pt --out ../models/era5-uk/model.onnx
+    /usr/bin/python3 -m lsntp ingest ../shared/data/era5-...grib --out ../data/frames/era5.avro --grid-id era5-uk-0p25
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .config import ConfigError
+from .data import DataError
+
+
+def _parse_set(items):
+    out = {}
+    for item in items or []:
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise ConfigError(f"--set takes section.field=value (or name=value), got '{item}'")
+        import yaml
+        out[key] = yaml.safe_load(value)
+    return out
+
+
+def cmd_train(args):
+    from . import config, train
+    cfg = config.load(args.config, _parse_set(args.set))
+    run_dir = args.run_dir or os.path.join("runs", cfg.name)
+    hist = train.train(cfg, run_dir, resume=args.resume, data_path=args.data, max_steps=args.max_steps)
+    print(f"{cfg.name}: best validation MAE {hist['best_val_mae']:.4f} K after {hist.get('train_seconds', 0) / 60:.1f} min; "
+          f"checkpoints in {run_dir}")
+
+
+def cmd_evaluate(args):
+    from . import evaluate
+    evaluate.evaluate(args.checkpoints, args.out, data_path=args.data, adjacency_cell=args.adjacency_cell,
+                      title=args.title, distance_runs=args.distance_runs)
+
+
+def cmd_export(args):
+    from . import export
+    export.export(args.checkpoint, args.out, data_path=args.data, version=args.version, command=" ".join(sys.argv))
+
+
+def cmd_ingest(args):
+    from . import ingest
+    ingest.ingest(args.input, args.out, grid_id=args.grid_id, variable=args.variable, start=args.start, end=args.end)
+
+
+def cmd_benchmark(args):
+    from . import benchmark
+    benchmark.run(args.model_dir, args.checkpoint, data_path=args.data, repeats=args.repeats)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="lsntp", description="LS-NTP model tools: train, evaluate, export, ingest, benchmark.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train one model from a YAML config")
+    t.add_argument("config")
+    t.add_argument("--data", help="GRIB/NetCDF file instead of the config's data.path")
+    t.add_argument("--run-dir", help="where checkpoints go (default runs/<name>)")
+    t.add_argument("--resume", action="store_true", help="continue from run-dir/last.pt")
+    t.add_argument("--set", action="append", metavar="SECTION.FIELD=VALUE", help="override a config setting")
+    t.add_argument("--max-steps", type=int, help="stop after this many optimiser steps (smoke runs)")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("evaluate", help="score checkpoints on the held-out test part, against persistence and climatology")
+    e.add_argument("checkpoints", nargs="+")
+    e.add_argument("--out", required=True, help="folder for report.md, metrics.json and plots/")
+    e.add_argument("--data")
+    e.add_argument("--adjacency-cell", type=float, nargs=2, metavar=("LAT", "LON"), help="cell whose learned adjacency column is mapped")
+    e.add_argument("--distance-runs", nargs="*", default=[], help="checkpoints trained with distance thresholds (MAE against d plot)")
+    e.add_argument("--title", default=None)
+    e.set_defaults(func=cmd_evaluate)
+
+    x = sub.add_parser("export", help="export a trained LS-NTP checkpoint to a self-describing ONNX model")
+    x.add_argument("checkpoint")
+    x.add_argument("--out", required=True, help="ONNX file to write; parity files go beside it")
+    x.add_argument("--data")
+    x.add_argument("--version", default="1.0.0")
+    x.set_defaults(func=cmd_export)
+
+    i = sub.add_parser("ingest", help="convert a GRIB/NetCDF temperature file into Avro TemperatureFrame records")
+    i.add_argument("input")
+    i.add_argument("--out", required=True)
+    i.add_argument("--grid-id", required=True)
+    i.add_argument("--variable")
+    i.add_argument("--start", help="first valid time to keep (ISO)")
+    i.add_argument("--end", help="last valid time to keep (ISO)")
+    i.set_defaults(func=cmd_ingest)
+
+    b = sub.add_parser("benchmark", help="latency of a shipped model: PyTorch eager vs ONNX Runtime Java")
+    b.add_argument("model_dir", help="folder of the shipped model (model.onnx)")
+    b.add_argument("checkpoint", help="the checkpoint it was exported from")
+    b.add_argument("--data")
+    b.add_argument("--repeats", type=int, default=30)
+    b.set_defaults(func=cmd_benchmark)
+
+    args = p.parse_args(argv)
+    try:
+        args.func(args)
+    except (ConfigError, DataError, FileNotFoundError, ValueError) as e:
+        print(f"lsntp {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""Evaluation on the held-out test part: every model against persistence and hour-of-day climatology.
+
+Writes metrics.json, report.md (tables) and plots/ into the output folder.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import torch
+
+from . import metrics, plots
+from .data import cell_distances_km, coarse_grid
+from .forecaster import core_of
+from .train import load_checkpoint, predict
+
+REFERENCES = ("Persistence", "Climatology")
+
+
+def persistence(xs: np.ndarray, beta: int) -> np.ndarray:
+    """The newest input frame, held for every lead."""
+    return np.repeat(xs[:, -1:], beta, axis=1)
+
+
+def hour_of_day_climatology(values: np.ndarray, times: np.ndarray) -> dict[int, np.ndarray]:
+    """Mean field of the training part for each hour of day (UTC)."""
+    hours = (times.astype("datetime64[h]").astype(np.int64) % 24).astype(int)
+    return {int(h): np.nanmean(values[hours == h], axis=0) for h in np.unique(hours)}
+
+
+def climatology_forecast(clim: dict[int, np.ndarray], target_times: np.ndarray) -> np.ndarray:
+    hours = (target_times.astype("datetime64[h]").astype(np.int64) % 24).astype(int)
+    missing = sorted(set(hours.ravel()) - set(clim))
+    if missing:
+        raise ValueError(f"the training part has no frames at hour(s) {missing} UTC for climatology")
+    return np.stack([np.stack([clim[int(h)] for h in row]) for row in hours])
+
+
+def _n_params(model) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def evaluate(checkpoints: list[str], out: str, data_path: str | None = None, adjacency_cell=None,
+             title: str | None = None, distance_runs: list[str] | None = None) -> dict:
+    os.makedirs(os.path.join(out, "plots"), exist_ok=True)
+    torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
+    loaded = [load_checkpoint(c, data_path) for c in checkpoints]
+    _, cfg0, prep0, _ = loaded[0]
+    series = prep0.series
+    for _, cfg, prep, _ in loaded[1:]:
+        if (cfg.data.alpha, cfg.data.beta, cfg.data.test_start, cfg.data.grid_id) != (cfg0.data.alpha, cfg0.data.beta, cfg0.data.test_start, cfg0.data.grid_id):
+            raise ValueError(f"{cfg.name} was trained on another data set or split than {cfg0.name}; compare like with like")
+    beta, mask = cfg0.data.beta, series.mask
+    xs, ys = prep0.test.arrays()
+    target_times = np.stack([prep0.test.target_times(i) for i in range(len(prep0.test))])
+    data_range = prep0.norm.hi - prep0.norm.lo
+    preds, info = {}, {}
+    for (model, cfg, prep, ck), path in zip(loaded, checkpoints):
+        label = cfg.model.label
+        preds[label] = predict(model, torch.from_numpy(xs))
+        info[label] = {"checkpoint": path, "parameters": _n_params(model), "kind": cfg.model.kind,
+                       "epochs": len(ck["history"]["epochs"]), "train_minutes": round(ck["history"].get("train_seconds", 0) / 60, 1),
+                       "validation_mae": round(float(ck["best"]), 4)}
+    preds["Persistence"] = persistence(xs, beta)
+    a, b = prep0.split.train
+    preds["Climatology"] = climatology_forecast(hour_of_day_climatology(series.values[a:b], series.times[a:b]), target_times)
+    leads = {k: metrics.per_lead(p, ys, mask, data_range) for k, p in preds.items()}
+    pers_mae = leads["Persistence"]["mae"]
+    results = {k: metrics.summarise(v, pers_mae) for k, v in leads.items()}
+    step = series.step_hours
+    fmt = lambda t: np.datetime_as_string(t, unit="h") + "Z"
+    t0, t1 = prep0.split.test
+    report = {
+        "data": {"file": os.path.basename(cfg0.data.path), "grid_id": cfg0.data.grid_id, "grid": series.grid,
+                 "step_hours": step, "alpha": cfg0.data.alpha, "beta": beta,
+                 "train": f"{fmt(series.times[a])}/{fmt(series.times[b - 1])}",
+                 "test": f"{fmt(series.times[t0])}/{fmt(series.times[t1 - 1])}", "test_windows": int(len(xs)),
+                 "masked_cells": int(mask.sum())},
+        "models": info, "results": results,
+    }
+    title = title or f"{cfg0.data.grid_id}: held-out test {report['data']['test']}"
+    plots.lead_curves({k: v for k, v in results.items()}, step, os.path.join(out, "plots", "lead_metrics.png"), title)
+    primary = cfg0.model.label
+    plots.error_map(series.lats, series.lons, metrics.per_cell_mae(preds[primary], ys, mask),
+                    os.path.join(out, "plots", "mae_map.png"), f"{primary}: per-cell MAE over all leads, test part")
+    plots.error_map(series.lats, series.lons, metrics.per_cell_mae(preds["Persistence"], ys, mask),
+                    os.path.join(out, "plots", "mae_map_persistence.png"), "Persistence: per-cell MAE over all leads, test part")
+    core = core_of(loaded[0][0])
+    if core.graph is not None:
+        report["adjacency"] = _adjacency_plot(core, series, adjacency_cell, os.path.join(out, "plots", "adjacency_column.png"))
+    if distance_runs:
+        report["distance_threshold"] = _distance_plot(distance_runs, loaded[0], results[primary], xs, ys, mask, data_path,
+                                                      os.path.join(out, "plots", "mae_vs_distance.png"))
+    with open(os.path.join(out, "metrics.json"), "w") as f:
+        json.dump(report, f, indent=1)
+    with open(os.path.join(out, "evaluation.md"), "w") as f:
+        f.write(markdown(report, title))
+    print(markdown(report, title))
+    return report
+
+
+def _adjacency_plot(core, series, cell, path) -> dict:
+    with torch.no_grad():
+        adj = core.graph.adjacency().numpy()
+    clat, clon = coarse_grid(series.lats, series.lons, 2) if core.cfg.downsample else (series.lats, series.lons)
+    gh, gw = core.grid
+    if cell is None:  # default: the grid's centre cell
+        cell = (float(clat[gh // 2]), float(clon[gw // 2]))
+    r = int(np.abs(clat - cell[0]).argmin())
+    c = int(np.abs(clon - cell[1]).argmin())
+    j = r * gw + c
+    column = adj[:, j].reshape(gh, gw)
+    plots.adjacency_map(clat, clon, column, (clat[r], clon[c]), path,
+                        f"Learned adjacency column of cell ({clat[r]:.2f}N, {clon[c]:.2f}E), {gh}x{gw} graph nodes")
+    dist = cell_distances_km(clat, clon)[j]
+    top = np.argsort(adj[:, j])[::-1][:10]
+    return {"cell": [float(clat[r]), float(clon[c])], "graph_nodes": int(gh * gw),
+            "top10_rows": [{"lat": float(clat[i // gw]), "lon": float(clon[i % gw]), "weight": float(adj[i, j]), "km": float(dist[i])} for i in top]}
+
+
+def _distance_plot(runs, primary_loaded, primary_result, xs, ys, mask, data_path, path) -> list:
+    model0, cfg0, prep0, _ = primary_loaded
+    s = prep0.series
+    clat, clon = coarse_grid(s.lats, s.lons, 2) if cfg0.model.downsample else (s.lats, s.lons)
+    diameter = float(cell_distances_km(clat, clon).max())
+    points = [(diameter, primary_result["mean"]["mae"], "no threshold")]
+    for run in runs:
+        model, cfg, _, _ = load_checkpoint(run, data_path)
+        d = cfg.model.distance_km
+        if d is None:
+            continue
+        mae = float(np.abs(predict(model, torch.from_numpy(xs)) - ys)[..., ~mask].mean())
+        points.append((float(d), mae, f"d={d:g} km"))
+    plots.mae_vs_distance(points, path, f"MAE against the LAGC distance threshold (diameter {diameter:.0f} km)")
+    return [{"d_km": d, "mae": m, "label": l} for d, m, l in sorted(points)]
+
+
+def markdown(report: dict, title: str) -> str:
+    d = report["data"]
+    res = report["results"]
+    lines = [f"## {title}", "",
+             f"Data: `{d['file']}` ({d['grid']['height']}x{d['grid']['width']} grid, every {d['step_hours']:g} h), "
+             f"{d['alpha']} frames in, {d['beta']} out. Train {d['train']}, held-out test {d['test']} "
+             f"({d['test_windows']} windows); masked cells left out: {d['masked_cells']}.", "",
+             "| model | parameters | MAE (K) | RMSE (K) | SSIM | PSNR (dB) | skill vs persistence (MAE) | beats persistence at every lead |",
+             "|---|---:|---:|---:|---:|---:|---:|:---:|"]
+    order = sorted(res, key=lambda k: res[k]["mean"]["mae"])
+    for k in order:
+        m = res[k]["mean"]
+        params = f"{report['models'][k]['parameters']:,}" if k in report["models"] else "-"
+        every = "-" if k == "Persistence" else ("yes" if all(s > 0 for s in res[k]["skill_vs_persistence"]) else "no")
+        lines.append(f"| {k} | {params} | {m['mae']:.3f} | {m['rmse']:.3f} | {m['ssim']:.3f} | {m['psnr']:.2f} | "
+                     f"{m['skill_vs_persistence']:+.3f} | {every} |")
+    beta = d["beta"]
+    lines += ["", "MAE (K) per lead:", "",
+              "| model | " + " | ".join(f"+{(i + 1) * d['step_hours']:g} h" for i in range(beta)) + " |",
+              "|---|" + "---:|" * beta]
+    for k in order:
+        lines.append(f"| {k} | " + " | ".join(f"{v:.3f}" for v in res[k]["mae"]) + " |")
+    if report["models"]:
+        lines += ["", "| model | epochs | training time (min, 2 cores) | best validation MAE (K) |", "|---|---:|---:|---:|"]
+        for k, v in report["models"].items():
+            lines.append(f"| {k} | {v['epochs']} | {v['train_minutes']} | {v['validation_mae']} |")
+    if "distance_threshold" in report:
+        lines += ["", "MAE against the LAGC distance threshold d (each point a model trained with it):", "",
+                  "| d (km) | MAE (K) |", "|---:|---:|"]
+        lines += [f"| {p['d_km']:.0f} ({p['label']}) | {p['mae']:.3f} |" for p in report["distance_threshold"]]
+    lines += ["", "Plots: `plots/lead_metrics.png` (per-lead MAE, RMSE, SSIM, PSNR), `plots/mae_map.png` and "
+              "`plots/mae_map_persistence.png` (per-cell MAE), `plots/adjacency_column.png` (learned adjacency column)"
+              + (", `plots/mae_vs_distance.png`" if "distance_threshold" in report else "") + ".", ""]
+    return "\n".join(lines)

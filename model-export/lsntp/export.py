@@ -1,0 +1,182 @@
+"""Export a trained forecaster to one self-describing ONNX file (DESIGN section 3).
+
+- input `frames` float32 (batch, alpha, H, W) K -> output `forecast` float32 (batch, beta, H, W) K,
+  normalisation and its inverse inside the graph, dynamic batch;
+- each LS-Conv call is one node `ai.lsntp::LSConv` whose body ships in the model as an ONNX
+  function, so stock ONNX Runtime runs it with no native library;
+- (I + A)^T is folded into one initializer shared by every LS-Conv node;
+- metadata properties describe the model, its grid and its provenance; the streaming job checks
+  them against the frames it serves.
+Beside the model: parity-input.f32 / parity-expected.f32 / parity.json, a real test window and
+PyTorch's forecast for it, which the Java build's parity test compares with ONNX Runtime.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+import numpy as np
+import onnx
+import torch
+from onnx import TensorProto, helper
+
+from .forecaster import core_of
+from .ls_conv import DOMAIN, GN_EPS, NSA_GROUPS, LSConvSettings
+from .train import load_checkpoint, predict
+
+OPSET = 17
+FUNCTION_NAME = "LSConv"
+
+
+def ls_conv_function(settings: LSConvSettings) -> onnx.FunctionProto:
+    """The body of `ai.lsntp::LSConv` for one model's settings, in standard ONNX operators.
+
+    Inputs, in order: X, [G = (I+A)^T if LAGC], [NSA: w1 b1 gn1_scale gn1_bias w2 b2 gn2_scale gn2_bias w3 b3], W, B.
+    """
+    nodes, inputs = [], ["X"]
+    const = lambda name, arr, dtype=TensorProto.INT64: nodes.append(helper.make_node(
+        "Constant", [], [name], value=helper.make_tensor(name + "_value", dtype, [len(arr)], arr)))
+    x = "X"
+    if settings.lagc:
+        inputs.append("G")
+    if settings.nsa:
+        nsa_in = ["nsa_w1", "nsa_b1", "gn1_s", "gn1_b", "nsa_w2", "nsa_b2", "gn2_s", "gn2_b", "nsa_w3", "nsa_b3"]
+        inputs.extend(nsa_in)
+        const("gn_shape", [0, NSA_GROUPS, -1])
+        const("gn_ones", [1.0] * NSA_GROUPS, TensorProto.FLOAT)
+        const("gn_zeros", [0.0] * NSA_GROUPS, TensorProto.FLOAT)
+        const("chw_axes", [1, 2])
+
+        def group_norm(inp, scale, bias, tag):
+            # GroupNormalization is opset 18; opset 17 spells it as PyTorch's exporter does.
+            nodes.extend([
+                helper.make_node("Shape", [inp], [f"{tag}_shape"]),
+                helper.make_node("Reshape", [inp, "gn_shape"], [f"{tag}_grouped"]),
+                helper.make_node("InstanceNormalization", [f"{tag}_grouped", "gn_ones", "gn_zeros"], [f"{tag}_normed"], epsilon=GN_EPS),
+                helper.make_node("Reshape", [f"{tag}_normed", f"{tag}_shape"], [f"{tag}_back"]),
+                helper.make_node("Unsqueeze", [scale, "chw_axes"], [f"{tag}_scale3"]),
+                helper.make_node("Unsqueeze", [bias, "chw_axes"], [f"{tag}_bias3"]),
+                helper.make_node("Mul", [f"{tag}_back", f"{tag}_scale3"], [f"{tag}_scaled"]),
+                helper.make_node("Add", [f"{tag}_scaled", f"{tag}_bias3"], [f"{tag}_out"]),
+            ])
+            return f"{tag}_out"
+
+        nodes.append(helper.make_node("Conv", ["X", "nsa_w1", "nsa_b1"], ["nsa_a1"]))
+        h = group_norm("nsa_a1", "gn1_s", "gn1_b", "gn1")
+        nodes.append(helper.make_node("Relu", [h], ["nsa_r1"]))
+        nodes.append(helper.make_node("Conv", ["nsa_r1", "nsa_w2", "nsa_b2"], ["nsa_a2"]))
+        h = group_norm("nsa_a2", "gn2_s", "gn2_b", "gn2")
+        nodes.append(helper.make_node("Relu", [h], ["nsa_r2"]))
+        nodes.append(helper.make_node("Conv", ["nsa_r2", "nsa_w3", "nsa_b3"], ["nsa_a3"]))
+        nodes.append(helper.make_node("Sigmoid", ["nsa_a3"], ["nsa_weight"]))
+        nodes.append(helper.make_node("Mul", ["X", "nsa_weight"], ["X_attended"]))
+        x = "X_attended"
+    if settings.lagc:
+        const("flat_shape", [0, 0, -1])
+        nodes.extend([
+            helper.make_node("Shape", [x], ["x_shape"]),
+            helper.make_node("Reshape", [x, "flat_shape"], ["x_nodes"]),  # (B, C, N)
+            helper.make_node("MatMul", ["x_nodes", "G"], ["l_nodes"]),  # L = (I + A) X
+            helper.make_node("Reshape", ["l_nodes", "x_shape"], ["L"]),
+        ])
+        x = "L"
+    inputs.extend(["W", "B"])
+    k = settings.kernel if settings.lsi else 1
+    conv_out = "Y" if not settings.lsi else "Y_lin"
+    nodes.append(helper.make_node("Conv", [x, "W", "B"], [conv_out], kernel_shape=[k, k], pads=[k // 2] * 4))
+    if settings.lsi:
+        nodes.append(helper.make_node("Relu", ["Y_lin"], ["Y"]))
+    return helper.make_function(DOMAIN, FUNCTION_NAME, inputs, ["Y"], nodes,
+                                [helper.make_opsetid("", OPSET)], [],
+                                doc_string="LS-Conv: NSA, graph constraint (I + A) X, LSI k x k convolution (Xu et al. 2022)")
+
+
+def weights_sha256(model: torch.nn.Module) -> str:
+    h = hashlib.sha256()
+    for name, t in sorted(model.state_dict().items()):
+        if name.endswith("graph.folded"):  # derived from the embedding, present only while exporting
+            continue
+        h.update(name.encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def _validation_metrics(model, prepared) -> dict:
+    xs, ys = prepared.val.arrays()
+    pred = predict(model, torch.from_numpy(xs))
+    valid = ~prepared.series.mask
+    err = (pred - ys)[..., valid]
+    return {"split": "validation", "windows": int(len(xs)),
+            "mae_per_lead": [round(float(v), 4) for v in np.abs(err).mean(axis=(0, 2))],
+            "rmse_per_lead": [round(float(v), 4) for v in np.sqrt((err ** 2).mean(axis=(0, 2)))],
+            "mae": round(float(np.abs(err).mean()), 4), "rmse": round(float(np.sqrt((err ** 2).mean())), 4)}
+
+
+def metadata(model, cfg, prepared, ck, version: str, command: str | None) -> dict[str, str]:
+    s = prepared.series
+    g = s.grid
+    arch = dict(vars(cfg.model)) if not hasattr(cfg.model, "__dataclass_fields__") else {
+        f: getattr(cfg.model, f) for f in cfg.model.__dataclass_fields__}
+    return {
+        "model_name": "LS-NTP" if cfg.model.kind == "lsntp" else cfg.model.label,
+        "model_version": version,
+        "model_label": cfg.model.label,
+        "grid_id": cfg.data.grid_id,
+        "architecture": json.dumps(arch),
+        "alpha": str(cfg.data.alpha),
+        "beta": str(cfg.data.beta),
+        "step_hours": f"{s.step_hours:g}",
+        "grid_height": str(g["height"]), "grid_width": str(g["width"]),
+        "grid_lat0": repr(g["lat0"]), "grid_lon0": repr(g["lon0"]),
+        "grid_dlat": repr(g["dlat"]), "grid_dlon": repr(g["dlon"]),
+        "units": "K",
+        "input": "frames: float32 (batch, alpha, H, W), kelvin, oldest first, rows and columns in the source's order",
+        "output": "forecast: float32 (batch, beta, H, W), kelvin, lead 1 first",
+        "normalisation": json.dumps({"kind": "min-max", "lo": prepared.norm.lo, "hi": prepared.norm.hi}),
+        "training_period": ck["training_period"],
+        "validation_metrics": json.dumps(_validation_metrics(model, prepared)),
+        "weights_sha256": weights_sha256(model),
+        "source_data": os.path.basename(cfg.data.path),
+        "source_variable": s.variable,
+        "producer": f"lsntp model-export, torch {torch.__version__}, onnx {onnx.__version__}",
+        "command": command or "",
+    }
+
+
+def export(checkpoint: str, out: str, data_path: str | None = None, version: str = "1.0.0", command: str | None = None) -> str:
+    model, cfg, prepared, ck = load_checkpoint(checkpoint, data_path)
+    if cfg.model.kind != "lsntp":
+        raise ValueError(f"{checkpoint} is a {cfg.model.label} baseline; only LS-NTP models are exported for serving")
+    core = core_of(model)
+    if core.graph is not None:
+        core.graph.fold()
+    a, b = cfg.data.alpha, cfg.data.beta
+    h, w = prepared.series.lats.size, prepared.series.lons.size
+    x_real = torch.from_numpy(prepared.test[0][0][None].copy())  # a real held-out window
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    with torch.no_grad():
+        expected = model(x_real).numpy()
+        torch.onnx.export(model, (x_real,), out, input_names=["frames"], output_names=["forecast"],
+                          dynamic_axes={"frames": {0: "batch"}, "forecast": {0: "batch"}},
+                          opset_version=OPSET, custom_opsets={DOMAIN: 1}, do_constant_folding=True)
+    proto = onnx.load(out)
+    proto.functions.append(ls_conv_function(cfg.model.ls_settings))
+    for k, v in metadata(model, cfg, prepared, ck, version, command).items():
+        proto.metadata_props.append(onnx.StringStringEntryProto(key=k, value=v))
+    proto.doc_string = f"{cfg.model.label} forecaster for grid {cfg.data.grid_id}: {a} frames in, {b} out, kelvin"
+    onnx.checker.check_model(proto)
+    onnx.save(proto, out)
+    folder = os.path.dirname(os.path.abspath(out))
+    x_real.numpy().astype("<f4").tofile(os.path.join(folder, "parity-input.f32"))
+    expected.astype("<f4").tofile(os.path.join(folder, "parity-expected.f32"))
+    times = prepared.test.times[:a]
+    with open(os.path.join(folder, "parity.json"), "w") as f:
+        json.dump({"input_shape": [1, a, h, w], "expected_shape": [1, b, h, w], "dtype": "float32 little-endian",
+                   "input_valid_times": [np.datetime_as_string(t, unit="m") + "Z" for t in times],
+                   "note": "first held-out test window; expected is PyTorch's output for it"}, f, indent=1)
+    n_ls = sum(1 for n in proto.graph.node if n.op_type == FUNCTION_NAME and n.domain == DOMAIN)
+    size = os.path.getsize(out)
+    print(f"exported {out}: {size / 1e6:.2f} MB, {len(proto.graph.node)} nodes of which {n_ls} {DOMAIN}::{FUNCTION_NAME}, "
+          f"{len(proto.graph.initializer)} initializers")
+    return out
