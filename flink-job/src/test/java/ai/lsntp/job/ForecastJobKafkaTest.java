@@ -1,0 +1,315 @@
+package ai.lsntp.job;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.lsntp.RealFrames;
+import ai.lsntp.TestPaths;
+import ai.lsntp.avro.Alert;
+import ai.lsntp.avro.AlertKind;
+import ai.lsntp.avro.Forecast;
+import ai.lsntp.avro.RejectedFrame;
+import ai.lsntp.avro.TemperatureFrame;
+import ai.lsntp.codec.AvroBytes;
+import ai.lsntp.codec.PackedFloats;
+import ai.lsntp.config.ConfigLoader;
+import ai.lsntp.config.LsntpConfig;
+import ai.lsntp.embedded.EmbeddedKafka;
+import ai.lsntp.model.ModelCatalog;
+import ai.lsntp.model.ModelSpec;
+import ai.lsntp.model.OnnxForecaster;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.flink.api.common.functions.MapFunction;
+import org.apache.flink.api.common.state.CheckpointListener;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * End to end through a real in-process Kafka broker and a Flink MiniCluster, on real ERA5 frames
+ * and the shipped LS-NTP model.
+ */
+class ForecastJobKafkaTest {
+  static final double EXACT_K = 1e-5;
+  static EmbeddedKafka kafka;
+  static ModelCatalog models;
+  static List<TemperatureFrame> frames;
+  static ModelSpec spec;
+  static final AvroBytes<TemperatureFrame> AVRO = AvroBytes.of(TemperatureFrame.class);
+
+  @BeforeAll
+  static void start() throws Exception {
+    kafka = EmbeddedKafka.start();
+    models = ModelCatalog.scan(TestPaths.models());
+    frames = RealFrames.uk(24);
+    spec = models.forGrid(frames.get(0).getGridId());
+    assertThat(spec).isNotNull();
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    if (kafka != null) {
+      kafka.close();
+    }
+  }
+
+  static LsntpConfig config(String prefix, String guarantee) throws Exception {
+    kafka.createTopics(1, prefix + ".frames", prefix + ".forecasts", prefix + ".alerts", prefix + ".rejects");
+    return new ConfigLoader()
+        .set("kafka.bootstrap-servers", kafka.bootstrapServers())
+        .set("kafka.group-id", prefix)
+        .set("topics.frames", prefix + ".frames")
+        .set("topics.forecasts", prefix + ".forecasts")
+        .set("topics.alerts", prefix + ".alerts")
+        .set("topics.rejects", prefix + ".rejects")
+        .set("models.directory", TestPaths.models().toString())
+        .set("delivery.guarantee", guarantee)
+        .set("delivery.checkpoint-interval", "300ms")
+        .set("batching.max-windows", "4")
+        .set("batching.max-delay", "20ms")
+        .set("stream.max-frame-bytes", "16384")
+        .set("job.restart-delay", "200ms")
+        .set("alerts", "[{name: cold-290, kind: frost, threshold: 290.0, grid: '*'}]")
+        .load();
+  }
+
+  static byte[][] kv(TemperatureFrame f) {
+    return new byte[][] {f.getGridId().getBytes(StandardCharsets.UTF_8), AVRO.encode(f)};
+  }
+
+  static TemperatureFrame copy(TemperatureFrame f) {
+    return TemperatureFrame.newBuilder(f).setValues(ByteBuffer.wrap(f.getValues().array().clone())).build();
+  }
+
+  static TemperatureFrame withValue(TemperatureFrame f, int cell, float v) {
+    float[] vals = PackedFloats.decode(f.getValues());
+    vals[cell] = v;
+    return TemperatureFrame.newBuilder(f).setValues(PackedFloats.encode(vals)).build();
+  }
+
+  /** Direct ONNX Runtime inference of the window of frames [end-alpha+1 .. end], one at a time. */
+  static Map<Long, float[]> directForecasts(int firstEnd, int lastEnd) throws Exception {
+    Map<Long, float[]> out = new HashMap<>();
+    int cells = spec.cells();
+    try (OnnxForecaster f = OnnxForecaster.open(spec, false, 1)) {
+      for (int end = firstEnd; end <= lastEnd; end++) {
+        float[] w = new float[spec.alpha * cells];
+        for (int k = 0; k < spec.alpha; k++) {
+          float[] v = PackedFloats.decode(frames.get(end - spec.alpha + 1 + k).getValues());
+          System.arraycopy(v, 0, w, k * cells, cells);
+        }
+        out.put(frames.get(end).getValidTime().toEpochMilli(), f.forecast(List.of(w))[0]);
+      }
+    }
+    return out;
+  }
+
+  static List<Forecast> decodeForecasts(List<ConsumerRecord<byte[], byte[]>> recs) throws Exception {
+    AvroBytes<Forecast> a = AvroBytes.of(Forecast.class);
+    List<Forecast> out = new ArrayList<>();
+    for (ConsumerRecord<byte[], byte[]> r : recs) {
+      Forecast f = a.decode(r.value());
+      assertThat(new String(r.key(), StandardCharsets.UTF_8)).isEqualTo(f.getGridId());
+      out.add(f);
+    }
+    return out;
+  }
+
+  @Test
+  void forecastsEqualDirectInferenceAndEveryBadInputIsRejectedWithItsReason() throws Exception {
+    LsntpConfig cfg = config("e2e", "exactly-once");
+    int good = 12;
+    List<byte[][]> records = new ArrayList<>();
+    Map<String, byte[]> badRaw = new HashMap<>();
+    TemperatureFrame f0 = frames.get(0);
+
+    byte[] garbage = "this is not an Avro TemperatureFrame".getBytes(StandardCharsets.UTF_8);
+    badRaw.put("UNDECODABLE", garbage);
+    badRaw.put("UNKNOWN_GRID", kv(TemperatureFrame.newBuilder(copy(f0)).setGridId("atlantis-0p25").build())[1]);
+    badRaw.put("SHAPE_MISMATCH", kv(TemperatureFrame.newBuilder(copy(f0)).setHeight(spec.height - 1).build())[1]);
+    badRaw.put("GEOMETRY_MISMATCH", kv(TemperatureFrame.newBuilder(copy(f0)).setLat0(f0.getLat0() + 0.5).build())[1]);
+    badRaw.put("VALUE_OUT_OF_RANGE", kv(withValue(frames.get(1), 17, 400f))[1]);
+    badRaw.put("NAN_OUTSIDE_MASK", kv(withValue(frames.get(2), 3, Float.NaN))[1]);
+    long future = (System.currentTimeMillis() / spec.stepMillis + 48) * spec.stepMillis;
+    badRaw.put("FUTURE_VALID_TIME",
+        kv(TemperatureFrame.newBuilder(copy(f0)).setValidTime(Instant.ofEpochMilli(future)).build())[1]);
+    byte[] big = new byte[20_000];
+    new java.util.Random(7).nextBytes(big);
+    badRaw.put("TOO_LARGE", big);
+
+    List<String> order = new ArrayList<>(badRaw.keySet());
+    for (int i = 0; i < good; i++) {
+      records.add(kv(frames.get(i)));
+      if (i < order.size()) {
+        records.add(new byte[][] {f0.getGridId().getBytes(StandardCharsets.UTF_8), badRaw.get(order.get(i))});
+      }
+    }
+    byte[] lateRaw = kv(frames.get(2))[1];
+    badRaw.put("LATE", lateRaw);
+    records.add(new byte[][] {null, lateRaw}); // 9 hours behind the newest frame
+    KafkaIO.produce(kafka.bootstrapServers(), cfg.topics.frames, records);
+
+    ForecastJob.fromKafka(cfg, true).execute(ForecastJob.localEnvironment(cfg));
+
+    int expected = good - spec.alpha + 1;
+    List<Forecast> got = decodeForecasts(
+        KafkaIO.readCommitted(kafka.bootstrapServers(), cfg.topics.forecasts, expected, Duration.ofSeconds(30)));
+    Map<Long, float[]> want = directForecasts(spec.alpha - 1, good - 1);
+    assertThat(got).hasSize(expected);
+    Set<Long> issued = new HashSet<>();
+    for (Forecast f : got) {
+      long issue = f.getIssueTime().toEpochMilli();
+      assertThat(issued.add(issue)).as("forecast for %s once", f.getIssueTime()).isTrue();
+      assertThat(want).containsKey(issue);
+      assertThat(f.getGridId()).isEqualTo(spec.gridId);
+      assertThat(f.getModelName()).isEqualTo(spec.name);
+      assertThat(f.getModelVersion()).isEqualTo(spec.version);
+      assertThat(f.getBeta()).isEqualTo(spec.beta);
+      assertThat(f.getStepMillis()).isEqualTo(spec.stepMillis);
+      assertThat(f.getValidTimes()).hasSize(spec.beta);
+      assertThat(f.getValidTimes().get(0).toEpochMilli()).isEqualTo(issue + spec.stepMillis);
+      assertThat(f.getProducedAt()).isAfter(Instant.now().minus(Duration.ofMinutes(5)));
+      float[] v = PackedFloats.decode(f.getValues());
+      float[] w = want.get(issue);
+      assertThat(v).hasSize(w.length);
+      double maxDiff = 0;
+      for (int i = 0; i < v.length; i++) {
+        maxDiff = Math.max(maxDiff, Math.abs(v[i] - w[i]));
+      }
+      assertThat(maxDiff).as("max |job - direct ORT| for %s", f.getIssueTime()).isLessThanOrEqualTo(EXACT_K);
+    }
+
+    AvroBytes<RejectedFrame> ra = AvroBytes.of(RejectedFrame.class);
+    Map<String, RejectedFrame> byReason = new HashMap<>();
+    for (ConsumerRecord<byte[], byte[]> r :
+        KafkaIO.readCommitted(kafka.bootstrapServers(), cfg.topics.rejects, badRaw.size(), Duration.ofSeconds(30))) {
+      RejectedFrame rf = ra.decode(r.value());
+      assertThat(byReason.put(rf.getReasonCode(), rf)).as("one reject for %s", rf.getReasonCode()).isNull();
+    }
+    assertThat(byReason.keySet()).containsExactlyInAnyOrderElementsOf(badRaw.keySet());
+    for (Map.Entry<String, RejectedFrame> e : byReason.entrySet()) {
+      RejectedFrame rf = e.getValue();
+      byte[] raw = new byte[rf.getRaw().remaining()];
+      rf.getRaw().duplicate().get(raw);
+      assertThat(raw).as("raw bytes of the %s reject", e.getKey()).isEqualTo(badRaw.get(e.getKey()));
+      assertThat(rf.getReason()).isNotBlank();
+      assertThat(rf.getSourceTopic()).isEqualTo(cfg.topics.frames);
+    }
+    assertThat(byReason.get("VALUE_OUT_OF_RANGE").getReason()).contains("400.0");
+    assertThat(byReason.get("UNKNOWN_GRID").getGridId()).isEqualTo("atlantis-0p25");
+
+    // the frost rule at 290 K fires on every lead of every forecast, at the coldest cell
+    AvroBytes<Alert> aa = AvroBytes.of(Alert.class);
+    List<ConsumerRecord<byte[], byte[]>> alertRecs = KafkaIO.readCommitted(
+        kafka.bootstrapServers(), cfg.topics.alerts, expected * spec.beta, Duration.ofSeconds(30));
+    assertThat(alertRecs).hasSize(expected * spec.beta);
+    for (ConsumerRecord<byte[], byte[]> r : alertRecs) {
+      Alert a = aa.decode(r.value());
+      assertThat(a.getKind()).isEqualTo(AlertKind.FROST);
+      assertThat(a.getRule()).isEqualTo("cold-290");
+      float[] w = want.get(a.getIssueTime().toEpochMilli());
+      int cells = spec.cells();
+      float min = Float.MAX_VALUE;
+      for (int i = 0; i < cells; i++) {
+        min = Math.min(min, w[(a.getLead() - 1) * cells + i]);
+      }
+      assertThat((double) a.getValue()).isCloseTo(min, org.assertj.core.data.Offset.offset(EXACT_K));
+      assertThat((double) w[(a.getLead() - 1) * cells + a.getRow() * spec.width + a.getCol()])
+          .isCloseTo(min, org.assertj.core.data.Offset.offset(EXACT_K));
+      assertThat(a.getLat()).isEqualTo(spec.lat0 + a.getRow() * spec.dlat);
+      assertThat(a.getValidTime().toEpochMilli())
+          .isEqualTo(a.getIssueTime().toEpochMilli() + a.getLead() * spec.stepMillis);
+    }
+  }
+
+  /** Fails the job once, on a frame after a checkpoint has completed; counts attempts. */
+  static class FailOnceAfterCheckpoint implements MapFunction<Frame, Frame>, CheckpointListener {
+    private static final long serialVersionUID = 1L;
+    static final AtomicBoolean FAILED = new AtomicBoolean();
+    static final AtomicInteger COMPLETED_CHECKPOINTS = new AtomicInteger();
+    static final AtomicInteger SEEN = new AtomicInteger();
+    /** Fail only once windows have been forecast since the checkpoint (so their output must be rolled back). */
+    static int failAfterFrames;
+    private transient int seenSinceCheckpoint;
+
+    @Override
+    public Frame map(Frame f) throws Exception {
+      if (!FAILED.get()) {
+        Thread.sleep(150); // spread the first attempt over several checkpoints
+        seenSinceCheckpoint++;
+        if (SEEN.incrementAndGet() > failAfterFrames && COMPLETED_CHECKPOINTS.get() >= 1 && seenSinceCheckpoint >= 2) {
+          FAILED.set(true);
+          System.out.println("injecting failure at frame " + java.time.Instant.ofEpochMilli(f.validTime) + " after "
+              + SEEN.get() + " frames, " + COMPLETED_CHECKPOINTS.get() + " completed checkpoints");
+          throw new IllegalStateException("injected failure after checkpoint " + COMPLETED_CHECKPOINTS.get());
+        }
+      }
+      return f;
+    }
+
+    @Override
+    public void notifyCheckpointComplete(long checkpointId) {
+      COMPLETED_CHECKPOINTS.incrementAndGet();
+      seenSinceCheckpoint = 0;
+    }
+  }
+
+  @Test
+  void exactlyOnceAfterAFailureAndRecoveryFromCheckpoint() throws Exception {
+    LsntpConfig cfg = config("eos", "exactly-once");
+    int n = frames.size();
+    List<byte[][]> records = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      records.add(kv(frames.get(i)));
+    }
+    KafkaIO.produce(kafka.bootstrapServers(), cfg.topics.frames, records);
+    FailOnceAfterCheckpoint.FAILED.set(false);
+    FailOnceAfterCheckpoint.COMPLETED_CHECKPOINTS.set(0);
+    FailOnceAfterCheckpoint.SEEN.set(0);
+    FailOnceAfterCheckpoint.failAfterFrames = spec.alpha + 2;
+
+    ForecastJob.fromKafka(cfg, true).withFrameTap(new FailOnceAfterCheckpoint())
+        .execute(ForecastJob.localEnvironment(cfg));
+
+    assertThat(FailOnceAfterCheckpoint.FAILED).as("the failure was injected").isTrue();
+    int expected = n - spec.alpha + 1;
+    List<Forecast> got = decodeForecasts(
+        KafkaIO.readCommitted(kafka.bootstrapServers(), cfg.topics.forecasts, expected, Duration.ofSeconds(30)));
+    List<Long> issues = new ArrayList<>();
+    for (Forecast f : got) {
+      issues.add(f.getIssueTime().toEpochMilli());
+    }
+    List<Long> want = new ArrayList<>();
+    for (int end = spec.alpha - 1; end < n; end++) {
+      want.add(frames.get(end).getValidTime().toEpochMilli());
+    }
+    assertThat(issues).as("every forecast exactly once, in order").containsExactlyElementsOf(want);
+    // for the record: what a read_uncommitted consumer sees (aborted output of the failed attempt included)
+    Map<String, Object> c = Map.of("bootstrap.servers", kafka.bootstrapServers(), "group.id", "uncommitted",
+        "auto.offset.reset", "earliest", "isolation.level", "read_uncommitted");
+    try (org.apache.kafka.clients.consumer.KafkaConsumer<byte[], byte[]> consumer =
+        new org.apache.kafka.clients.consumer.KafkaConsumer<>(c,
+            new org.apache.kafka.common.serialization.ByteArrayDeserializer(),
+            new org.apache.kafka.common.serialization.ByteArrayDeserializer())) {
+      consumer.subscribe(List.of(cfg.topics.forecasts));
+      int n2 = 0;
+      long until = System.currentTimeMillis() + 3000;
+      while (System.currentTimeMillis() < until) {
+        n2 += consumer.poll(Duration.ofMillis(200)).count();
+      }
+      System.out.println("exactly-once test: " + issues.size() + " committed forecasts, " + n2
+          + " records seen read_uncommitted (aborted attempt included)");
+    }
+  }
+}
