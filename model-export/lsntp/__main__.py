@@ -15,6 +15,13 @@ from .config import ConfigError
 from .data import DataError
 
 
+def _path(p):
+    """Paths on the command line are the user's: relative to where ./lsntp was started (LSNTP_CWD)."""
+    if p is None or os.path.isabs(p):
+        return p
+    return os.path.join(os.environ.get("LSNTP_CWD", os.getcwd()), p)
+
+
 def _parse_set(items):
     out = {}
     for item in items or []:
@@ -28,32 +35,33 @@ def _parse_set(items):
 
 def cmd_train(args):
     from . import config, train
-    cfg = config.load(args.config, _parse_set(args.set))
-    run_dir = args.run_dir or os.path.join("runs", cfg.name)
-    hist = train.train(cfg, run_dir, resume=args.resume, data_path=args.data, max_steps=args.max_steps)
+    cfg = config.load(_path(args.config), _parse_set(args.set))
+    run_dir = _path(args.run_dir) if args.run_dir else os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "runs", cfg.name)
+    hist = train.train(cfg, run_dir, resume=args.resume, data_path=_path(args.data), max_steps=args.max_steps)
     print(f"{cfg.name}: best validation MAE {hist['best_val_mae']:.4f} K after {hist.get('train_seconds', 0) / 60:.1f} min; "
           f"checkpoints in {run_dir}")
 
 
 def cmd_evaluate(args):
     from . import evaluate
-    evaluate.evaluate(args.checkpoints, args.out, data_path=args.data, adjacency_cell=args.adjacency_cell,
-                      title=args.title, distance_runs=args.distance_runs)
+    evaluate.evaluate([_path(c) for c in args.checkpoints], _path(args.out), data_path=_path(args.data),
+                      adjacency_cell=args.adjacency_cell, title=args.title, distance_runs=[_path(c) for c in args.distance_runs])
 
 
 def cmd_export(args):
     from . import export
-    export.export(args.checkpoint, args.out, data_path=args.data, version=args.version, command=" ".join(sys.argv))
+    export.export(_path(args.checkpoint), _path(args.out), data_path=_path(args.data), version=args.version,
+                  command="./lsntp export " + " ".join(sys.argv[2:]))
 
 
 def cmd_ingest(args):
     from . import ingest
-    ingest.ingest(args.input, args.out, grid_id=args.grid_id, variable=args.variable, start=args.start, end=args.end)
+    ingest.ingest(_path(args.input), _path(args.out), grid_id=args.grid_id, variable=args.variable, start=args.start, end=args.end)
 
 
 def cmd_benchmark(args):
     from . import benchmark
-    benchmark.run(args.model_dir, args.checkpoint, data_path=args.data, repeats=args.repeats)
+    benchmark.run(_path(args.model_dir), _path(args.checkpoint), data_path=_path(args.data), repeats=args.repeats)
 
 
 def main(argv=None) -> int:
