@@ -36,13 +36,18 @@ public final class EmbeddedKafka implements AutoCloseable {
         .setConfigProp("num.io.threads", "2")
         .setConfigProp("log.flush.interval.messages", Long.toString(Long.MAX_VALUE))
         .build();
+    java.io.PrintStream out = System.out;
     try {
+      // the test kit prints its bootstrap metadata to stdout; keep the demo's output to forecasts
+      System.setOut(new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
       cluster.format();
       cluster.startup();
       cluster.waitForReadyBrokers();
     } catch (Exception e) {
       cluster.close();
       throw e;
+    } finally {
+      System.setOut(out);
     }
     return new EmbeddedKafka(cluster);
   }

@@ -1,0 +1,193 @@
+package ai.lsntp.cli;
+
+import ai.lsntp.avro.TemperatureFrame;
+import ai.lsntp.config.Durations;
+import ai.lsntp.config.LsntpConfig;
+import ai.lsntp.embedded.EmbeddedKafka;
+import ai.lsntp.job.ForecastJob;
+import ai.lsntp.model.ModelSpec;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.flink.core.execution.JobClient;
+import org.apache.kafka.common.errors.WakeupException;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * The embedded default: an in-process Kafka broker (KRaft, Kafka's KafkaClusterTestKit) and a
+ * Flink MiniCluster in this JVM; replays the shipped ERA5 frames at a pace and prints every
+ * forecast and alert. Ctrl-C stops it cleanly.
+ */
+@Command(name = "demo", mixinStandardHelpOptions = true,
+    description = "Embedded demo: in-process Kafka + Flink MiniCluster, replay real ERA5 frames, print live forecasts.")
+public class DemoCommand implements Callable<Integer> {
+  @Mixin JobOptions options;
+
+  @Option(names = "--frames", paramLabel = "FILE", description = "Avro file of TemperatureFrame records (default: ${DEFAULT-VALUE}).")
+  Path framesFile = Path.of("data/frames/era5-uk-2019-03.avro");
+
+  @Option(names = "--pace", paramLabel = "DURATION", description = "Time between replayed frames (default: ${DEFAULT-VALUE}).")
+  String pace = "200ms";
+
+  @Option(names = "--limit", paramLabel = "N", description = "Stop after N forecasts (default: all the file gives).")
+  int limit;
+
+  @Option(names = "--show-rejects", description = "Also print rejected frames.")
+  boolean showRejects;
+
+  private volatile boolean stopping;
+
+  @Override
+  public Integer call() throws Exception {
+    long paceMillis = Durations.parse("--pace", pace).toMillis();
+    System.out.println("lsntp demo: starting an in-process Kafka broker (KRaft) ...");
+    EmbeddedKafka kafka = EmbeddedKafka.start();
+    JobClient job = null;
+    Replayer replayer = null;
+    Watcher watcher = null;
+    CountDownLatch done = new CountDownLatch(1);
+    Thread main = Thread.currentThread();
+    final Watcher[] watcherRef = new Watcher[1];
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      if (done.getCount() == 0) {
+        return;
+      }
+      stopping = true;
+      System.out.println("\nlsntp demo: stopping ...");
+      if (watcherRef[0] != null) {
+        watcherRef[0].wakeup();
+      }
+      main.interrupt();
+      try {
+        done.await(30, TimeUnit.SECONDS);
+      } catch (InterruptedException ignored) {
+        Thread.currentThread().interrupt();
+      }
+    }, "lsntp-demo-shutdown"));
+    try {
+      Map<String, String> base = new HashMap<>();
+      base.put("kafka.bootstrap-servers", kafka.bootstrapServers());
+      base.put("kafka.group-id", "lsntp-demo");
+      base.put("delivery.guarantee", "at-least-once");
+      base.put("delivery.checkpoint-interval", "5s");
+      LsntpConfig cfg = options.toConfig(base);
+      kafka.createTopics(1, cfg.topics.frames, cfg.topics.forecasts, cfg.topics.alerts, cfg.topics.rejects);
+      ForecastJob forecastJob = ForecastJob.fromKafka(cfg, false);
+
+      List<TemperatureFrame> frames = FrameFile.read(framesFile, 0);
+      Map<String, Integer> perGrid = new HashMap<>();
+      for (TemperatureFrame f : frames) {
+        perGrid.merge(f.getGridId(), 1, Integer::sum);
+      }
+      int expected = 0;
+      for (Map.Entry<String, Integer> e : perGrid.entrySet()) {
+        ModelSpec s = forecastJob.models().forGrid(e.getKey());
+        if (s != null) {
+          expected += Math.max(0, e.getValue() - s.alpha + 1);
+        }
+      }
+      if (limit > 0) {
+        expected = Math.min(expected, limit);
+        List<TemperatureFrame> cut = new ArrayList<>();
+        int maxAlpha = forecastJob.models().byGrid().values().stream().mapToInt(s -> s.alpha).max().orElse(1);
+        for (TemperatureFrame f : frames) {
+          if (cut.size() < limit + maxAlpha - 1) {
+            cut.add(f);
+          }
+        }
+        frames = cut;
+      }
+      System.out.println("lsntp demo: Kafka at " + kafka.bootstrapServers() + "; models: " + forecastJob.models());
+      System.out.println("lsntp demo: replaying " + frames.size() + " frames from " + framesFile + " every "
+          + paceMillis + " ms; expecting " + expected + " forecasts (" + cfg.delivery.guarantee
+          + "). Ctrl-C stops.");
+
+      job = forecastJob.executeAsync(ForecastJob.localEnvironment(cfg));
+      // replay once the job runs, so the printed latency is the pipeline's, not the start-up's
+      long waitUntil = System.currentTimeMillis() + 60_000;
+      while (job.getJobStatus().get() != org.apache.flink.api.common.JobStatus.RUNNING
+          && System.currentTimeMillis() < waitUntil && !stopping) {
+        Thread.sleep(100);
+      }
+      Thread.sleep(1500);
+      replayer = new Replayer(cfg.kafkaProperties(), cfg.topics.frames, frames, paceMillis);
+      Thread replay = new Thread(replayer, "lsntp-replay");
+      replay.setDaemon(true);
+      replay.start();
+
+      watcher = new Watcher(cfg.kafkaProperties(), cfg.topics.forecasts, cfg.topics.alerts,
+          showRejects ? cfg.topics.rejects : null, true);
+      watcherRef[0] = watcher;
+      AtomicInteger forecasts = new AtomicInteger();
+      AtomicInteger alerts = new AtomicInteger();
+      AtomicInteger rejects = new AtomicInteger();
+      List<Long> latencies = new ArrayList<>();
+      final Replayer rp = replayer;
+      while (!stopping && forecasts.get() < expected) {
+        try {
+          watcher.poll(Duration.ofMillis(200), f -> {
+            Long sent = rp.sentAt(f.getGridId(), f.getIssueTime().toEpochMilli());
+            Long lat = sent == null ? null : System.currentTimeMillis() - sent;
+            if (lat != null) {
+              latencies.add(lat);
+            }
+            forecasts.incrementAndGet();
+            System.out.println(Printer.forecast(f, lat));
+          }, a -> {
+            alerts.incrementAndGet();
+            System.out.println(Printer.alert(a));
+          }, r -> {
+            rejects.incrementAndGet();
+            System.out.println(Printer.reject(r));
+          });
+        } catch (WakeupException e) {
+          break;
+        }
+        if (job.getJobStatus().get().isGloballyTerminalState()) {
+          System.out.println("lsntp demo: the Flink job ended: " + job.getJobStatus().get());
+          break;
+        }
+      }
+      latencies.sort(Long::compare);
+      System.out.println(String.format(Locale.ROOT,
+          "lsntp demo: %d forecasts, %d alerts%s; latency frame sent -> forecast read: p50 %s ms, p99 %s ms",
+          forecasts.get(), alerts.get(), showRejects ? ", " + rejects.get() + " rejects" : "",
+          pct(latencies, 0.5), pct(latencies, 0.99)));
+      return forecasts.get() >= expected ? 0 : 1;
+    } finally {
+      if (replayer != null) {
+        replayer.stop();
+      }
+      if (watcher != null) {
+        watcher.close();
+      }
+      if (job != null) {
+        try {
+          job.cancel().get(20, TimeUnit.SECONDS);
+        } catch (Exception ignored) {
+          // already finished or failing: nothing to cancel
+        }
+      }
+      kafka.close();
+      System.out.println("lsntp demo: stopped.");
+      done.countDown();
+    }
+  }
+
+  static String pct(List<Long> sorted, double q) {
+    if (sorted.isEmpty()) {
+      return "-";
+    }
+    return Long.toString(sorted.get(Math.min(sorted.size() - 1, (int) Math.ceil(q * sorted.size()) - 1)));
+  }
+}

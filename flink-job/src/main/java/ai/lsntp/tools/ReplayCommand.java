@@ -1,0 +1,331 @@
+package ai.lsntp.tools;
+
+import ai.lsntp.avro.TemperatureFrame;
+import ai.lsntp.codec.AvroBytes;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.avro.file.DataFileReader;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/**
+ * Publishes TemperatureFrame records to the frames topic, keyed by grid id, at real-time pace
+ * (by valid time), accelerated, or as fast as possible. Idempotent producer with acks=all and
+ * retries: a frame counts as sent only when the broker acknowledged it (send callback); the exit
+ * status is non-zero when any frame was not acknowledged.
+ */
+@Command(name = "replay", mixinStandardHelpOptions = true, sortOptions = false,
+    description = {
+        "Publish temperature frames to the frames topic, keyed by grid id.",
+        "FILE is an Avro container file of TemperatureFrame records (./lsntp ingest), or a GRIB/NetCDF",
+        "file, converted on the fly by the Python ingest (needs --grid-id)."},
+    footer = {"", "Examples:",
+        "  ./lsntp replay data/frames/era5-uk-2019-03.avro --speed 3600     (one hour of data per second)",
+        "  ./lsntp replay data/frames/*.avro --max-speed",
+        "  ./lsntp replay ../shared/data/era5-t2m-uk-2019-03-01_24-hourly.grib --grid-id era5-uk-0p25 --real-time",
+        "", "Exit status: 0 every frame acknowledged; 1 some frames failed or the broker is unreachable; 2 bad input."})
+public class ReplayCommand implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
+  @Parameters(arity = "0..*", paramLabel = "FILE", description = "Avro, GRIB or NetCDF files, replayed in the order given.")
+  List<Path> files = new ArrayList<>();
+
+  @Mixin ConnectionOptions connection = new ConnectionOptions();
+
+  @Option(names = "--frames", paramLabel = "FILE", description = "Another input file (same as a FILE argument).")
+  List<Path> moreFiles = new ArrayList<>();
+
+  @Option(names = {"--frames-topic", "--topic"}, paramLabel = "TOPIC", description = "Frames topic (default: topics.frames of the configuration).")
+  String topic;
+
+  @Option(names = "--real-time", description = "Pace frames by their valid times: one hour of data takes one hour.")
+  boolean realTime;
+
+  @Option(names = "--speed", paramLabel = "FACTOR", description = "Pace by valid time, accelerated: 3600 replays an hour of data per second.")
+  Double speed;
+
+  @Option(names = "--max-speed", description = "As fast as the broker acknowledges (the default).")
+  boolean maxSpeed;
+
+  @Option(names = "--pace", paramLabel = "DURATION", description = "A fixed wall-clock interval between frames (e.g. 200ms), whatever their valid times.")
+  String pace;
+
+  @Option(names = "--grid-id", paramLabel = "ID", description = "Grid id for GRIB/NetCDF input (Avro files carry their own).")
+  String gridId;
+
+  @Option(names = "--variable", paramLabel = "NAME", description = "Temperature variable in GRIB/NetCDF input (default: found by the ingest).")
+  String variable;
+
+  @Option(names = "--start", paramLabel = "TIME", description = "Skip frames valid before this UTC time (ISO, e.g. 2019-03-20T00:00Z).")
+  String start;
+
+  @Option(names = "--end", paramLabel = "TIME", description = "Skip frames valid after this UTC time.")
+  String end;
+
+  @Option(names = "--limit", paramLabel = "N", description = "Stop after N frames.")
+  Long limit;
+
+  @Option(names = "--delivery-timeout", paramLabel = "DURATION", defaultValue = "120s",
+      description = "How long the producer retries one frame through broker hiccups before it counts as failed (default ${DEFAULT-VALUE}).")
+  String deliveryTimeout;
+
+  @Option(names = "--connect-timeout", paramLabel = "DURATION", defaultValue = "30s",
+      description = "How long to wait for the broker at start (default ${DEFAULT-VALUE}).")
+  String connectTimeout;
+
+  @Option(names = "--python", paramLabel = "PATH", defaultValue = "/usr/bin/python3",
+      description = "Python interpreter of the ingest (default ${DEFAULT-VALUE}).")
+  String python;
+
+  @Option(names = "--progress", paramLabel = "MODE", defaultValue = "auto",
+      description = "Progress display: bar, lines, none or auto (bar on a terminal) (default ${DEFAULT-VALUE}).")
+  String progressMode;
+
+  /** Summary of the last run (tests). */
+  public long sent;
+  public final AtomicLong acked = new AtomicLong();
+  public final AtomicLong failed = new AtomicLong();
+  final Map<String, Long> failureReasons = new LinkedHashMap<>();
+
+  @Override
+  public Integer call() throws Exception {
+    try {
+      return run();
+    } catch (ToolException e) {
+      spec.commandLine().getErr().println("lsntp replay: error: " + e.getMessage());
+      spec.commandLine().getErr().flush();
+      return e.exitCode;
+    } catch (ai.lsntp.config.ConfigException e) {
+      spec.commandLine().getErr().println("lsntp replay: configuration error: " + e.getMessage());
+      spec.commandLine().getErr().flush();
+      return 2;
+    }
+  }
+
+  private int run() throws Exception {
+    PrintWriter out = spec.commandLine().getOut();
+    PrintWriter err = spec.commandLine().getErr();
+    files.addAll(moreFiles);
+    if (files.isEmpty()) {
+      throw ToolException.input("no input: name Avro, GRIB or NetCDF files (e.g. data/frames/era5-uk-2019-03.avro)");
+    }
+    int modes = (realTime ? 1 : 0) + (speed != null ? 1 : 0) + (maxSpeed ? 1 : 0) + (pace != null ? 1 : 0);
+    if (modes > 1) {
+      throw ToolException.input("choose one of --real-time, --speed FACTOR, --pace DURATION, --max-speed");
+    }
+    long paceNanos = pace == null ? 0 : Times.duration("--pace", pace).toNanos();
+    double factor = realTime ? 1.0 : speed != null ? speed : Double.POSITIVE_INFINITY;
+    if (!(factor > 0) || factor != factor) {
+      throw ToolException.input("--speed: must be a positive number, got " + speed);
+    }
+    if (limit != null && limit < 1) {
+      throw ToolException.input("--limit: must be at least 1, got " + limit);
+    }
+    Instant from = start == null ? null : Times.parse("--start", start);
+    Instant to = end == null ? null : Times.parse("--end", end);
+    if (from != null && to != null && to.isBefore(from)) {
+      throw ToolException.input("--end " + end + " is before --start " + start);
+    }
+    Duration delivery = Times.duration("--delivery-timeout", deliveryTimeout);
+    Duration connect = Times.duration("--connect-timeout", connectTimeout);
+    String t = topic != null ? topic : connection.config().topics.frames;
+    if (!List.of("auto", "bar", "lines", "none").contains(progressMode)) {
+      throw ToolException.input("--progress: must be auto, bar, lines or none, got '" + progressMode + "'");
+    }
+
+    // check every input before anything is sent: a bad file fails the run up front
+    Map<Path, FrameFiles.Kind> kinds = new LinkedHashMap<>();
+    for (Path f : files) {
+      kinds.put(f, FrameFiles.kindOf(f));
+    }
+    Path tmp = Files.createTempDirectory("lsntp-replay-");
+    try {
+      List<Path> avro = new ArrayList<>();
+      for (Map.Entry<Path, FrameFiles.Kind> e : kinds.entrySet()) {
+        if (e.getValue() == FrameFiles.Kind.AVRO) {
+          avro.add(e.getKey());
+        } else {
+          err.println("replay: ingesting " + e.getKey() + " (" + e.getValue() + ") with the Python ingest ...");
+          avro.add(FrameFiles.ingest(e.getKey(), gridId, variable, from, to, python, tmp));
+        }
+      }
+      long total = 0;
+      for (Path a : avro) {
+        total += FrameFiles.count(a);
+      }
+      if (limit != null) {
+        total = Math.min(total, limit);
+      }
+      checkBroker(t, connect);
+      return publish(avro, t, factor, paceNanos, from, to, total, delivery, connect, out, err);
+    } finally {
+      try (var s = Files.list(tmp)) {
+        for (Path p : (Iterable<Path>) s::iterator) {
+          Files.deleteIfExists(p);
+        }
+      }
+      Files.deleteIfExists(tmp);
+    }
+  }
+
+  private void checkBroker(String t, Duration connect) {
+    Properties p = connection.clientProperties();
+    int ms = (int) Math.min(Integer.MAX_VALUE, connect.toMillis());
+    p.put("default.api.timeout.ms", ms);
+    p.put("request.timeout.ms", Math.min(ms, 15000));
+    try (Admin admin = Admin.create(p)) {
+      try {
+        admin.describeCluster().nodes().get(connect.toMillis(), TimeUnit.MILLISECONDS);
+      } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
+        throw ToolException.failure("cannot reach Kafka at " + connection.bootstrap() + " within " + connectTimeout
+            + " (is the broker running? --bootstrap-servers)");
+      }
+      try {
+        TopicDescription d = admin.describeTopics(List.of(t)).allTopicNames().get(connect.toMillis(), TimeUnit.MILLISECONDS).get(t);
+        spec.commandLine().getErr().println("replay: topic " + t + " on " + connection.bootstrap() + ", " + d.partitions().size() + " partition(s)");
+      } catch (ExecutionException e) {
+        if (e.getCause() instanceof UnknownTopicOrPartitionException) {
+          throw ToolException.failure("topic '" + t + "' does not exist on " + connection.bootstrap()
+              + " (create it first, or name another with --topic / --set topics.frames=...)");
+        }
+        throw ToolException.failure("cannot describe topic '" + t + "' on " + connection.bootstrap() + ": " + e.getCause().getMessage());
+      } catch (java.util.concurrent.TimeoutException e) {
+        throw ToolException.failure("Kafka at " + connection.bootstrap() + " did not describe topic '" + t + "' within " + connectTimeout);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw ToolException.failure("interrupted");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw ToolException.failure("interrupted");
+    }
+  }
+
+  private int publish(List<Path> avro, String t, double factor, long paceNanos, Instant from, Instant to, long total, Duration delivery,
+      Duration connect, PrintWriter out, PrintWriter err) throws IOException, InterruptedException {
+    Properties p = connection.clientProperties();
+    p.put("acks", "all");
+    p.put("enable.idempotence", "true");
+    p.put("retries", Integer.toString(Integer.MAX_VALUE));
+    p.put("max.in.flight.requests.per.connection", "5");
+    p.put("request.timeout.ms", Long.toString(Math.min(30000, delivery.toMillis())));
+    p.put("delivery.timeout.ms", Long.toString(Math.max(delivery.toMillis(), 30000 + 5)));
+    p.put("linger.ms", factor == Double.POSITIVE_INFINITY && paceNanos == 0 ? "5" : "0");
+    p.put("max.block.ms", Long.toString(connect.toMillis()));
+    p.put("client.id", "lsntp-replay");
+    boolean terminal = progressMode.equals("bar") || (progressMode.equals("auto") && System.console() != null);
+    Progress progress = progressMode.equals("none") ? null : new Progress(err, total, terminal);
+    AvroBytes<TemperatureFrame> codec = AvroBytes.of(TemperatureFrame.class);
+    long startNanos = System.nanoTime();
+    Instant firstValid = null;
+    String at = "-";
+    Instant minValid = null;
+    Instant maxValid = null;
+    try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
+      outer:
+      for (Path file : avro) {
+        try (DataFileReader<TemperatureFrame> r = FrameFiles.open(file)) {
+          long index = 0;
+          while (r.hasNext()) {
+            TemperatureFrame f = FrameFiles.next(r, file, index++);
+            Instant vt = f.getValidTime();
+            if ((from != null && vt.isBefore(from)) || (to != null && vt.isAfter(to))) {
+              continue;
+            }
+            if (limit != null && sent >= limit) {
+              break outer;
+            }
+            if (paceNanos > 0) {
+              long wait = startNanos + sent * paceNanos - System.nanoTime();
+              if (wait > 0) {
+                TimeUnit.NANOSECONDS.sleep(wait);
+              }
+            } else if (factor != Double.POSITIVE_INFINITY) {
+              if (firstValid == null) {
+                firstValid = vt;
+              }
+              long dueNanos = startNanos + (long) (Duration.between(firstValid, vt).toNanos() / factor);
+              long wait = dueNanos - System.nanoTime();
+              if (wait > 0) {
+                TimeUnit.NANOSECONDS.sleep(wait);
+              }
+            }
+            byte[] key = f.getGridId().getBytes(StandardCharsets.UTF_8);
+            byte[] value = codec.encode(f);
+            try {
+              producer.send(new ProducerRecord<>(t, key, value), (md, ex) -> {
+                if (ex == null) {
+                  acked.incrementAndGet();
+                } else {
+                  failed.incrementAndGet();
+                  synchronized (failureReasons) {
+                    failureReasons.merge(ex.getClass().getSimpleName() + ": " + ex.getMessage(), 1L, Long::sum);
+                  }
+                }
+              });
+            } catch (org.apache.kafka.common.KafkaException e) {
+              // the send itself failed (metadata not available within max.block.ms, record too large for the client)
+              failed.incrementAndGet();
+              synchronized (failureReasons) {
+                failureReasons.merge(e.getClass().getSimpleName() + ": " + e.getMessage(), 1L, Long::sum);
+              }
+            }
+            sent++;
+            at = f.getGridId() + " " + vt;
+            minValid = minValid == null || vt.isBefore(minValid) ? vt : minValid;
+            maxValid = maxValid == null || vt.isAfter(maxValid) ? vt : maxValid;
+            if (progress != null) {
+              progress.update(sent, acked.get(), failed.get(), at, false);
+            }
+          }
+        }
+      }
+      producer.flush(); // every callback has run once flush returns
+    }
+    out.flush();
+    double secs = (System.nanoTime() - startNanos) / 1e9;
+    if (progress != null) {
+      progress.update(sent, acked.get(), failed.get(), at, true);
+      progress.end();
+    }
+    long unacked = sent - acked.get() - failed.get();
+    out.println(String.format(Locale.ROOT,
+        "replay summary: %d frames sent to %s, %d acknowledged, %d failed%s, in %.1f s (%.1f frames/s)%s",
+        sent, t, acked.get(), failed.get(), unacked != 0 ? ", " + unacked + " unaccounted" : "", secs,
+        secs > 0 ? acked.get() / secs : 0.0,
+        minValid == null ? "" : ", valid times " + minValid + " .. " + maxValid));
+    synchronized (failureReasons) {
+      failureReasons.forEach((reason, n) -> err.println("replay: " + n + " frame(s) failed: " + reason));
+    }
+    if (sent == 0) {
+      err.println("replay: no frames matched (check --start/--end)");
+      return 1;
+    }
+    return failed.get() == 0 && acked.get() == sent ? 0 : 1;
+  }
+}

@@ -1,0 +1,30 @@
+package ai.lsntp.tools;
+
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+
+/** Time stamps for file names and lines. */
+final class Stamp {
+  private static final DateTimeFormatter COMPACT = DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmm'Z'").withZone(ZoneOffset.UTC);
+  private static final DateTimeFormatter READABLE = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm'Z'").withZone(ZoneOffset.UTC);
+
+  private Stamp() {}
+
+  static String compact(Instant t) {
+    return COMPACT.format(t);
+  }
+
+  static String readable(Instant t) {
+    return READABLE.format(t);
+  }
+
+  /** A lead time as +6h, +90m, +1d2h. */
+  static String lead(long millis) {
+    long m = millis / 60000;
+    if (m % 60 != 0) {
+      return "+" + m + "m";
+    }
+    return "+" + (m / 60) + "h";
+  }
+}
