@@ -6,7 +6,9 @@ import picocli.CommandLine.Command;
 
 /** The Java side of ./lsntp: demo, replay, watch, job, java-bench. */
 @Command(name = "lsntp", mixinStandardHelpOptions = true,
-    subcommands = {DemoCommand.class, ReplayCommand.class, WatchCommand.class, JobCommand.class, BenchCommand.class},
+    // replay and watch: the operator tools of ai.lsntp.tools (acknowledged sends, GRIB/NetCDF input, NetCDF/PNG output)
+    subcommands = {DemoCommand.class, ai.lsntp.tools.ReplayCommand.class, ai.lsntp.tools.WatchCommand.class,
+        JobCommand.class, BenchCommand.class},
     description = "LS-NTP streaming temperature forecaster (Flink + Kafka + ONNX Runtime).")
 public final class Lsntp implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
