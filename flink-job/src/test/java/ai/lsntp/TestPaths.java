@@ -9,10 +9,9 @@ public final class TestPaths {
 
   public static Path root() {
     String p = System.getProperty("lsntp.root");
-    if (p != null && Files.isDirectory(Path.of(p))) {
-      return Path.of(p);
-    }
-    Path here = Path.of("").toAbsolutePath();
+    // maven.multiModuleProjectDirectory is the directory mvn ran in when there is no .mvn/:
+    // accept it only if it is the repository root, else look upwards for ./lsntp
+    Path here = p != null ? Path.of(p).toAbsolutePath() : Path.of("").toAbsolutePath();
     while (here != null && !Files.exists(here.resolve("lsntp"))) {
       here = here.getParent();
     }
@@ -24,12 +23,12 @@ public final class TestPaths {
 
   public static Path models() {
     String p = System.getProperty("lsntp.models");
-    return p != null ? Path.of(p) : root().resolve("models");
+    return p != null && Files.isDirectory(Path.of(p)) ? Path.of(p) : root().resolve("models");
   }
 
   public static Path ukFrames() {
     String p = System.getProperty("lsntp.data");
-    Path data = p != null ? Path.of(p) : root().resolve("data");
+    Path data = p != null && Files.isDirectory(Path.of(p)) ? Path.of(p) : root().resolve("data");
     return data.resolve("frames/era5-uk-2019-03.avro");
   }
 }

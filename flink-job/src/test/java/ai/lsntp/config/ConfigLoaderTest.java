@@ -1,0 +1,79 @@
+package ai.lsntp.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ConfigLoaderTest {
+
+  @Test
+  void defaultsLoadAndValidate() {
+    LsntpConfig c = new ConfigLoader().load();
+    assertThat(c.kafka.bootstrapServers).isEqualTo("127.0.0.1:9092");
+    assertThat(c.topics.frames).isEqualTo("lsntp.frames");
+    assertThat(c.exactlyOnce()).isTrue();
+    assertThat(c.allowedLateness()).isEqualTo(Duration.ofHours(1));
+    assertThat(c.batching.maxWindows).isEqualTo(16);
+    assertThat(c.batchMaxDelay()).isEqualTo(Duration.ofMillis(20));
+    assertThat(c.alerts).extracting(r -> r.kind)
+        .containsExactly(AlertRule.Kind.heat, AlertRule.Kind.frost, AlertRule.Kind.change);
+  }
+
+  @Test
+  void fileThenCommandLineOverrides(@TempDir Path dir) throws Exception {
+    Path f = dir.resolve("site.yaml");
+    Files.writeString(f, "kafka:\n  bootstrap-servers: broker-a:9093\n  properties:\n    security.protocol: SASL_SSL\n"
+        + "batching:\n  max-windows: 32\n");
+    LsntpConfig c = new ConfigLoader().file(f)
+        .set("batching.max-windows", "8")
+        .kafkaProperty("sasl.mechanism", "PLAIN")
+        .set("kafka.properties.ssl.truststore.location", "/etc/ts.jks")
+        .set("alerts", "[{name: warm, kind: heat, threshold: 300}]")
+        .load();
+    assertThat(c.kafka.bootstrapServers).isEqualTo("broker-a:9093");
+    assertThat(c.batching.maxWindows).isEqualTo(8);
+    assertThat(c.kafkaProperties())
+        .containsEntry("security.protocol", "SASL_SSL")
+        .containsEntry("sasl.mechanism", "PLAIN")
+        .containsEntry("ssl.truststore.location", "/etc/ts.jks")
+        .containsEntry("bootstrap.servers", "broker-a:9093");
+    assertThat(c.alerts).hasSize(1);
+    assertThat(c.alerts.get(0).threshold).isEqualTo(300.0);
+  }
+
+  @Test
+  void aWrongSettingStopsStartUpNamingIt() {
+    assertThatThrownBy(() -> new ConfigLoader().set("delivery.guarantee", "maybe-once").load())
+        .isInstanceOf(ConfigException.class).hasMessageContaining("delivery.guarantee");
+    assertThatThrownBy(() -> new ConfigLoader().set("stream.allowed-lateness", "soon").load())
+        .isInstanceOf(ConfigException.class).hasMessageContaining("stream.allowed-lateness");
+    assertThatThrownBy(() -> new ConfigLoader().set("batching.max-windows", "0").load())
+        .isInstanceOf(ConfigException.class).hasMessageContaining("batching.max-windows");
+    assertThatThrownBy(() -> new ConfigLoader().set("batching.max-windows", "many").load())
+        .isInstanceOf(ConfigException.class).hasMessageContaining("batching.max-windows");
+    assertThatThrownBy(() -> new ConfigLoader().set("models.provider", "tpu").load())
+        .isInstanceOf(ConfigException.class).hasMessageContaining("models.provider");
+    assertThatThrownBy(() -> new ConfigLoader().set("stream.max-lateness", "1h").load())
+        .isInstanceOf(ConfigException.class).hasMessageContaining("stream.max-lateness").hasMessageContaining("unknown");
+    assertThatThrownBy(() -> new ConfigLoader().set("alerts", "[{name: hot, kind: heat, threshold: 30}]").load())
+        .isInstanceOf(ConfigException.class).hasMessageContaining("alerts[0].threshold");
+    assertThatThrownBy(() -> new ConfigLoader().set("alerts", "[{name: jump, kind: change, threshold: 5}]").load())
+        .isInstanceOf(ConfigException.class).hasMessageContaining("alerts[0].within");
+  }
+
+  @Test
+  void alertRuleCommandLineForm() {
+    AlertRule r = AlertRule.parse("name=jump,kind=change,threshold=6,within=3h,grid=era5-uk-0p25");
+    assertThat(r.kind).isEqualTo(AlertRule.Kind.change);
+    assertThat(r.withinMillis()).isEqualTo(3 * 3_600_000L);
+    assertThat(r.appliesTo("era5-uk-0p25")).isTrue();
+    assertThat(r.appliesTo("ncep-na")).isFalse();
+    assertThatThrownBy(() -> AlertRule.parse("kind=boiling,threshold=1"))
+        .isInstanceOf(ConfigException.class).hasMessageContaining("kind");
+  }
+}
