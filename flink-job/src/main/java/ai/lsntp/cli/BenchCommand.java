@@ -55,7 +55,6 @@ public class BenchCommand implements Callable<Integer> {
   int windows = 400;
   @Option(names = "--latency-seconds", description = "Length of each 1 frame/s/grid latency run (default: ${DEFAULT-VALUE}).")
   int latencySeconds = 20;
-  @Option(names = "--delivery") String delivery = "at-least-once";
 
   @Override
   public Integer call() throws Exception {
@@ -85,7 +84,7 @@ public class BenchCommand implements Callable<Integer> {
     base.put("topics.forecasts", p + ".forecasts");
     base.put("topics.alerts", p + ".alerts");
     base.put("topics.rejects", p + ".rejects");
-    base.put("delivery.guarantee", delivery);
+    base.put("delivery.guarantee", "at-least-once"); // --delivery exactly-once overrides
     base.put("delivery.checkpoint-interval", "10s");
     base.put("stream.future-tolerance", "3650d");
     base.put("alerts", "[]");

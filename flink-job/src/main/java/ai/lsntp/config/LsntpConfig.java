@@ -77,6 +77,7 @@ public class LsntpConfig implements Serializable {
     public int parallelism = 1;
     public int restartAttempts = 3;
     public String restartDelay = "2s";
+    public String bufferTimeout = "10ms";
   }
 
   // ---- typed views (no "get" prefix, so Jackson does not see them as properties) ----
@@ -111,6 +112,10 @@ public class LsntpConfig implements Serializable {
 
   public Duration restartDelay() {
     return Durations.parse("job.restart-delay", job.restartDelay);
+  }
+
+  public Duration bufferTimeout() {
+    return Durations.parse("job.buffer-timeout", job.bufferTimeout);
   }
 
   public boolean exactlyOnce() {
@@ -179,6 +184,7 @@ public class LsntpConfig implements Serializable {
       throw new ConfigException("job.restart-attempts: must not be negative, got " + job.restartAttempts);
     }
     nonNegative("job.restart-delay", restartDelay());
+    nonNegative("job.buffer-timeout", bufferTimeout());
     java.util.Set<String> names = new java.util.HashSet<>();
     for (int i = 0; i < alerts.size(); i++) {
       AlertRule r = alerts.get(i);

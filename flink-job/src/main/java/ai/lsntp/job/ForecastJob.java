@@ -80,6 +80,7 @@ public final class ForecastJob {
   public void build(StreamExecutionEnvironment env) {
     env.setRuntimeMode(RuntimeExecutionMode.STREAMING);
     env.setParallelism(cfg.job.parallelism);
+    env.setBufferTimeout(cfg.bufferTimeout().toMillis());
     env.enableCheckpointing(cfg.checkpointInterval().toMillis(),
         cfg.exactlyOnce() ? CheckpointingMode.EXACTLY_ONCE : CheckpointingMode.AT_LEAST_ONCE);
 
