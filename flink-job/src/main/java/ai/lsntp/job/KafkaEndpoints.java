@@ -28,10 +28,11 @@ public final class KafkaEndpoints {
         .setStartingOffsets(OffsetsInitializer.committedOffsets(
             "latest".equals(cfg.kafka.startFrom) ? OffsetResetStrategy.LATEST : OffsetResetStrategy.EARLIEST))
         .setProperty("isolation.level", "read_committed")
-        .setProperty("partition.discovery.interval.ms", "60000")
         .setDeserializer(new RawFrameDeserializer());
     if (bounded) {
       b.setBounded(OffsetsInitializer.latest());
+    } else {
+      b.setProperty("partition.discovery.interval.ms", "60000");
     }
     return b.build();
   }

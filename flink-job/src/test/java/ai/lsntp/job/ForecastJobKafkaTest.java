@@ -52,7 +52,7 @@ class ForecastJobKafkaTest {
   static void start() throws Exception {
     kafka = EmbeddedKafka.start();
     models = ModelCatalog.scan(TestPaths.models());
-    frames = RealFrames.uk(24);
+    frames = RealFrames.uk(30);
     spec = models.forGrid(frames.get(0).getGridId());
     assertThat(spec).isNotNull();
   }
@@ -246,7 +246,8 @@ class ForecastJobKafkaTest {
     @Override
     public Frame map(Frame f) throws Exception {
       if (!FAILED.get()) {
-        Thread.sleep(150); // spread the first attempt over several checkpoints
+        // spread the first attempt over several checkpoints (slower until the first one completes)
+        Thread.sleep(COMPLETED_CHECKPOINTS.get() == 0 ? 250 : 120);
         seenSinceCheckpoint++;
         if (SEEN.incrementAndGet() > failAfterFrames && COMPLETED_CHECKPOINTS.get() >= 1 && seenSinceCheckpoint >= 2) {
           FAILED.set(true);
