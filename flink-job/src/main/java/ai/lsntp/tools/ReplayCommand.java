@@ -112,6 +112,17 @@ public class ReplayCommand implements Callable<Integer> {
   public final AtomicLong failed = new AtomicLong();
   final Map<String, Long> failureReasons = new LinkedHashMap<>();
 
+  /**
+   * Stand-alone entry point (docker-compose, Kubernetes jobs: {@code java -cp <flink-app jar>:<flink lib>/* ai.lsntp.tools.ReplayCommand ...});
+   * on a workstation use ./lsntp replay.
+   */
+  public static void main(String[] args) {
+    if (System.getProperty("org.apache.avro.SERIALIZABLE_PACKAGES") == null) {
+      System.setProperty("org.apache.avro.SERIALIZABLE_PACKAGES", "ai.lsntp.avro");
+    }
+    System.exit(new picocli.CommandLine(new ReplayCommand()).execute(args));
+  }
+
   @Override
   public Integer call() throws Exception {
     try {

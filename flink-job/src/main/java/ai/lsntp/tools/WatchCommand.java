@@ -105,6 +105,17 @@ public class WatchCommand implements Callable<Integer> {
   public final List<Path> written = new ArrayList<>();
   private volatile KafkaConsumer<byte[], byte[]> consumer;
 
+  /**
+   * Stand-alone entry point (docker-compose, Kubernetes jobs: {@code java -cp <flink-app jar>:<flink lib>/* ai.lsntp.tools.WatchCommand ...});
+   * on a workstation use ./lsntp watch.
+   */
+  public static void main(String[] args) {
+    if (System.getProperty("org.apache.avro.SERIALIZABLE_PACKAGES") == null) {
+      System.setProperty("org.apache.avro.SERIALIZABLE_PACKAGES", "ai.lsntp.avro");
+    }
+    System.exit(new picocli.CommandLine(new WatchCommand()).execute(args));
+  }
+
   @Override
   public Integer call() throws Exception {
     try {
