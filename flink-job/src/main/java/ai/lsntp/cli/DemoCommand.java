@@ -56,7 +56,6 @@ public class DemoCommand implements Callable<Integer> {
     Replayer replayer = null;
     Watcher watcher = null;
     CountDownLatch done = new CountDownLatch(1);
-    Thread main = Thread.currentThread();
     final Watcher[] watcherRef = new Watcher[1];
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       if (done.getCount() == 0) {
@@ -67,7 +66,6 @@ public class DemoCommand implements Callable<Integer> {
       if (watcherRef[0] != null) {
         watcherRef[0].wakeup();
       }
-      main.interrupt();
       try {
         done.await(30, TimeUnit.SECONDS);
       } catch (InterruptedException ignored) {

@@ -22,8 +22,13 @@ public final class EmbeddedKafka implements AutoCloseable {
   }
 
   public static EmbeddedKafka start() throws Exception {
+    // our own base directory, deleted on close(): the test kit's default temp directory is deleted
+    // by a JVM shutdown hook, which on Ctrl-C races the broker's own orderly shutdown
+    java.nio.file.Path base = java.nio.file.Files.createTempDirectory("lsntp-kafka-");
     KafkaClusterTestKit cluster = new KafkaClusterTestKit.Builder(
-            new TestKitNodes.Builder().setCombined(true).setNumBrokerNodes(1).setNumControllerNodes(1).build())
+            new TestKitNodes.Builder().setCombined(true).setNumBrokerNodes(1).setNumControllerNodes(1)
+                .setBaseDirectory(base).build())
+        .setDeleteOnClose(true)
         .setConfigProp("offsets.topic.replication.factor", "1")
         .setConfigProp("offsets.topic.num.partitions", "1")
         .setConfigProp("transaction.state.log.replication.factor", "1")
