@@ -1,0 +1,110 @@
+package ai.lsntp.job;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.lsntp.RealFrames;
+import ai.lsntp.TestPaths;
+import ai.lsntp.avro.Alert;
+import ai.lsntp.avro.Forecast;
+import ai.lsntp.avro.TemperatureFrame;
+import ai.lsntp.codec.PackedFloats;
+import ai.lsntp.config.AlertRule;
+import ai.lsntp.model.ModelCatalog;
+import ai.lsntp.model.ModelSpec;
+import ai.lsntp.model.OnnxForecaster;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.apache.flink.streaming.util.OneInputStreamOperatorTestHarness;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** Batching across grids (N windows or T ms), outputs equal to one-window-at-a-time inference. */
+class InferenceOperatorTest {
+  static ModelSpec uk;
+  static ModelCatalog twoGrids;
+  static List<TemperatureFrame> frames;
+
+  @BeforeAll
+  static void load() {
+    frames = RealFrames.uk(12);
+    uk = ModelCatalog.scan(TestPaths.models()).forGrid(frames.get(0).getGridId());
+    ModelSpec copy = new ModelSpec(uk.path, uk.name, uk.version, "uk-copy", uk.alpha, uk.beta, uk.stepMillis,
+        uk.height, uk.width, uk.lat0, uk.lon0, uk.dlat, uk.dlon, uk.units, uk.weightsSha256);
+    twoGrids = new ModelCatalog(Map.of(uk.gridId, uk, "uk-copy", copy));
+  }
+
+  static FrameWindow window(String grid, int end) {
+    int cells = uk.cells();
+    float[] w = new float[uk.alpha * cells];
+    for (int k = 0; k < uk.alpha; k++) {
+      System.arraycopy(PackedFloats.decode(frames.get(end - uk.alpha + 1 + k).getValues()), 0, w, k * cells, cells);
+    }
+    return new FrameWindow(grid, frames.get(end).getValidTime().toEpochMilli(), 1L, w);
+  }
+
+  private static List<Forecast> forecasts(OneInputStreamOperatorTestHarness<FrameWindow, Forecast> h) {
+    List<Forecast> out = new ArrayList<>();
+    for (Object o : h.getOutput()) {
+      if (o instanceof StreamRecord) {
+        out.add((Forecast) ((StreamRecord<?>) o).getValue());
+      }
+    }
+    return out;
+  }
+
+  @Test
+  void batchesUpToNWindowsOrTMillisAcrossGridsAndMatchesSingleWindowInference() throws Exception {
+    InferenceOperator op = new InferenceOperator(twoGrids, false, 1, 3, 500,
+        new AlertEvaluator(List.of(new AlertRule("cold", AlertRule.Kind.frost, 290.0, null, "uk-copy"))));
+    try (OneInputStreamOperatorTestHarness<FrameWindow, Forecast> h = new OneInputStreamOperatorTestHarness<>(op)) {
+      h.setProcessingTime(0);
+      h.open();
+      List<FrameWindow> in = List.of(window(uk.gridId, 5), window("uk-copy", 6), window(uk.gridId, 7),
+          window("uk-copy", 8));
+      h.processElement(new StreamRecord<>(in.get(0), 0));
+      h.processElement(new StreamRecord<>(in.get(1), 0));
+      assertThat(forecasts(h)).as("waiting for N = 3 windows or T = 500 ms").isEmpty();
+      h.processElement(new StreamRecord<>(in.get(2), 0));
+      assertThat(forecasts(h)).as("N reached: one call for three windows of two grids").hasSize(3);
+      h.processElement(new StreamRecord<>(in.get(3), 0));
+      h.setProcessingTime(499);
+      assertThat(forecasts(h)).hasSize(3);
+      h.setProcessingTime(500);
+      assertThat(forecasts(h)).as("T elapsed: the lone window goes").hasSize(4);
+
+      List<Forecast> out = forecasts(h);
+      try (OnnxForecaster single = OnnxForecaster.open(uk, false, 1)) {
+        for (int i = 0; i < in.size(); i++) {
+          Forecast f = out.get(i);
+          assertThat(f.getGridId()).isEqualTo(in.get(i).gridId);
+          assertThat(f.getIssueTime().toEpochMilli()).isEqualTo(in.get(i).issueTime);
+          float[] got = PackedFloats.decode(f.getValues());
+          float[] want = single.forecast(List.of(in.get(i).values))[0];
+          double max = 0;
+          for (int j = 0; j < want.length; j++) {
+            max = Math.max(max, Math.abs(got[j] - want[j]));
+          }
+          assertThat(max).as("batched vs single-window inference, K").isLessThanOrEqualTo(1e-5);
+        }
+      }
+      List<Alert> alerts = new ArrayList<>();
+      h.getSideOutput(InferenceOperator.ALERTS).forEach(r -> alerts.add(r.getValue()));
+      assertThat(alerts).as("rule applies to uk-copy only: beta alerts for each of its two forecasts")
+          .hasSize(2 * uk.beta).allSatisfy(a -> assertThat(a.getGridId()).isEqualTo("uk-copy"));
+    }
+  }
+
+  @Test
+  void nothingWaitsAcrossACheckpointBarrier() throws Exception {
+    InferenceOperator op = new InferenceOperator(twoGrids, false, 1, 16, 60_000, new AlertEvaluator(List.of()));
+    try (OneInputStreamOperatorTestHarness<FrameWindow, Forecast> h = new OneInputStreamOperatorTestHarness<>(op)) {
+      h.open();
+      h.processElement(new StreamRecord<>(window(uk.gridId, 5), 0));
+      assertThat(forecasts(h)).isEmpty();
+      h.prepareSnapshotPreBarrier(1L);
+      assertThat(forecasts(h)).hasSize(1);
+    }
+  }
+}
