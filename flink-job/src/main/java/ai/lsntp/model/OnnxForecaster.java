@@ -22,6 +22,8 @@ public final class OnnxForecaster implements AutoCloseable {
   public static final String INPUT = "frames";
   public static final String OUTPUT = "forecast";
 
+  private static final java.util.concurrent.atomic.AtomicBoolean CUDA_FALLBACK_LOGGED =
+      new java.util.concurrent.atomic.AtomicBoolean();
   private final OrtEnvironment env;
   private final OrtSession.SessionOptions options;
   private final OrtSession session;
@@ -54,7 +56,9 @@ public final class OnnxForecaster implements AutoCloseable {
           opts.addCUDA(0);
           onCuda = true;
         } catch (OrtException | RuntimeException | UnsatisfiedLinkError e) {
-          LOG.warn("models.provider=cuda: CUDA is not available ({}); running {} on the CPU", e.getMessage(), spec.name);
+          if (CUDA_FALLBACK_LOGGED.compareAndSet(false, true)) {
+            LOG.warn("models.provider=cuda: CUDA is not available ({}); running the models on the CPU", e.getMessage());
+          }
         }
       }
       OrtSession session = env.createSession(spec.path, opts);

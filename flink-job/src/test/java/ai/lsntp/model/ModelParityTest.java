@@ -94,6 +94,22 @@ class ModelParityTest {
     }
   }
 
+  @Test
+  void cudaFallsBackToTheCpuWhereItIsMissing() throws Exception {
+    Path model = modelsWithParity().get(0);
+    ModelSpec spec = ModelCatalog.readSpec(OrtEnvironment.getEnvironment(), model);
+    try (OnnxForecaster f = OnnxForecaster.open(spec, true, 1)) {
+      boolean cudaPresent = ai.onnxruntime.OrtEnvironment.getAvailableProviders()
+          .contains(ai.onnxruntime.OrtProvider.CUDA);
+      if (!cudaPresent) {
+        assertThat(f.onCuda()).as("no CUDA provider in this ONNX Runtime build: the session runs on the CPU").isFalse();
+      }
+      float[] w = new float[spec.alpha * spec.cells()];
+      java.util.Arrays.fill(w, 280f);
+      assertThat(f.forecast(List.of(w))[0]).hasSize(spec.beta * spec.cells());
+    }
+  }
+
   private static long[] shape(JsonNode n) {
     long[] s = new long[n.size()];
     for (int i = 0; i < s.length; i++) {
