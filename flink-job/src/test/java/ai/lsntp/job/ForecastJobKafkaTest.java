@@ -251,6 +251,7 @@ class ForecastJobKafkaTest {
         seenSinceCheckpoint++;
         if (SEEN.incrementAndGet() > failAfterFrames && COMPLETED_CHECKPOINTS.get() >= 1 && seenSinceCheckpoint >= 2) {
           FAILED.set(true);
+          Thread.sleep(500); // let the windows completed since the checkpoint reach Kafka (in the open transaction)
           System.out.println("injecting failure at frame " + java.time.Instant.ofEpochMilli(f.validTime) + " after "
               + SEEN.get() + " frames, " + COMPLETED_CHECKPOINTS.get() + " completed checkpoints");
           throw new IllegalStateException("injected failure after checkpoint " + COMPLETED_CHECKPOINTS.get());
