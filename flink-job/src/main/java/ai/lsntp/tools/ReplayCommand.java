@@ -111,6 +111,15 @@ public class ReplayCommand implements Callable<Integer> {
   public final AtomicLong acked = new AtomicLong();
   public final AtomicLong failed = new AtomicLong();
   final Map<String, Long> failureReasons = new LinkedHashMap<>();
+  private volatile boolean stopRequested;
+
+  /** Sleeps in short steps so that Ctrl-C stops a slow-paced replay promptly. */
+  private void sleepUntil(long dueNanos) throws InterruptedException {
+    long wait;
+    while (!stopRequested && (wait = dueNanos - System.nanoTime()) > 0) {
+      TimeUnit.NANOSECONDS.sleep(Math.min(wait, 200_000_000L));
+    }
+  }
 
   /**
    * Stand-alone entry point (docker-compose, Kubernetes jobs: {@code java -cp <flink-app jar>:<flink lib>/* ai.lsntp.tools.ReplayCommand ...});
@@ -239,13 +248,40 @@ public class ReplayCommand implements Callable<Integer> {
 
   private int publish(List<Path> avro, String t, double factor, long paceNanos, Instant from, Instant to, long total, Duration delivery,
       Duration connect, PrintWriter out, PrintWriter err) throws IOException, InterruptedException {
+    // Ctrl-C: stop sending, wait for the acknowledgements and the summary (not for this thread,
+    // which then blocks in System.exit while the JVM shuts down)
+    java.util.concurrent.CountDownLatch summarised = new java.util.concurrent.CountDownLatch(1);
+    Thread hook = new Thread(() -> {
+      stopRequested = true;
+      try {
+        summarised.await(delivery.toMillis() + 10_000, TimeUnit.MILLISECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }, "lsntp-replay-stop");
+    Runtime.getRuntime().addShutdownHook(hook);
+    try {
+      return send(avro, t, factor, paceNanos, from, to, total, delivery, connect, out, err);
+    } finally {
+      summarised.countDown();
+      try {
+        Runtime.getRuntime().removeShutdownHook(hook);
+      } catch (IllegalStateException e) {
+        // already shutting down (Ctrl-C): the hook returns now that the summary is out
+      }
+    }
+  }
+
+  private int send(List<Path> avro, String t, double factor, long paceNanos, Instant from, Instant to, long total, Duration delivery,
+      Duration connect, PrintWriter out, PrintWriter err) throws IOException, InterruptedException {
     Properties p = connection.clientProperties();
     p.put("acks", "all");
     p.put("enable.idempotence", "true");
     p.put("retries", Integer.toString(Integer.MAX_VALUE));
     p.put("max.in.flight.requests.per.connection", "5");
-    p.put("request.timeout.ms", Long.toString(Math.min(30000, delivery.toMillis())));
-    p.put("delivery.timeout.ms", Long.toString(Math.max(delivery.toMillis(), 30000 + 5)));
+    long requestMs = Math.min(30_000, Math.max(1_000, delivery.toMillis() / 2));
+    p.put("request.timeout.ms", Long.toString(requestMs));
+    p.put("delivery.timeout.ms", Long.toString(Math.max(delivery.toMillis(), requestMs + 10))); // >= linger + request
     p.put("linger.ms", factor == Double.POSITIVE_INFINITY && paceNanos == 0 ? "5" : "0");
     p.put("max.block.ms", Long.toString(connect.toMillis()));
     p.put("client.id", "lsntp-replay");
@@ -268,23 +304,19 @@ public class ReplayCommand implements Callable<Integer> {
             if ((from != null && vt.isBefore(from)) || (to != null && vt.isAfter(to))) {
               continue;
             }
-            if (limit != null && sent >= limit) {
+            if ((limit != null && sent >= limit) || stopRequested) {
               break outer;
             }
             if (paceNanos > 0) {
-              long wait = startNanos + sent * paceNanos - System.nanoTime();
-              if (wait > 0) {
-                TimeUnit.NANOSECONDS.sleep(wait);
-              }
+              sleepUntil(startNanos + sent * paceNanos);
             } else if (factor != Double.POSITIVE_INFINITY) {
               if (firstValid == null) {
                 firstValid = vt;
               }
-              long dueNanos = startNanos + (long) (Duration.between(firstValid, vt).toNanos() / factor);
-              long wait = dueNanos - System.nanoTime();
-              if (wait > 0) {
-                TimeUnit.NANOSECONDS.sleep(wait);
-              }
+              sleepUntil(startNanos + (long) (Duration.between(firstValid, vt).toNanos() / factor));
+            }
+            if (stopRequested) {
+              break outer;
             }
             byte[] key = f.getGridId().getBytes(StandardCharsets.UTF_8);
             byte[] value = codec.encode(f);
@@ -326,13 +358,14 @@ public class ReplayCommand implements Callable<Integer> {
     }
     long unacked = sent - acked.get() - failed.get();
     out.println(String.format(Locale.ROOT,
-        "replay summary: %d frames sent to %s, %d acknowledged, %d failed%s, in %.1f s (%.1f frames/s)%s",
-        sent, t, acked.get(), failed.get(), unacked != 0 ? ", " + unacked + " unaccounted" : "", secs,
+        "replay summary%s: %d frames sent to %s, %d acknowledged, %d failed%s, in %.1f s (%.1f frames/s)%s",
+        stopRequested ? " (stopped early)" : "", sent, t, acked.get(), failed.get(), unacked != 0 ? ", " + unacked + " unaccounted" : "", secs,
         secs > 0 ? acked.get() / secs : 0.0,
         minValid == null ? "" : ", valid times " + minValid + " .. " + maxValid));
     synchronized (failureReasons) {
       failureReasons.forEach((reason, n) -> err.println("replay: " + n + " frame(s) failed: " + reason));
     }
+    err.flush();
     if (sent == 0) {
       err.println("replay: no frames matched (check --start/--end)");
       return 1;

@@ -166,18 +166,20 @@ public class WatchCommand implements Callable<Integer> {
     AvroBytes<Forecast> fc = AvroBytes.of(Forecast.class);
     AvroBytes<Alert> ac = AvroBytes.of(Alert.class);
     AvroBytes<RejectedFrame> rc = AvroBytes.of(RejectedFrame.class);
-    Thread main = Thread.currentThread();
+    // Ctrl-C: wake the consumer up and wait for the summary (not for this thread, which then
+    // blocks in System.exit while the JVM shuts down)
+    java.util.concurrent.CountDownLatch summarised = new java.util.concurrent.CountDownLatch(1);
     Thread hook = new Thread(() -> {
       KafkaConsumer<byte[], byte[]> c = consumer;
       if (c != null) {
         c.wakeup();
       }
       try {
-        main.join(5000);
+        summarised.await(10, TimeUnit.SECONDS);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
-    });
+    }, "lsntp-watch-stop");
     Runtime.getRuntime().addShutdownHook(hook);
     long printed = 0;
     ForecastNetcdf nc = netcdfDir == null ? null : new ForecastNetcdf(netcdfDir, python);
@@ -255,13 +257,14 @@ public class WatchCommand implements Callable<Integer> {
       } catch (IllegalStateException e) {
         // shutting down already
       }
+      err.println("watch summary: " + forecasts + " forecasts, " + alerts + " alerts"
+          + (showRejects ? ", " + rejects + " rejects" : "")
+          + (undecodable > 0 ? ", " + undecodable + " undecodable records" : "")
+          + (netcdfDir != null || pngDir != null ? ", " + written.size() + " files written" : "")
+          + (outputFailures > 0 ? ", " + outputFailures + " outputs failed" : ""));
+      err.flush();
+      summarised.countDown(); // after the summary: a Ctrl-C hook waits for it
     }
-    err.println("watch summary: " + forecasts + " forecasts, " + alerts + " alerts"
-        + (showRejects ? ", " + rejects + " rejects" : "")
-        + (undecodable > 0 ? ", " + undecodable + " undecodable records" : "")
-        + (netcdfDir != null || pngDir != null ? ", " + written.size() + " files written" : "")
-        + (outputFailures > 0 ? ", " + outputFailures + " outputs failed" : ""));
-    err.flush();
     return outputFailures > 0 ? 1 : 0;
   }
 
