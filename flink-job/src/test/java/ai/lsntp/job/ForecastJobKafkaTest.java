@@ -65,6 +65,10 @@ class ForecastJobKafkaTest {
   }
 
   static LsntpConfig config(String prefix, String guarantee) throws Exception {
+    return config(prefix, guarantee, "300ms");
+  }
+
+  static LsntpConfig config(String prefix, String guarantee, String checkpointInterval) throws Exception {
     kafka.createTopics(1, prefix + ".frames", prefix + ".forecasts", prefix + ".alerts", prefix + ".rejects");
     return new ConfigLoader()
         .set("kafka.bootstrap-servers", kafka.bootstrapServers())
@@ -75,7 +79,7 @@ class ForecastJobKafkaTest {
         .set("topics.rejects", prefix + ".rejects")
         .set("models.directory", TestPaths.models().toString())
         .set("delivery.guarantee", guarantee)
-        .set("delivery.checkpoint-interval", "300ms")
+        .set("delivery.checkpoint-interval", checkpointInterval)
         .set("batching.max-windows", "4")
         .set("batching.max-delay", "20ms")
         .set("stream.max-frame-bytes", "16384")
@@ -246,10 +250,11 @@ class ForecastJobKafkaTest {
     @Override
     public Frame map(Frame f) throws Exception {
       if (!FAILED.get()) {
-        // spread the first attempt over several checkpoints (slower until the first one completes)
-        Thread.sleep(COMPLETED_CHECKPOINTS.get() == 0 ? 250 : 120);
+        // slow until a checkpoint has completed, then fail a few frames later, long before the
+        // next checkpoint (interval 2 s), so windows forecast since the checkpoint must be rolled back
+        Thread.sleep(COMPLETED_CHECKPOINTS.get() == 0 ? 250 : 50);
         seenSinceCheckpoint++;
-        if (SEEN.incrementAndGet() > failAfterFrames && COMPLETED_CHECKPOINTS.get() >= 1 && seenSinceCheckpoint >= 2) {
+        if (SEEN.incrementAndGet() > failAfterFrames && COMPLETED_CHECKPOINTS.get() >= 1 && seenSinceCheckpoint >= 4) {
           FAILED.set(true);
           Thread.sleep(500); // let the windows completed since the checkpoint reach Kafka (in the open transaction)
           System.out.println("injecting failure at frame " + java.time.Instant.ofEpochMilli(f.validTime) + " after "
@@ -269,7 +274,7 @@ class ForecastJobKafkaTest {
 
   @Test
   void exactlyOnceAfterAFailureAndRecoveryFromCheckpoint() throws Exception {
-    LsntpConfig cfg = config("eos", "exactly-once");
+    LsntpConfig cfg = config("eos", "exactly-once", "2s");
     int n = frames.size();
     List<byte[][]> records = new ArrayList<>();
     for (int i = 0; i < n; i++) {
@@ -297,7 +302,8 @@ class ForecastJobKafkaTest {
       want.add(frames.get(end).getValidTime().toEpochMilli());
     }
     assertThat(issues).as("every forecast exactly once, in order").containsExactlyElementsOf(want);
-    // for the record: what a read_uncommitted consumer sees (aborted output of the failed attempt included)
+    // a read_uncommitted consumer also sees the aborted output of the failed attempt: proof that the
+    // failure really came between a checkpoint and the next, with output to roll back
     Map<String, Object> c = Map.of("bootstrap.servers", kafka.bootstrapServers(), "group.id", "uncommitted",
         "auto.offset.reset", "earliest", "isolation.level", "read_uncommitted");
     try (org.apache.kafka.clients.consumer.KafkaConsumer<byte[], byte[]> consumer =
@@ -312,6 +318,8 @@ class ForecastJobKafkaTest {
       }
       System.out.println("exactly-once test: " + issues.size() + " committed forecasts, " + n2
           + " records seen read_uncommitted (aborted attempt included)");
+      assertThat(n2).as("the failed attempt had written forecasts after the checkpoint (then aborted)")
+          .isGreaterThan(issues.size());
     }
   }
 }
