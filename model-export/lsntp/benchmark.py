@@ -82,15 +82,11 @@ def matmul_model(path: str, n: int):
 
 
 def java_classpath() -> str:
-    """flink-job's compiled classes and dependencies: the classpath flink-job/bin/run caches, built the same way if missing."""
+    """flink-job's runtime classpath as flink-job/bin/run builds it: a manifest-only jar (ONNX Runtime 1.29
+    crashes with a very long java.class.path). bin/run rebuilds it when sources changed."""
     job = os.path.join(PROJECT_ROOT, "flink-job")
-    cp_file = os.path.join(job, "target", "run-classpath.txt")
-    classes = os.path.join(job, "target", "classes")
-    if not os.path.exists(os.path.join(classes, "ai", "lsntp", "bench", "OnnxLatencyBench.class")) or not os.path.exists(cp_file):
-        subprocess.run(["mvn", "-B", "-q", "-DskipTests", "compile", "dependency:build-classpath",
-                        "-Dmdep.outputFile=target/run-classpath.txt", "-Dmdep.includeScope=compile"], cwd=PROJECT_ROOT, check=True)
-    with open(cp_file) as f:
-        return classes + os.pathsep + f.read().strip()
+    subprocess.run([os.path.join(job, "bin", "run"), "--help"], cwd=PROJECT_ROOT, check=True, stdout=subprocess.DEVNULL)
+    return os.path.join(job, "target", "run-classpath.jar")
 
 
 def run(model_dir: str, checkpoint: str, data_path: str | None = None, repeats: int = 30) -> dict:

@@ -76,16 +76,16 @@ def adjacency_map(lats, lons, column, cell, path: str, title: str):
     plt.close(fig)
 
 
-def mae_vs_distance(points, path: str, title: str):
-    """points: list of (d_km, mae, label); the unrestricted model at the region's diameter."""
-    pts = sorted(points)
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot([p[0] for p in pts], [p[1] for p in pts], "-o")
-    for d, m, label in pts:
-        ax.annotate(label, (d, m), fontsize=7, textcoords="offset points", xytext=(3, 4))
+def mae_vs_distance(series: dict, path: str, title: str):
+    """series: name -> list of (d_km, mae, label); the unrestricted model sits at the region's diameter."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, points in series.items():
+        pts = sorted(points)
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], "-o", label=name)
     ax.set_xlabel("distance threshold d (km)")
     ax.set_ylabel("test MAE (K), mean over leads")
-    ax.set_title(title)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
