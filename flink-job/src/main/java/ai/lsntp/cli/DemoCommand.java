@@ -78,6 +78,11 @@ public class DemoCommand implements Callable<Integer> {
       base.put("kafka.group-id", "lsntp-demo");
       base.put("delivery.guarantee", "at-least-once");
       base.put("delivery.checkpoint-interval", "5s");
+      // the production default frost rule (263.15 K) never fires on March 2019 in the UK; the demo
+      // watches for air frost instead, so alerts show up (--alert replaces these)
+      base.put("alerts", "[{name: heat-30c, kind: heat, threshold: 303.15},"
+          + " {name: air-frost, kind: frost, threshold: 273.15},"
+          + " {name: rapid-change-8k-6h, kind: change, threshold: 8.0, within: 6h}]");
       LsntpConfig cfg = options.toConfig(base);
       kafka.createTopics(1, cfg.topics.frames, cfg.topics.forecasts, cfg.topics.alerts, cfg.topics.rejects);
       ForecastJob forecastJob = ForecastJob.fromKafka(cfg, false);

@@ -39,9 +39,10 @@ public final class Printer {
   }
 
   public static String alert(Alert a) {
-    return String.format(Locale.ROOT, "ALERT    %s %s %s lead +%d valid %s cell (%d,%d) %.2fN %.2fE value %.1f K (threshold %.2f)",
+    return String.format(Locale.ROOT, "ALERT    %s %s %s lead +%d valid %s cell (%d,%d) %.2f%s %.2f%s value %.1f K (threshold %.2f)",
         a.getRule(), a.getKind(), a.getGridId(), a.getLead(), T.format(a.getValidTime()), a.getRow(), a.getCol(),
-        a.getLat(), a.getLon(), a.getValue(), a.getThreshold());
+        Math.abs(a.getLat()), a.getLat() < 0 ? "S" : "N", Math.abs(a.getLon()), a.getLon() < 0 ? "W" : "E",
+        a.getValue(), a.getThreshold());
   }
 
   public static String reject(RejectedFrame r) {
