@@ -164,9 +164,29 @@ class ForecastJobKafkaTest {
     records.add(new byte[][] {null, lateRaw}); // 9 hours behind the newest frame
     KafkaIO.produce(kafka.bootstrapServers(), cfg.topics.frames, records);
 
-    ForecastJob.fromKafka(cfg, true).execute(ForecastJob.localEnvironment(cfg));
+    org.apache.flink.runtime.testutils.InMemoryReporter reporter =
+        org.apache.flink.runtime.testutils.InMemoryReporter.createWithRetainedMetrics();
+    org.apache.flink.configuration.Configuration conf = reporter.addToConfiguration(ForecastJob.flinkConfiguration(cfg));
+    org.apache.flink.api.common.JobID jobId = ForecastJob.fromKafka(cfg, true)
+        .execute(org.apache.flink.streaming.api.environment.StreamExecutionEnvironment.createLocalEnvironment(1, conf))
+        .getJobID();
 
     int expected = good - spec.alpha + 1;
+    // the job's metrics, through Flink's metric system
+    assertThat(counter(reporter, jobId, "framesIn")).isEqualTo(records.size());
+    assertThat(counter(reporter, jobId, "framesValid")).isEqualTo(good + 1);
+    for (String reason : badRaw.keySet()) {
+      assertThat(counter(reporter, jobId, "reason." + reason + ".rejects")).as("rejects metric for %s", reason)
+          .isEqualTo(1);
+    }
+    assertThat(counter(reporter, jobId, "windowsCompleted")).isEqualTo(expected);
+    assertThat(counter(reporter, jobId, "forecastsOut")).isEqualTo(expected);
+    assertThat(counter(reporter, jobId, "alertsOut")).isEqualTo(expected * spec.beta);
+    long calls = counter(reporter, jobId, "inferenceCalls");
+    assertThat(calls).isBetween((long) Math.ceil(expected / 4.0), (long) expected);
+    assertThat(histogramCount(reporter, jobId, "batchSize")).isEqualTo(calls);
+    assertThat(histogramCount(reporter, jobId, "endToEndLatencyMs")).isEqualTo(expected);
+    assertThat(histogramCount(reporter, jobId, "inferenceLatencyMs")).isEqualTo(calls);
     List<Forecast> got = decodeForecasts(
         KafkaIO.readCommitted(kafka.bootstrapServers(), cfg.topics.forecasts, expected, Duration.ofSeconds(30)));
     Map<Long, float[]> want = directForecasts(spec.alpha - 1, good - 1);
@@ -235,6 +255,34 @@ class ForecastJobKafkaTest {
       assertThat(a.getValidTime().toEpochMilli())
           .isEqualTo(a.getIssueTime().toEpochMilli() + a.getLead() * spec.stepMillis);
     }
+  }
+
+  static long counter(org.apache.flink.runtime.testutils.InMemoryReporter r, org.apache.flink.api.common.JobID job,
+      String suffix) {
+    long sum = 0;
+    int found = 0;
+    for (Map.Entry<String, org.apache.flink.metrics.Metric> e : r.getMetricsByIdentifiers(job).entrySet()) {
+      if (e.getKey().endsWith("." + suffix) && e.getValue() instanceof org.apache.flink.metrics.Counter) {
+        sum += ((org.apache.flink.metrics.Counter) e.getValue()).getCount();
+        found++;
+      }
+    }
+    assertThat(found).as("metric %s registered", suffix).isPositive();
+    return sum;
+  }
+
+  static long histogramCount(org.apache.flink.runtime.testutils.InMemoryReporter r,
+      org.apache.flink.api.common.JobID job, String suffix) {
+    long sum = 0;
+    int found = 0;
+    for (Map.Entry<String, org.apache.flink.metrics.Metric> e : r.getMetricsByIdentifiers(job).entrySet()) {
+      if (e.getKey().endsWith("." + suffix) && e.getValue() instanceof org.apache.flink.metrics.Histogram) {
+        sum += ((org.apache.flink.metrics.Histogram) e.getValue()).getCount();
+        found++;
+      }
+    }
+    assertThat(found).as("histogram %s registered", suffix).isPositive();
+    return sum;
   }
 
   /** Fails the job once, on a frame after a checkpoint has completed; counts attempts. */
