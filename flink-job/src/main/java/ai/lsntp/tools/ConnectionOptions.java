@@ -31,7 +31,7 @@ public class ConnectionOptions {
     if (loaded == null) {
       ConfigLoader l = new ConfigLoader();
       if (config != null) {
-        l.file(config);
+        l.file(UserPaths.input(config));
       }
       l.overrides(overrides);
       if (bootstrapServers != null) {

@@ -181,7 +181,8 @@ public class ReplayCommand implements Callable<Integer> {
     // check every input before anything is sent: a bad file fails the run up front
     Map<Path, FrameFiles.Kind> kinds = new LinkedHashMap<>();
     for (Path f : files) {
-      kinds.put(f, FrameFiles.kindOf(f));
+      Path in = UserPaths.input(f);
+      kinds.put(in, FrameFiles.kindOf(in));
     }
     Path tmp = Files.createTempDirectory("lsntp-replay-");
     try {

@@ -140,6 +140,8 @@ public class WatchCommand implements Callable<Integer> {
     if (maxRecords != null && maxRecords < 1) {
       throw ToolException.input("--max-records: must be at least 1, got " + maxRecords);
     }
+    netcdfDir = netcdfDir == null ? null : UserPaths.output(netcdfDir);
+    pngDir = pngDir == null ? null : UserPaths.output(pngDir);
     Duration idle = idleTimeout == null ? null : Times.duration("--idle-timeout", idleTimeout);
     Duration connect = Times.duration("--connect-timeout", connectTimeout);
     String ft = forecastsTopic != null ? forecastsTopic : connection.config().topics.forecasts;
