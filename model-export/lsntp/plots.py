@@ -10,34 +10,43 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-def _coastlines(ax):
-    """GSHHS coastlines from Debian's cartopy data (no download: the machine may be offline)."""
+GSHHS_COARSE = "/usr/share/cartopy/data/shapefiles/gshhs/c/GSHHS_c_L1.shp"  # shipped by Debian's python3-cartopy
+
+
+def _coastlines(ax, lats, lons):
+    """GSHHS coarse coastlines drawn as plain lines (no download: the machine may be offline;
+    cartopy's own feature rendering of this file garbles polygons with Debian's shapely)."""
     try:
-        import cartopy
-        import cartopy.feature as cfeature
-        if os.path.isdir("/usr/share/cartopy"):
-            cartopy.config["pre_existing_data_dir"] = "/usr/share/cartopy"
-        ax.add_feature(cfeature.GSHHSFeature(scale="low", levels=[1]), edgecolor="black", linewidth=0.6, facecolor="none")
+        import shapefile  # pyshp, a cartopy dependency
+        reader = shapefile.Reader(GSHHS_COARSE)
     except Exception:  # a map without coastlines beats no map
-        pass
+        return
+    shift = 360.0 if lons.max() > 180.0 else 0.0  # grids in 0..360 degrees east
+    lo0, lo1, la0, la1 = lons.min() - 5, lons.max() + 5, lats.min() - 5, lats.max() + 5
+    for shp in reader.shapes():
+        pts = np.asarray(shp.points)
+        if pts.size == 0:
+            continue
+        for s, e in zip(list(shp.parts), list(shp.parts[1:]) + [len(pts)]):
+            seg = pts[s:e].copy()
+            if shift and seg[:, 0].max() < 0:
+                seg[:, 0] += shift
+            if ((seg[:, 0] > lo0) & (seg[:, 0] < lo1) & (seg[:, 1] > la0) & (seg[:, 1] < la1)).any():
+                ax.plot(seg[:, 0], seg[:, 1], color="black", linewidth=0.6)
 
 
 def _map(fig, pos, lats, lons, field, title, cmap="viridis", label="", marker=None):
-    try:
-        import cartopy.crs as ccrs
-        ax = fig.add_subplot(pos, projection=ccrs.PlateCarree())
-        kw = {"transform": ccrs.PlateCarree()}
-        ax.set_extent([lons.min(), lons.max(), lats.min(), lats.max()], crs=ccrs.PlateCarree())
-        _coastlines(ax)
-        gl = ax.gridlines(draw_labels=True, linewidth=0.3)
-        gl.top_labels = gl.right_labels = False
-    except Exception:
-        ax, kw = fig.add_subplot(pos), {}
-        ax.set_xlabel("longitude")
-        ax.set_ylabel("latitude")
-    mesh = ax.pcolormesh(lons, lats, field, shading="nearest", cmap=cmap, **kw)
+    ax = fig.add_subplot(pos)
+    mesh = ax.pcolormesh(lons, lats, field, shading="nearest", cmap=cmap)
+    _coastlines(ax, lats, lons)
     if marker is not None:
-        ax.plot(marker[1], marker[0], marker="*", color="red", markersize=14, markeredgecolor="white", **kw)
+        ax.plot(marker[1], marker[0], marker="*", color="red", markersize=14, markeredgecolor="white")
+    dlon, dlat = abs(lons[1] - lons[0]) / 2, abs(lats[1] - lats[0]) / 2
+    ax.set_xlim(lons.min() - dlon, lons.max() + dlon)
+    ax.set_ylim(lats.min() - dlat, lats.max() + dlat)
+    ax.set_aspect(1.0 / np.cos(np.radians(np.mean(lats))))  # equal distances at the region's mid-latitude
+    ax.set_xlabel("longitude (degrees east)")
+    ax.set_ylabel("latitude (degrees north)")
     fig.colorbar(mesh, ax=ax, shrink=0.8, label=label)
     ax.set_title(title, fontsize=10)
     return ax
