@@ -30,6 +30,7 @@ class Prepared:
 def set_threads():
     """Use every core the machine gives this process (torch starts with one here)."""
     n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    n = int(os.environ.get("LSNTP_THREADS", n))  # fewer when several runs share the machine
     torch.set_num_threads(max(1, n))
     return n
 
@@ -102,6 +103,9 @@ def train(cfg: config_mod.RunConfig, run_dir: str, resume: bool = False, data_pa
         torch.set_rng_state(ck["rng"])
         history, start_epoch, best, stale = ck["history"], ck["epoch"] + 1, ck["best"], ck["stale"]
         spent = history.get("train_seconds", 0.0)
+        if history.get("finished"):
+            print(f"{cfg.name}: already trained ({history['finished']}); nothing to resume")
+            return history
         print(f"resuming {cfg.name} at epoch {start_epoch + 1} (best validation MAE {best:.4f} K)")
     xs, ys = _tensors(prepared.train)
     vx, vy = _tensors(prepared.val)
@@ -154,11 +158,18 @@ def train(cfg: config_mod.RunConfig, run_dir: str, resume: bool = False, data_pa
             torch.save(ck, best_path)
         if max_steps is not None and steps >= max_steps:
             break
+        stop = None
         if stale >= tc.patience:
-            print(f"{cfg.name}: early stop, no better validation MAE for {tc.patience} epochs")
-            break
-        if elapsed > tc.max_minutes * 60:
-            print(f"{cfg.name}: stopping at the {tc.max_minutes:g} minute budget")
+            stop = f"early stop, no better validation MAE for {tc.patience} epochs"
+        elif elapsed > tc.max_minutes * 60:
+            stop = f"stopped at the {tc.max_minutes:g} minute budget"
+        elif epoch + 1 == tc.epochs:
+            stop = f"all {tc.epochs} epochs"
+        if stop:
+            print(f"{cfg.name}: {stop}")
+            history["finished"] = stop
+            ck["history"] = history
+            torch.save(ck, last_path)
             break
     history["best_val_mae"] = best
     with open(os.path.join(run_dir, "history.json"), "w") as f:
