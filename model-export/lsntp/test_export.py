@@ -78,3 +78,13 @@ def test_baselines_are_not_exported(small_config, tmp_path):
     train.train(cfg, str(tmp_path / "g"), max_steps=1, quiet=True)
     with pytest.raises(ValueError, match="baseline"):
         export.export(str(tmp_path / "g" / "best.pt"), str(tmp_path / "g.onnx"))
+
+
+def test_resume_after_early_stop_trains_no_further(small_config, tmp_path):
+    run = str(tmp_path / "run")
+    patient = small_config.train.__class__(epochs=3, batch=4, patience=0)  # stops after its first epoch
+    cfg = small_config.__class__(**{**small_config.__dict__, "train": patient})
+    first = train.train(cfg, run, quiet=True)
+    assert len(first["epochs"]) == 1 and "early stop" in first["finished"]
+    again = train.train(cfg, run, resume=True, quiet=True)
+    assert len(again["epochs"]) == 1

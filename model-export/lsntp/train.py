@@ -103,9 +103,10 @@ def train(cfg: config_mod.RunConfig, run_dir: str, resume: bool = False, data_pa
         torch.set_rng_state(ck["rng"])
         history, start_epoch, best, stale = ck["history"], ck["epoch"] + 1, ck["best"], ck["stale"]
         spent = history.get("train_seconds", 0.0)
-        if history.get("finished"):
+        if history.get("finished") and not (history.get("ran_all_epochs") and tc.epochs > start_epoch):
             print(f"{cfg.name}: already trained ({history['finished']}); nothing to resume")
             return history
+        history.pop("finished", None)  # more epochs asked for than the finished run had
         print(f"resuming {cfg.name} at epoch {start_epoch + 1} (best validation MAE {best:.4f} K)")
     xs, ys = _tensors(prepared.train)
     vx, vy = _tensors(prepared.val)
@@ -165,6 +166,7 @@ def train(cfg: config_mod.RunConfig, run_dir: str, resume: bool = False, data_pa
             stop = f"stopped at the {tc.max_minutes:g} minute budget"
         elif epoch + 1 == tc.epochs:
             stop = f"all {tc.epochs} epochs"
+            history["ran_all_epochs"] = True
         if stop:
             print(f"{cfg.name}: {stop}")
             history["finished"] = stop
