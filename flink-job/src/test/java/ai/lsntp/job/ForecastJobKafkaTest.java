@@ -42,6 +42,17 @@ import org.junit.jupiter.api.Test;
  */
 class ForecastJobKafkaTest {
   static final double EXACT_K = 1e-5;
+  /** Metrics of every job on the class's MiniCluster, kept after the jobs end. */
+  static final org.apache.flink.runtime.testutils.InMemoryReporter REPORTER =
+      org.apache.flink.runtime.testutils.InMemoryReporter.createWithRetainedMetrics();
+
+  @org.junit.jupiter.api.extension.RegisterExtension
+  static final org.apache.flink.test.junit5.MiniClusterExtension FLINK = new org.apache.flink.test.junit5.MiniClusterExtension(
+      new org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration.Builder()
+          .setConfiguration(REPORTER.addToConfiguration(new org.apache.flink.configuration.Configuration()))
+          .setNumberTaskManagers(1)
+          .setNumberSlotsPerTaskManager(2)
+          .build());
   static EmbeddedKafka kafka;
   static ModelCatalog models;
   static List<TemperatureFrame> frames;
@@ -86,6 +97,12 @@ class ForecastJobKafkaTest {
         .set("job.restart-delay", "200ms")
         .set("alerts", "[{name: cold-290, kind: frost, threshold: 290.0, grid: '*'}]")
         .load();
+  }
+
+  /** The class's MiniCluster, with the job's own Flink settings (restart strategy). */
+  static org.apache.flink.streaming.api.environment.StreamExecutionEnvironment environment(LsntpConfig cfg) {
+    return org.apache.flink.streaming.api.environment.StreamExecutionEnvironment.getExecutionEnvironment(
+        ForecastJob.flinkConfiguration(cfg));
   }
 
   static byte[][] kv(TemperatureFrame f) {
@@ -164,12 +181,8 @@ class ForecastJobKafkaTest {
     records.add(new byte[][] {null, lateRaw}); // 9 hours behind the newest frame
     KafkaIO.produce(kafka.bootstrapServers(), cfg.topics.frames, records);
 
-    org.apache.flink.runtime.testutils.InMemoryReporter reporter =
-        org.apache.flink.runtime.testutils.InMemoryReporter.createWithRetainedMetrics();
-    org.apache.flink.configuration.Configuration conf = reporter.addToConfiguration(ForecastJob.flinkConfiguration(cfg));
-    org.apache.flink.api.common.JobID jobId = ForecastJob.fromKafka(cfg, true)
-        .execute(org.apache.flink.streaming.api.environment.StreamExecutionEnvironment.createLocalEnvironment(1, conf))
-        .getJobID();
+    org.apache.flink.runtime.testutils.InMemoryReporter reporter = REPORTER;
+    org.apache.flink.api.common.JobID jobId = ForecastJob.fromKafka(cfg, true).execute(environment(cfg)).getJobID();
 
     int expected = good - spec.alpha + 1;
     // the job's metrics, through Flink's metric system
@@ -267,6 +280,10 @@ class ForecastJobKafkaTest {
         found++;
       }
     }
+    if (found == 0) {
+      r.getMetricsByIdentifiers(job).keySet().stream().filter(k -> k.contains("inference") || k.contains("windows"))
+          .sorted().forEach(k -> System.out.println("metric: " + k));
+    }
     assertThat(found).as("metric %s registered", suffix).isPositive();
     return sum;
   }
@@ -280,6 +297,10 @@ class ForecastJobKafkaTest {
         sum += ((org.apache.flink.metrics.Histogram) e.getValue()).getCount();
         found++;
       }
+    }
+    if (found == 0) {
+      r.getMetricsByIdentifiers(job).keySet().stream().filter(k -> k.contains("inference") || k.contains("windows"))
+          .sorted().forEach(k -> System.out.println("metric: " + k));
     }
     assertThat(found).as("histogram %s registered", suffix).isPositive();
     return sum;
@@ -335,7 +356,7 @@ class ForecastJobKafkaTest {
     FailOnceAfterCheckpoint.failAfterFrames = spec.alpha + 2;
 
     ForecastJob.fromKafka(cfg, true).withFrameTap(new FailOnceAfterCheckpoint())
-        .execute(ForecastJob.localEnvironment(cfg));
+        .execute(environment(cfg));
 
     assertThat(FailOnceAfterCheckpoint.FAILED).as("the failure was injected").isTrue();
     int expected = n - spec.alpha + 1;
