@@ -13,6 +13,13 @@ from torch import nn
 from .ls_conv import AdaptiveGraph, LSConv, LSConvSettings
 
 
+def zero_state(x, hidden: int, parts: int):
+    """Zero hidden (and cell) state on the grid of input x: one tensor, or a tuple of `parts`."""
+    b, _, h, w = x.shape
+    z = x.new_zeros(b, hidden, h, w)
+    return z if parts == 1 else (z,) * parts
+
+
 class PeepholeLSTMCell(nn.Module):
     """ConvLSTM of Shi et al. (2015) with peepholes, whose gate operator is pluggable.
 
@@ -32,9 +39,7 @@ class PeepholeLSTMCell(nn.Module):
         self.bias = nn.Parameter(bias)
 
     def init_state(self, x):
-        b, _, h, w = x.shape
-        z = x.new_zeros(b, self.hidden, h, w)
-        return (z, z)
+        return zero_state(x, self.hidden, 2)
 
     def forward(self, x, state, memory=None):
         h_prev, c_prev = state
@@ -59,8 +64,7 @@ class ConvGRUCell(nn.Module):
         self.cand = nn.Conv2d(in_channels + hidden, hidden, kernel, padding=kernel // 2)
 
     def init_state(self, x):
-        b, _, h, w = x.shape
-        return x.new_zeros(b, self.hidden, h, w)
+        return zero_state(x, self.hidden, 1)
 
     def forward(self, x, state, memory=None):
         n = self.hidden
@@ -85,9 +89,7 @@ class SpatioTemporalLSTMCell(nn.Module):
         self.conv_last = nn.Conv2d(2 * hidden, hidden, 1, bias=False)
 
     def init_state(self, x):
-        b, _, h, w = x.shape
-        z = x.new_zeros(b, self.hidden, h, w)
-        return (z, z)
+        return zero_state(x, self.hidden, 2)
 
     def forward(self, x, state, memory=None):
         h_prev, c_prev = state
