@@ -15,7 +15,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
-import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -30,8 +29,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * Publishes TemperatureFrame records to the frames topic, keyed by grid id, at real-time pace
@@ -49,8 +46,7 @@ import picocli.CommandLine.Model.CommandSpec;
         "  ./lsntp replay data/frames/*.avro --max-speed",
         "  ./lsntp replay ../shared/data/era5-t2m-uk-2019-03-01_24-hourly.grib --grid-id era5-uk-0p25 --real-time",
         "", "Exit status: 0 every frame acknowledged; 1 some frames failed or the broker is unreachable; 2 bad input."})
-public class ReplayCommand implements Callable<Integer> {
-  @Spec CommandSpec spec;
+public class ReplayCommand extends ToolCommand {
 
   @Parameters(arity = "0..*", paramLabel = "FILE", description = "Avro, GRIB or NetCDF files, replayed in the order given.")
   List<Path> files = new ArrayList<>();
@@ -121,33 +117,13 @@ public class ReplayCommand implements Callable<Integer> {
     }
   }
 
-  /**
-   * Stand-alone entry point (docker-compose, Kubernetes jobs: {@code java -cp <flink-app jar>:<flink lib>/* ai.lsntp.tools.ReplayCommand ...});
-   * on a workstation use ./lsntp replay.
-   */
+  /** Stand-alone entry point (docker-compose, Kubernetes jobs); on a workstation use ./lsntp replay. */
   public static void main(String[] args) {
-    if (System.getProperty("org.apache.avro.SERIALIZABLE_PACKAGES") == null) {
-      System.setProperty("org.apache.avro.SERIALIZABLE_PACKAGES", "ai.lsntp.avro");
-    }
-    System.exit(new picocli.CommandLine(new ReplayCommand()).execute(args));
+    launch(new ReplayCommand(), args);
   }
 
   @Override
-  public Integer call() throws Exception {
-    try {
-      return run();
-    } catch (ToolException e) {
-      spec.commandLine().getErr().println("lsntp replay: error: " + e.getMessage());
-      spec.commandLine().getErr().flush();
-      return e.exitCode;
-    } catch (ai.lsntp.config.ConfigException e) {
-      spec.commandLine().getErr().println("lsntp replay: configuration error: " + e.getMessage());
-      spec.commandLine().getErr().flush();
-      return 2;
-    }
-  }
-
-  private int run() throws Exception {
+  protected int run() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
     files.addAll(moreFiles);

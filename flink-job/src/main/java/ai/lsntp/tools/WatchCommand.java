@@ -15,7 +15,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
 import java.util.UUID;
-import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
@@ -29,8 +28,6 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * Subscribes to the forecasts and alerts topics as a read_committed consumer (only output of
@@ -44,8 +41,7 @@ import picocli.CommandLine.Model.CommandSpec;
         "  ./lsntp watch --from-beginning --netcdf-dir out/nc --png-dir out/png",
         "  ./lsntp watch --from-beginning --max-records 10 --idle-timeout 30s",
         "", "Exit status: 0 normal end; 1 broker unreachable, topic missing or an output could not be written; 2 bad input."})
-public class WatchCommand implements Callable<Integer> {
-  @Spec CommandSpec spec;
+public class WatchCommand extends ToolCommand {
 
   @Mixin ConnectionOptions connection = new ConnectionOptions();
 
@@ -105,33 +101,13 @@ public class WatchCommand implements Callable<Integer> {
   public final List<Path> written = new ArrayList<>();
   private volatile KafkaConsumer<byte[], byte[]> consumer;
 
-  /**
-   * Stand-alone entry point (docker-compose, Kubernetes jobs: {@code java -cp <flink-app jar>:<flink lib>/* ai.lsntp.tools.WatchCommand ...});
-   * on a workstation use ./lsntp watch.
-   */
+  /** Stand-alone entry point (docker-compose, Kubernetes jobs); on a workstation use ./lsntp watch. */
   public static void main(String[] args) {
-    if (System.getProperty("org.apache.avro.SERIALIZABLE_PACKAGES") == null) {
-      System.setProperty("org.apache.avro.SERIALIZABLE_PACKAGES", "ai.lsntp.avro");
-    }
-    System.exit(new picocli.CommandLine(new WatchCommand()).execute(args));
+    launch(new WatchCommand(), args);
   }
 
   @Override
-  public Integer call() throws Exception {
-    try {
-      return run();
-    } catch (ToolException e) {
-      spec.commandLine().getErr().println("lsntp watch: error: " + e.getMessage());
-      spec.commandLine().getErr().flush();
-      return e.exitCode;
-    } catch (ai.lsntp.config.ConfigException e) {
-      spec.commandLine().getErr().println("lsntp watch: configuration error: " + e.getMessage());
-      spec.commandLine().getErr().flush();
-      return 2;
-    }
-  }
-
-  private int run() throws Exception {
+  protected int run() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
     if (noAlerts && noForecasts) {
