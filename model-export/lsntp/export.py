@@ -83,9 +83,9 @@ def ls_conv_function(settings: LSConvSettings) -> onnx.FunctionProto:
         x = "L"
     inputs.extend(["W", "B"])
     k = settings.kernel if settings.lsi else 1
-    conv_out = "Y" if not settings.lsi else "Y_lin"
+    conv_out = "Y_lin" if settings.relu else "Y"
     nodes.append(helper.make_node("Conv", [x, "W", "B"], [conv_out], kernel_shape=[k, k], pads=[k // 2] * 4))
-    if settings.lsi:
+    if settings.relu:
         nodes.append(helper.make_node("Relu", ["Y_lin"], ["Y"]))
     return helper.make_function(DOMAIN, FUNCTION_NAME, inputs, ["Y"], nodes,
                                 [helper.make_opsetid("", OPSET)], [],

@@ -32,6 +32,7 @@ class ModelConfig:
     nsa: bool = True
     lagc: bool = True
     lsi: bool = True
+    lsi_relu: bool = True  # the reference's ReLU after the LSI convolution
     nsa_hidden: int = 16
     embed_dim: int = 64
     distance_km: float | None = None  # LAGC limited to cells at most this far apart (seed's Q1)
@@ -47,7 +48,8 @@ class ModelConfig:
 
     @property
     def ls_settings(self) -> LSConvSettings:
-        return LSConvSettings(kernel=self.kernel, nsa=self.nsa, lagc=self.lagc, lsi=self.lsi, nsa_hidden=self.nsa_hidden)
+        return LSConvSettings(kernel=self.kernel, nsa=self.nsa, lagc=self.lagc, lsi=self.lsi, lsi_relu=self.lsi_relu,
+                              nsa_hidden=self.nsa_hidden)
 
     @property
     def label(self) -> str:
@@ -62,6 +64,8 @@ class ModelConfig:
             parts.append("w/o LAGC")
         if not self.lsi:
             parts.append("w/o LSI")
+        elif not self.lsi_relu:
+            parts.append("linear LSI")
         if self.kernel != 3:
             parts.append(f"k={self.kernel}")
         if self.distance_km is not None:

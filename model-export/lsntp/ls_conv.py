@@ -6,7 +6,9 @@ On an input X (B, C, H, W):
 2. LAGC: A = softmax_row(relu(E E^T)) from a node embedding E (N x d) shared by every layer.
 3. Graph constraint: L = (I + A) X on X flattened to (B, C, N).
 4. LSI: a k x k convolution of L with the LS-Conv kernel, then ReLU. Summing the per-offset graph
-   convolutions "in a CNN manner" is exactly this convolution (see test_ls_conv.py).
+   convolutions "in a CNN manner" is exactly this convolution (see test_ls_conv.py). Inside a
+   ConvLSTM the ReLU clips every gate's pre-activation at zero (gates >= sigmoid(bias));
+   `lsi_relu: false` leaves them signed, as ConvLSTM's own convolutions are.
 
 Ablations (the seed's Table 4 and Q1/Q2) are switches of `LSConvSettings`. When the model is
 exported, each LS-Conv call becomes one node `ai.lsntp::LSConv` whose body is an ONNX function
@@ -32,6 +34,11 @@ class LSConvSettings:
     nsa: bool = True  # node-based spatial attention
     lagc: bool = True  # long-range adaptive graph (graph constraint with I + A)
     lsi: bool = True  # k x k integration + ReLU; False: per-node linear map of the graph result (GCN form)
+    lsi_relu: bool = True  # the reference's ReLU after the LSI; False leaves LSTM gate pre-activations signed
+
+    @property
+    def relu(self) -> bool:
+        return self.lsi and self.lsi_relu
     nsa_hidden: int = 16
 
     def __post_init__(self):
@@ -140,7 +147,7 @@ class LSConv(nn.Module):
         if self.settings.lagc:
             x = graph_constraint(x, self.graph[0].operator_t())
         y = self.conv(x)
-        return F.relu(y) if self.settings.lsi else y
+        return F.relu(y) if self.settings.relu else y
 
     def onnx_inputs(self):
         """Inputs of the exported node, in the order the ONNX function (export.ls_conv_function) declares."""
@@ -172,7 +179,7 @@ class LSConvFunction(torch.autograd.Function):
         weight, bias = next(it), next(it)
         k = settings.kernel if settings.lsi else 1  # a Python int: traced shapes would become tensors
         y = F.conv2d(x, weight, bias, padding=k // 2)
-        return F.relu(y) if settings.lsi else y
+        return F.relu(y) if settings.relu else y
 
     @staticmethod
     def symbolic(g, x, *args):

@@ -113,3 +113,14 @@ def test_kernel_size_sets_the_lsi_kernel(k):
 def test_even_kernel_is_refused():
     with pytest.raises(ValueError, match="odd"):
         LSConvSettings(kernel=4)
+
+
+def test_linear_lsi_drops_only_the_relu():
+    relu, _ = _layer()
+    linear, _ = _layer(lsi_relu=False)
+    x = torch.randn(2, 3, 3, 4)
+    with torch.no_grad():
+        linear.load_state_dict(relu.state_dict())
+        y = linear(x)
+        assert (y < 0).any()
+        torch.testing.assert_close(torch.relu(y), relu(x))
