@@ -64,6 +64,11 @@ def cmd_benchmark(args):
     benchmark.run(_path(args.model_dir), _path(args.checkpoint), data_path=_path(args.data), repeats=args.repeats)
 
 
+def cmd_card(args):
+    from . import model_card
+    print(f"wrote {model_card.write(_path(args.model_dir))}")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="lsntp", description="LS-NTP model tools: train, evaluate, export, ingest, benchmark.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -108,6 +113,10 @@ def main(argv=None) -> int:
     b.add_argument("--data")
     b.add_argument("--repeats", type=int, default=30)
     b.set_defaults(func=cmd_benchmark)
+
+    c = sub.add_parser("card", help="write a shipped model's README.md from its metadata, evaluation, benchmark and commands.sh")
+    c.add_argument("model_dir")
+    c.set_defaults(func=cmd_card)
 
     args = p.parse_args(argv)
     try:
