@@ -57,7 +57,7 @@ def evaluate(checkpoints: list[str], out: str, data_path: str | None = None, adj
     data_range = prep0.norm.hi - prep0.norm.lo
     preds, info = {}, {}
     for (model, cfg, prep, ck), path in zip(loaded, checkpoints):
-        label = cfg.model.label
+        label = cfg.model.label if cfg.model.label not in preds else f"{cfg.model.label} ({cfg.name})"
         preds[label] = predict(model, torch.from_numpy(xs))
         info[label] = {"checkpoint": path, "parameters": _n_params(model), "kind": cfg.model.kind,
                        "epochs": len(ck["history"]["epochs"]), "train_minutes": round(ck["history"].get("train_seconds", 0) / 60, 1),

@@ -70,6 +70,8 @@ class ModelConfig:
             parts.append(f"k={self.kernel}")
         if self.distance_km is not None:
             parts.append(f"d={self.distance_km:g} km")
+        if self.hidden != ModelConfig.hidden:
+            parts.append(f"hidden {self.hidden}")
         return "LS-NTP" + (" " + ", ".join(parts) if parts else "")
 
 
