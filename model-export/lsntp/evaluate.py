@@ -94,6 +94,7 @@ def evaluate(checkpoints: list[str], out: str, data_path: str | None = None, adj
                                                       os.path.join(out, "plots", "mae_vs_distance.png"))
     with open(os.path.join(out, "metrics.json"), "w") as f:
         json.dump(report, f, indent=1)
+    report["title"] = title
     with open(os.path.join(out, "evaluation.md"), "w") as f:
         f.write(markdown(report, title))
     print(markdown(report, title))
@@ -173,7 +174,8 @@ def markdown(report: dict, title: str) -> str:
     for k in order:
         lines.append(f"| {k} | " + " | ".join(f"{v:.3f}" for v in res[k]["mae"]) + " |")
     if report["models"]:
-        lines += ["", "| model | epochs | training time (min, 2 cores) | best validation MAE (K) |", "|---|---:|---:|---:|"]
+        lines += ["", "Training (2 shared cores; the checkpoint evaluated is the one with the best validation MAE):", "",
+                  "| model | epoch of the best checkpoint | training minutes up to it | best validation MAE (K) |", "|---|---:|---:|---:|"]
         for k, v in report["models"].items():
             lines.append(f"| {k} | {v['epochs']} | {v['train_minutes']} | {v['validation_mae']} |")
     if "distance_threshold" in report:

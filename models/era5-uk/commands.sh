@@ -1,0 +1,16 @@
+# The exact commands that made this model and its report, from the project root.
+# Training ran on 2 shared cores in two legs: the config first had epochs 14 / max_minutes 30,
+# then --resume continued the same run under the 24-epoch budget the config holds now; early
+# stopping (patience 4) ended it after epoch 22 with the best validation MAE at epoch 18.
+./lsntp train model-export/configs/era5-lsntp.yaml --resume       # LS-NTP as the reference defines it (ReLU after the LSI)
+./lsntp train model-export/configs/era5-convlstm.yaml --resume    # baselines, same code path and budget
+./lsntp train model-export/configs/era5-convgru.yaml --resume
+./lsntp train model-export/configs/era5-predrnn.yaml --resume
+./lsntp train model-export/configs/era5-lsntp.yaml --set name=era5-lsntp-linear --set model.lsi_relu=false \
+    --run-dir model-export/runs/era5-lsntp-linear --resume       # variant: no ReLU after the LSI
+./lsntp evaluate model-export/runs/era5-lsntp/best.pt model-export/runs/era5-lsntp-linear/best.pt \
+    model-export/runs/era5-convlstm/best.pt model-export/runs/era5-convgru/best.pt model-export/runs/era5-predrnn/best.pt \
+    --out models/era5-uk --adjacency-cell 51.5 -0.1
+./lsntp export model-export/runs/era5-lsntp/best.pt --out models/era5-uk/model.onnx --version 1.0.0
+./lsntp benchmark models/era5-uk model-export/runs/era5-lsntp/best.pt
+./lsntp card models/era5-uk
