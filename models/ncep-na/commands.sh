@@ -14,4 +14,5 @@
     model-export/runs/ncep-lsntp/best.pt model-export/runs/ncep-convlstm/best.pt model-export/runs/ncep-convgru/best.pt \
     model-export/runs/ncep-predrnn/best.pt --out models/ncep-na --adjacency-cell 42.5 272.5
 ./lsntp export model-export/runs/ncep-lsntp-linear-h24/best.pt --out models/ncep-na/model.onnx --version 1.0.0
+./lsntp benchmark models/ncep-na model-export/runs/ncep-lsntp-linear-h24/best.pt
 ./lsntp card models/ncep-na
