@@ -28,13 +28,15 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The operator path end to end, every part real: the shared ERA5 GRIB file (or, in a clone without
  * ../shared, a NetCDF cut of the shipped real frames) ingested by the Python
- * ingest, replayed (plus NCEP NetCDF frames straight from the file, which no model serves) to a
+ * ingest, replayed (plus NCEP NetCDF frames straight from the file, under a grid id no model serves) to a
  * real in-process KRaft broker, forecast by the Flink job on a MiniCluster with the shipped ONNX
  * model, and read back by watch into CF NetCDF files whose values must equal ONNX Runtime run
  * directly on the ingested frames.
  */
 class EndToEndToolsTest {
   static final double EXACT_K = 1e-5;
+  /** The NCEP frames go out under this id: models/ serves ncep-na-2p5 itself, and this test needs a grid nobody serves. */
+  static final String UNSERVED_GRID = "ncep-na-2p5-unserved";
   static EmbeddedKafka kafka;
 
   @TempDir Path tmp;
@@ -116,7 +118,7 @@ class EndToEndToolsTest {
     assertThat(r1.exit).as(r1.toString()).isZero();
     assertThat(replay.acked.get()).isEqualTo(12);
 
-    List<String> ncArgs = new ArrayList<>(List.of(nc.toString(), "--grid-id", "ncep-na-2p5", "--start", "2014-01-01T00:00",
+    List<String> ncArgs = new ArrayList<>(List.of(nc.toString(), "--grid-id", UNSERVED_GRID, "--start", "2014-01-01T00:00",
         "--end", "2014-01-01T18:00", "-b", kafka.bootstrapServers(), "--speed", "1e9", "--progress", "none"));
     ncArgs.addAll(List.of(topics));
     ReplayCommand replayNc = new ReplayCommand();
@@ -150,8 +152,8 @@ class EndToEndToolsTest {
     Cli w = Cli.run(watch, watchArgs.toArray(String[]::new));
     assertThat(w.exit).as(w.toString()).isZero();
     assertThat(watch.forecasts).isEqualTo(expected);
-    assertThat(watch.rejects).as("the NCEP frames: no model serves their grid").isEqualTo(4);
-    assertThat(w.out.lines().filter(l -> l.startsWith("REJECT   UNKNOWN_GRID ncep-na-2p5")).count()).isEqualTo(4);
+    assertThat(watch.rejects).as("the NCEP frames under a grid id no model serves").isEqualTo(4);
+    assertThat(w.out.lines().filter(l -> l.startsWith("REJECT   UNKNOWN_GRID " + UNSERVED_GRID)).count()).isEqualTo(4);
     assertThat(watch.alerts).as("one alert per lead per forecast (the coldest cell is below 285 K)")
         .isEqualTo((long) expected * spec.beta);
     assertThat(watch.undecodable).isZero();
