@@ -16,3 +16,4 @@
 ./lsntp export model-export/runs/era5-lsntp/best.pt --out models/era5-uk/model.onnx --version 1.0.0
 ./lsntp benchmark models/era5-uk model-export/runs/era5-lsntp/best.pt
 ./lsntp card models/era5-uk
+cp model-export/runs/era5-lsntp/best.pt models/era5-uk/checkpoint.pt; cp model-export/runs/era5-lsntp/history.json models/era5-uk/training-history.json

@@ -16,3 +16,4 @@
 ./lsntp export model-export/runs/ncep-lsntp-linear-h24/best.pt --out models/ncep-na/model.onnx --version 1.0.0
 ./lsntp benchmark models/ncep-na model-export/runs/ncep-lsntp-linear-h24/best.pt
 ./lsntp card models/ncep-na
+cp model-export/runs/ncep-lsntp-linear-h24/best.pt models/ncep-na/checkpoint.pt; cp model-export/runs/ncep-lsntp-linear-h24/history.json models/ncep-na/training-history.json
