@@ -12,7 +12,12 @@
     --run-dir model-export/runs/era5-lsntp-linear --resume       # variant: no ReLU after the LSI
 ./lsntp train model-export/configs/era5-lsntp.yaml --set name=era5-lsntp-d0 --set model.distance_km=0 \
     --run-dir model-export/runs/era5-lsntp-d0 --resume          # the seed's Q1 at d = 0 km: no long-range graph
+./lsntp train model-export/configs/era5-lsntp.yaml --set name=era5-lsntp-no-lagc --set model.lagc=false \
+    --run-dir model-export/runs/era5-lsntp-no-lagc --resume      # ablation: w/o LAGC
+./lsntp train model-export/configs/era5-lsntp.yaml --set name=era5-lsntp-no-nsa --set model.nsa=false \
+    --run-dir model-export/runs/era5-lsntp-no-nsa --resume       # ablation: w/o NSA
 ./lsntp evaluate model-export/runs/era5-lsntp/best.pt model-export/runs/era5-lsntp-linear/best.pt \
+    model-export/runs/era5-lsntp-d0/best.pt model-export/runs/era5-lsntp-no-lagc/best.pt model-export/runs/era5-lsntp-no-nsa/best.pt \
     model-export/runs/era5-convlstm/best.pt model-export/runs/era5-convgru/best.pt model-export/runs/era5-predrnn/best.pt \
     --out models/era5-uk --adjacency-cell 51.5 -0.1 --distance-runs model-export/runs/era5-lsntp-d0/best.pt
 ./lsntp export model-export/runs/era5-lsntp/best.pt --out models/era5-uk/model.onnx --version 1.0.0
