@@ -3,6 +3,7 @@ package ai.lsntp.job;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.lsntp.RealFrames;
+import ai.lsntp.TestJobConfig;
 import ai.lsntp.TestPaths;
 import ai.lsntp.avro.Alert;
 import ai.lsntp.avro.AlertKind;
@@ -11,7 +12,6 @@ import ai.lsntp.avro.RejectedFrame;
 import ai.lsntp.avro.TemperatureFrame;
 import ai.lsntp.codec.AvroBytes;
 import ai.lsntp.codec.PackedFloats;
-import ai.lsntp.config.ConfigLoader;
 import ai.lsntp.config.LsntpConfig;
 import ai.lsntp.embedded.EmbeddedKafka;
 import ai.lsntp.model.ModelCatalog;
@@ -81,14 +81,7 @@ class ForecastJobKafkaTest {
 
   static LsntpConfig config(String prefix, String guarantee, String checkpointInterval) throws Exception {
     kafka.createTopics(1, prefix + ".frames", prefix + ".forecasts", prefix + ".alerts", prefix + ".rejects");
-    return new ConfigLoader()
-        .set("kafka.bootstrap-servers", kafka.bootstrapServers())
-        .set("kafka.group-id", prefix)
-        .set("topics.frames", prefix + ".frames")
-        .set("topics.forecasts", prefix + ".forecasts")
-        .set("topics.alerts", prefix + ".alerts")
-        .set("topics.rejects", prefix + ".rejects")
-        .set("models.directory", TestPaths.models().toString())
+    return TestJobConfig.onTopics(kafka.bootstrapServers(), prefix)
         .set("delivery.guarantee", guarantee)
         .set("delivery.checkpoint-interval", checkpointInterval)
         .set("batching.max-windows", "4")

@@ -3,10 +3,10 @@ package ai.lsntp.tools;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.lsntp.RealFrames;
+import ai.lsntp.TestJobConfig;
 import ai.lsntp.TestPaths;
 import ai.lsntp.avro.TemperatureFrame;
 import ai.lsntp.codec.PackedFloats;
-import ai.lsntp.config.ConfigLoader;
 import ai.lsntp.config.LsntpConfig;
 import ai.lsntp.embedded.EmbeddedKafka;
 import ai.lsntp.job.ForecastJob;
@@ -127,14 +127,7 @@ class EndToEndToolsTest {
     assertThat(r2.out).contains("4 frames sent to e2e.frames, 4 acknowledged, 0 failed");
 
     // 3. the job, bounded to what the frames topic holds now
-    LsntpConfig cfg = new ConfigLoader()
-        .set("kafka.bootstrap-servers", kafka.bootstrapServers())
-        .set("kafka.group-id", prefix)
-        .set("topics.frames", prefix + ".frames")
-        .set("topics.forecasts", prefix + ".forecasts")
-        .set("topics.alerts", prefix + ".alerts")
-        .set("topics.rejects", prefix + ".rejects")
-        .set("models.directory", TestPaths.models().toString())
+    LsntpConfig cfg = TestJobConfig.onTopics(kafka.bootstrapServers(), prefix)
         .set("delivery.guarantee", "exactly-once")
         .set("delivery.checkpoint-interval", "300ms")
         .set("alerts", "[{name: below-285, kind: frost, threshold: 285.0, grid: '*'}]")
