@@ -37,9 +37,22 @@ def cmd_train(args):
     from . import config, train
     cfg = config.load(_path(args.config), _parse_set(args.set))
     run_dir = _path(args.run_dir) if args.run_dir else os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "runs", cfg.name)
-    hist = train.train(cfg, run_dir, resume=args.resume, data_path=_path(args.data), max_steps=args.max_steps)
+    hist = train.train(cfg, run_dir, resume=args.resume, data_path=_path(args.data), max_steps=args.max_steps,
+                       device=args.device)
     print(f"{cfg.name}: best validation MAE {hist['best_val_mae']:.4f} K after {hist.get('train_seconds', 0) / 60:.1f} min; "
           f"checkpoints in {run_dir}")
+
+
+def cmd_queue(args):
+    from . import queue
+    runs = queue.read(_path(args.queue))
+    runs_dir = _path(args.runs_dir) if args.runs_dir else os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "runs")
+    if args.status:
+        print(queue.status(runs, runs_dir))
+        return
+    n = queue.work(_path(args.queue), runs_dir, device=args.device, retry_failed=args.retry_failed)
+    print(f"queue: trained {n} run(s) this time; status:")
+    print(queue.status(runs, runs_dir))
 
 
 def cmd_evaluate(args):
@@ -80,7 +93,16 @@ def main(argv=None) -> int:
     t.add_argument("--resume", action="store_true", help="continue from run-dir/last.pt")
     t.add_argument("--set", action="append", metavar="SECTION.FIELD=VALUE", help="override a config setting")
     t.add_argument("--max-steps", type=int, help="stop after this many optimiser steps (smoke runs)")
+    t.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N] where torch sees a GPU")
     t.set_defaults(func=cmd_train)
+
+    q = sub.add_parser("queue", help="train the runs of a queue file one after another (resumable; several workers may share it)")
+    q.add_argument("queue", help="queue file (YAML, see lsntp/queue.py)")
+    q.add_argument("--runs-dir", help="where run folders go (default model-export/runs)")
+    q.add_argument("--status", action="store_true", help="print where every run stands and exit")
+    q.add_argument("--device", default=None, help="cpu (default) or cuda[:N]")
+    q.add_argument("--retry-failed", action="store_true", help="train runs that failed before again")
+    q.set_defaults(func=cmd_queue)
 
     e = sub.add_parser("evaluate", help="score checkpoints on the held-out test part, against persistence and climatology")
     e.add_argument("checkpoints", nargs="+")

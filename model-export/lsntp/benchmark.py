@@ -24,7 +24,8 @@ from torch import nn
 
 from .config import PROJECT_ROOT
 from .ls_conv import LSConv
-from .train import load_checkpoint, set_threads
+from .checkpoint import load as load_checkpoint
+from .train import set_threads
 
 BATCHES = (1, 16)
 MATMUL_N = 2048

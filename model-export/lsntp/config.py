@@ -86,7 +86,9 @@ def parse(raw: dict, source_file: str | None = None) -> RunConfig:
                      train=_build(TrainConfig, "train", raw.get("train")), source_file=source_file)
 
 
-def load(path: str, overrides: dict | None = None) -> RunConfig:
+def _read_yaml(path: str, seen: tuple = ()) -> dict:
+    """A config file's mapping, with `base: OTHER.yaml` (relative to the file) merged under it section
+    by section, so the runs of one data set share one statement of its data and training protocol."""
     if not os.path.exists(path):
         raise ConfigError(f"{path}: no such configuration file")
     with open(path) as f:
@@ -94,6 +96,25 @@ def load(path: str, overrides: dict | None = None) -> RunConfig:
             raw = yaml.safe_load(f)
         except yaml.YAMLError as e:
             raise ConfigError(f"{path}: not valid YAML ({e})") from e
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping")
+    base = raw.pop("base", None)
+    if base is None:
+        return raw
+    base_path = base if os.path.isabs(base) else os.path.join(os.path.dirname(os.path.abspath(path)), base)
+    if os.path.abspath(base_path) in seen:
+        raise ConfigError(f"{path}: 'base' chain loops back to {base}")
+    merged = _read_yaml(base_path, seen + (os.path.abspath(path),))
+    for key, value in raw.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def load(path: str, overrides: dict | None = None) -> RunConfig:
+    raw = _read_yaml(path)
     for key, value in (overrides or {}).items():  # "section.field": value, or a top-level "name"
         section, dot, field = key.partition(".")
         if dot:

@@ -164,6 +164,7 @@ class WindowDataset:
     """
 
     def __init__(self, series: Series, part: tuple[int, int], alpha: int, beta: int, fill: float, stride: int = 1):
+        self.fill = fill
         self.values = np.nan_to_num(series.values[part[0]:part[1]], nan=fill).astype(np.float32)
         self.times = series.times[part[0]:part[1]]
         self.alpha, self.beta = alpha, beta
@@ -204,6 +205,51 @@ class MinMax:
 
     def inverse(self, x):
         return x * (self.hi - self.lo) + self.lo
+
+
+@dataclasses.dataclass
+class Prepared:
+    """A run's data: the series, its split into windows, and what the model is built from."""
+    series: Series
+    norm: MinMax
+    step_change_k: float  # std of the one-step change on the training part, kelvin
+    train: WindowDataset
+    val: WindowDataset
+    test: WindowDataset
+    split: Split
+
+    @property
+    def fill(self) -> float:
+        return self.train.fill
+
+    def training_period(self) -> str:
+        t = self.series.times
+        a, b = self.split.train
+        return f"{iso_minutes(t[a])}/{iso_minutes(t[b - 1])}"
+
+
+def iso_minutes(t) -> str:
+    return np.datetime_as_string(t, unit="m") + "Z"
+
+
+def prepare(data_cfg, data_path: str | None = None) -> Prepared:
+    """Load the configured series (config.DataConfig), split it by time and cut the windows.
+
+    Normalisation, the fill value of missing cells and the typical one-step change are fitted
+    on the training part only.
+    """
+    series = load_series(data_path or data_cfg.resolved_path, data_cfg.variable)
+    split = split_by_time(series.times, data_cfg.val_start, data_cfg.test_start)
+    train_vals = series.values[split.train[0]:split.train[1]]
+    norm = MinMax.fit(train_vals)
+    fill = float(np.nanmean(train_vals))
+    a, b = data_cfg.alpha, data_cfg.beta
+    step_change = float(np.nanstd(np.diff(train_vals, axis=0)))
+    parts = [WindowDataset(series, p, a, b, fill) for p in (split.train, split.val, split.test)]
+    for name, ds in zip(("training", "validation", "test"), parts):
+        if len(ds) == 0:
+            raise DataError(f"the {name} part is shorter than alpha + beta = {a + b} frames; move the split dates")
+    return Prepared(series, norm, step_change, *parts, split=split)
 
 
 def haversine_km(lat1, lon1, lat2, lon2):

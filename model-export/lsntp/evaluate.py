@@ -12,8 +12,8 @@ import torch
 
 from . import metrics, plots
 from .data import cell_distances_km, coarse_grid
-from .forecaster import core_of
-from .train import load_checkpoint, predict
+from .checkpoint import load as load_checkpoint
+from .forecaster import core_of, predict
 
 REFERENCES = ("Persistence", "Climatology")
 

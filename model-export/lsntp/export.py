@@ -21,9 +21,9 @@ import onnx
 import torch
 from onnx import TensorProto, helper
 
-from .forecaster import core_of
 from .ls_conv import DOMAIN, GN_EPS, NSA_GROUPS, LSConvSettings
-from .train import load_checkpoint, predict
+from .checkpoint import load as load_checkpoint
+from .forecaster import core_of, predict
 
 OPSET = 17
 FUNCTION_NAME = "LSConv"
@@ -134,7 +134,7 @@ def metadata(model, cfg, prepared, ck, version: str, command: str | None) -> dic
         "input": "frames: float32 (batch, alpha, H, W), kelvin, oldest first, rows and columns in the source's order",
         "output": "forecast: float32 (batch, beta, H, W), kelvin, lead 1 first",
         "normalisation": json.dumps({"kind": "min-max", "lo": prepared.norm.lo, "hi": prepared.norm.hi}),
-        "training_period": ck["training_period"],
+        "training_period": ck.get("training_period") or prepared.training_period(),
         "validation_metrics": json.dumps(_validation_metrics(model, prepared)),
         "weights_sha256": weights_sha256(model),
         "source_data": os.path.basename(cfg.data.path),

@@ -119,6 +119,12 @@ class EncoderDecoder(nn.Module):
         return x, memory
 
     def forward(self, frames):
+        if self.graph is None:
+            return self._forward(frames)
+        with self.graph.one_operator_per_pass():
+            return self._forward(frames)
+
+    def _forward(self, frames):
         if frames.dim() == 4:
             frames = frames.unsqueeze(2)
         alpha = frames.shape[1]
@@ -186,6 +192,17 @@ def build_forecaster(cfg: ModelConfig, height: int, width: int, beta: int, norm:
     else:
         inner = EncoderDecoder(cfg, height, width, beta, lats, lons)
     return Normalised(inner, norm)
+
+
+def predict(model: nn.Module, xs: torch.Tensor, batch: int = 16) -> np.ndarray:
+    """The model's forecasts (S, beta, H, W) for windows xs (S, alpha, H, W), in eval mode, batch by batch."""
+    model.eval()
+    device = next(model.parameters()).device
+    outs = []
+    with torch.no_grad():
+        for i in range(0, len(xs), batch):
+            outs.append(model(xs[i:i + batch].to(device)).cpu())
+    return torch.cat(outs).numpy()
 
 
 def core_of(model: Normalised) -> EncoderDecoder:

@@ -16,6 +16,7 @@ exported, each LS-Conv call becomes one node `ai.lsntp::LSConv` whose body is an
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 
 import numpy as np
@@ -70,6 +71,7 @@ class AdaptiveGraph(nn.Module):
         # Set only for export: (I + A)^T as one constant, shared by every LS-Conv node.
         # Persistent so the exporter makes it an initializer; None (and so absent) except while exporting.
         self.register_buffer("folded", None)
+        self._pass_operator = None  # (I + A)^T of the current forward pass, see one_operator_per_pass
 
     @property
     def n_nodes(self) -> int:
@@ -81,10 +83,29 @@ class AdaptiveGraph(nn.Module):
             scores = scores.masked_fill(~self.keep, float("-inf"))
         return torch.softmax(scores, dim=1)
 
+    @contextlib.contextmanager
+    def one_operator_per_pass(self):
+        """Compute (I + A)^T once for a whole forward pass instead of once per LS-Conv call.
+
+        A depends on the weights only, so every call of a pass sees the same matrix; computing it
+        once saves the softmax and its backward for all but one of the (layers x steps) calls
+        (about a quarter of a training step on ERA5) and gives bit-identical forecasts.
+        """
+        if self.folded is not None or self._pass_operator is not None:
+            yield
+            return
+        self._pass_operator = self.operator_t()
+        try:
+            yield
+        finally:
+            self._pass_operator = None
+
     def operator_t(self) -> torch.Tensor:
         """(I + A)^T, so that for X flattened to (B, C, N), L = X @ (I + A)^T."""
         if self.folded is not None:
             return self.folded
+        if self._pass_operator is not None:
+            return self._pass_operator
         a = self.adjacency()
         return (torch.eye(a.shape[0], dtype=a.dtype, device=a.device) + a).T
 

@@ -20,6 +20,11 @@ def _valid(mask: np.ndarray | None, shape) -> np.ndarray:
     return ~mask
 
 
+def masked_mae(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> float:
+    """Mean absolute error over every sample, lead and unmasked cell (mask True where missing)."""
+    return float(np.abs(pred - truth)[..., ~mask].mean())
+
+
 def per_lead(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray | None = None,
              data_range: float | None = None) -> dict[str, np.ndarray]:
     """pred, truth: (S, beta, H, W) kelvin; mask (H, W) True where missing. Returns arrays of length beta."""

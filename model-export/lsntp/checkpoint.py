@@ -1,0 +1,55 @@
+"""Checkpoints: what a training run saves each epoch, and rebuilding a trained model from one.
+
+A checkpoint is a plain dict (torch.save) holding the model and optimiser state, the run's
+configuration as a dict, the normalisation, the history and where training stood. Loading goes
+through config.parse, the same check every YAML configuration gets, and maps tensors to the CPU,
+so a checkpoint written on a GPU machine (a newer torch) loads on Debian's torch 1.13 and back.
+"""
+from __future__ import annotations
+
+import os
+
+import torch
+
+from . import config as config_mod
+from .data import Prepared, prepare
+from .forecaster import Normalised, build_forecaster
+
+
+def build_model(cfg: config_mod.RunConfig, prepared: Prepared) -> Normalised:
+    """A fresh model for a run configuration and its prepared data (grid, normalisation, step change)."""
+    s = prepared.series
+    return build_forecaster(cfg.model, s.lats.size, s.lons.size, cfg.data.beta, prepared.norm, s.lats, s.lons,
+                            prepared.step_change_k)
+
+
+def save(ck: dict, path: str) -> None:
+    """Writes atomically: an interrupted save never leaves a truncated checkpoint behind."""
+    tmp = path + ".tmp"
+    torch.save(ck, tmp)
+    os.replace(tmp, path)
+
+
+def read(path: str) -> dict:
+    """The raw checkpoint dict, tensors on the CPU whatever device wrote them."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such checkpoint (train the model first)")
+    try:  # torch >= 1.13 knows weights_only; >= 2.6 defaults it to True, which refuses our plain dicts
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except TypeError:  # pragma: no cover - torch older than 1.13
+        return torch.load(path, map_location="cpu")
+
+
+def run_config(ck: dict) -> config_mod.RunConfig:
+    return config_mod.parse(ck["config"])
+
+
+def load(path: str, data_path: str | None = None):
+    """Rebuild a trained model from a checkpoint; returns (model, run config, prepared data, checkpoint)."""
+    ck = read(path)
+    cfg = run_config(ck)
+    prepared = prepare(cfg.data, data_path)
+    model = build_model(cfg, prepared)
+    model.load_state_dict(ck["model"])
+    model.eval()
+    return model, cfg, prepared, ck
