@@ -1,7 +1,7 @@
 """Forecast latency of a shipped model: PyTorch eager against ONNX Runtime Java, same machine, same run.
 
 Method: the checkpoint is rebuilt in PyTorch (eager, no_grad, all cores) and timed on batch 1 and
-16 after warm-up; then flink-job's OnnxLatencyBench (ONNX Runtime Java, all cores, full graph
+16 after warm-up; then the tools module's OnnxLatencyBench (ONNX Runtime Java, all cores, full graph
 optimisation) times the exported model.onnx on the same batches, and a square float32 MatMul in
 ONNX Runtime to measure the machine's own peak. FLOPs count the convolutions and the graph
 products (2 x multiply-adds), not elementwise work, so the reported FLOP rate is a lower bound.
@@ -83,9 +83,9 @@ def matmul_model(path: str, n: int):
 
 
 def java_classpath() -> str:
-    """flink-job's runtime classpath as flink-job/bin/run builds it: a manifest-only jar (ONNX Runtime 1.29
+    """The tools module's runtime classpath as tools/bin/run builds it: a manifest-only jar (ONNX Runtime 1.29
     crashes with a very long java.class.path). bin/run rebuilds it when sources changed."""
-    job = os.path.join(PROJECT_ROOT, "flink-job")
+    job = os.path.join(PROJECT_ROOT, "tools")
     subprocess.run([os.path.join(job, "bin", "run"), "--help"], cwd=PROJECT_ROOT, check=True, stdout=subprocess.DEVNULL)
     return os.path.join(job, "target", "run-classpath.jar")
 

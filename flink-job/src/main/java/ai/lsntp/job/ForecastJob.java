@@ -62,7 +62,10 @@ public final class ForecastJob {
     return models;
   }
 
-  /** Flink settings from the configuration: restart strategy (pass to the environment's constructor). */
+  /**
+   * Flink settings of a local run (./lsntp job, the demo, tests) from the job's configuration:
+   * restart strategy. On a cluster the cluster's own configuration decides these, never the job.
+   */
   public static Configuration flinkConfiguration(LsntpConfig cfg) {
     Configuration conf = new Configuration();
     conf.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
@@ -71,7 +74,7 @@ public final class ForecastJob {
     return conf;
   }
 
-  /** A MiniCluster environment (embedded demo, tests). */
+  /** A MiniCluster environment with the job's local settings (./lsntp job, embedded demo, tests). */
   public static StreamExecutionEnvironment localEnvironment(LsntpConfig cfg) {
     return StreamExecutionEnvironment.createLocalEnvironment(cfg.job.parallelism, flinkConfiguration(cfg));
   }
@@ -79,7 +82,8 @@ public final class ForecastJob {
   /** Adds the pipeline to {@code env}, with checkpointing as configured. */
   public void build(StreamExecutionEnvironment env) {
     env.setRuntimeMode(RuntimeExecutionMode.STREAMING);
-    env.setParallelism(cfg.job.parallelism);
+    // parallelism is the environment's: the deployment's (parallelism.default, FlinkDeployment
+    // spec.job.parallelism) on a cluster, job.parallelism for a local run (localEnvironment)
     env.setBufferTimeout(cfg.bufferTimeout().toMillis());
     env.enableCheckpointing(cfg.checkpointInterval().toMillis(),
         cfg.exactlyOnce() ? CheckpointingMode.EXACTLY_ONCE : CheckpointingMode.AT_LEAST_ONCE);

@@ -3,7 +3,7 @@ package ai.lsntp.codec;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import ai.lsntp.RealFrames;
+import ai.lsntp.testing.RealFrames;
 import ai.lsntp.avro.TemperatureFrame;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

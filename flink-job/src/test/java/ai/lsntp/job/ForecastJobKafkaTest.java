@@ -2,9 +2,10 @@ package ai.lsntp.job;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import ai.lsntp.RealFrames;
-import ai.lsntp.TestJobConfig;
-import ai.lsntp.TestPaths;
+import ai.lsntp.testing.RealFrames;
+import ai.lsntp.testing.TestJobConfig;
+import ai.lsntp.testing.KafkaIO;
+import ai.lsntp.testing.TestPaths;
 import ai.lsntp.avro.Alert;
 import ai.lsntp.avro.AlertKind;
 import ai.lsntp.avro.Forecast;

@@ -2,8 +2,8 @@ package ai.lsntp.job;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import ai.lsntp.RealFrames;
-import ai.lsntp.TestPaths;
+import ai.lsntp.testing.RealFrames;
+import ai.lsntp.testing.TestPaths;
 import ai.lsntp.avro.RejectedFrame;
 import ai.lsntp.avro.TemperatureFrame;
 import ai.lsntp.codec.AvroBytes;

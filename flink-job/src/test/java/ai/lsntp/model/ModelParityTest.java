@@ -2,7 +2,7 @@ package ai.lsntp.model;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import ai.lsntp.TestPaths;
+import ai.lsntp.testing.TestPaths;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtSession;
 import com.fasterxml.jackson.databind.JsonNode;

@@ -1,0 +1,195 @@
+package ai.lsntp.system;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.lsntp.testing.TestPaths;
+import ai.lsntp.config.ConfigLoader;
+import ai.lsntp.config.LsntpConfig;
+import java.io.File;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.yaml.snakeyaml.Yaml;
+
+/**
+ * deploy/: both kustomize overlays rendered offline with kubectl and checked against what the
+ * build produces (jar, main class, Flink version, gpu profile) and against the job's own
+ * configuration loader.
+ */
+class KubernetesManifestsTest {
+  static Path root;
+  static BuildFacts build;
+
+  @TempDir Path tmp;
+
+  @BeforeAll
+  static void load() throws Exception {
+    root = TestPaths.root();
+    build = BuildFacts.read();
+  }
+
+  static String kubectl() {
+    for (String d : System.getenv("PATH").split(File.pathSeparator)) {
+      if (Files.isExecutable(Path.of(d, "kubectl"))) {
+        return Path.of(d, "kubectl").toString();
+      }
+    }
+    throw new AssertionError("kubectl is needed to render deploy/overlays (kubectl kustomize)");
+  }
+
+  /** kubectl kustomize DIR, as a list of documents. */
+  @SuppressWarnings("unchecked")
+  static List<Map<String, Object>> render(Path dir) throws Exception {
+    Process p = new ProcessBuilder(kubectl(), "kustomize", dir.toString()).redirectErrorStream(false).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(p.exitValue()).as("kubectl kustomize %s: %s", dir, err).isZero();
+    List<Map<String, Object>> docs = new ArrayList<>();
+    for (Object o : new Yaml().loadAll(out)) {
+      docs.add((Map<String, Object>) o);
+    }
+    return docs;
+  }
+
+  static List<Map<String, Object>> ofKind(List<Map<String, Object>> docs, String kind) {
+    return docs.stream().filter(d -> kind.equals(d.get("kind"))).toList();
+  }
+
+  @SuppressWarnings("unchecked")
+  static <T> T at(Object node, String... path) {
+    Object o = node;
+    for (String k : path) {
+      if (o instanceof Map<?, ?> m) {
+        o = m.get(k);
+      } else if (o instanceof List<?> l) {
+        o = l.get(Integer.parseInt(k));
+      } else {
+        throw new AssertionError("no " + String.join(".", path) + " (stopped at " + k + ")");
+      }
+      if (o == null) {
+        throw new AssertionError("no " + String.join(".", path) + " (missing " + k + ")");
+      }
+    }
+    return (T) o;
+  }
+
+  @SuppressWarnings("unchecked")
+  static Map<String, Object> container(Map<String, Object> podTemplate) {
+    List<Map<String, Object>> cs = at(podTemplate, "spec", "containers");
+    return cs.stream().filter(c -> "flink-main-container".equals(c.get("name"))).findFirst()
+        .orElseThrow(() -> new AssertionError("no flink-main-container in the pod template"));
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"cpu", "gpu"})
+  @SuppressWarnings("unchecked")
+  void overlayRendersAFlinkDeploymentThatRunsTheBuildsJarFromASavepointWithTheModelVolume(String variant) throws Exception {
+    List<Map<String, Object>> docs = render(root.resolve("deploy/overlays/" + variant));
+    List<Map<String, Object>> fds = ofKind(docs, "FlinkDeployment");
+    assertThat(fds).hasSize(1);
+    Map<String, Object> fd = fds.get(0);
+    assertThat(fd.get("apiVersion")).isEqualTo("flink.apache.org/v1beta1");
+    assertThat(at(fd, "metadata", "namespace").toString()).isEqualTo("lsntp");
+    Map<String, Object> spec = at(fd, "spec");
+    Map<String, Object> job = at(spec, "job");
+    assertThat(job.get("upgradeMode")).isEqualTo("savepoint");
+    assertThat(job.get("entryClass")).isEqualTo(build.mainClass);
+    assertThat(build.source(build.mainClass)).exists();
+
+    // the image's Dockerfile puts the build's application jar where jarURI points, on the build's Flink version
+    String dockerfile = Files.readString(root.resolve("deploy/docker/" + (variant.equals("gpu") ? "Dockerfile.gpu" : "Dockerfile")));
+    String jarInImage = job.get("jarURI").toString().replaceFirst("^local://", "");
+    assertThat(dockerfile).contains("COPY " + build.appJar() + " " + jarInImage);
+    assertThat(dockerfile).contains("FROM flink:" + build.flinkVersion + "-java17");
+    assertThat(dockerfile).contains("-t " + spec.get("image"));
+
+    // durable checkpoints, savepoints and HA metadata (not a pod's local disk)
+    Map<String, Object> conf = at(spec, "flinkConfiguration");
+    for (String k : List.of("state.checkpoints.dir", "state.savepoints.dir", "high-availability.storageDir")) {
+      assertThat(String.valueOf(conf.get(k))).as(k).matches("(s3|s3a|s3p|gs|hdfs|abfss?|oss)://.+");
+    }
+    assertThat(String.valueOf(conf.get("env.java.opts.all"))).contains("-Dorg.apache.avro.SERIALIZABLE_PACKAGES=ai.lsntp.avro");
+    assertThat(String.valueOf(conf.get("execution.checkpointing.externalized-checkpoint-retention"))).isEqualTo("RETAIN_ON_CANCELLATION");
+
+    // the job's configuration: the ConfigMap the pod mounts, loaded by the job's own loader, plus the args
+    List<String> args = at(job, "args");
+    Map<String, Object> pod = at(spec, "podTemplate");
+    Map<String, Object> main = container(pod);
+    String configPath = args.get(args.indexOf("--config") + 1);
+    List<Map<String, Object>> mounts = at(main, "volumeMounts");
+    Map<String, Object> configMount = mounts.stream().filter(m -> configPath.startsWith(m.get("mountPath") + "/"))
+        .findFirst().orElseThrow(() -> new AssertionError("nothing mounted at " + configPath));
+    List<Map<String, Object>> volumes = at(pod, "spec", "volumes");
+    Map<String, Object> configVolume = volumes.stream().filter(v -> v.get("name").equals(configMount.get("name"))).findFirst().orElseThrow();
+    String cmName = at(configVolume, "configMap", "name");
+    Map<String, Object> cm = ofKind(docs, "ConfigMap").stream().filter(c -> cmName.equals(at(c, "metadata", "name"))).findFirst()
+        .orElseThrow(() -> new AssertionError("ConfigMap " + cmName + " is not rendered"));
+    Path yaml = tmp.resolve("lsntp.yaml");
+    Files.writeString(yaml, at(cm, "data", Path.of(configPath).getFileName().toString()).toString());
+    ConfigLoader loader = new ConfigLoader().file(yaml);
+    String provider = args.get(args.indexOf("--provider") + 1);
+    loader.set("models.provider", provider);
+    LsntpConfig cfg = loader.load(); // validates every setting
+    assertThat(provider).isEqualTo(variant.equals("gpu") ? "cuda" : "cpu");
+
+    // the model directory of the configuration is the mounted PVC
+    Map<String, Object> modelMount = mounts.stream().filter(m -> cfg.models.directory.equals(m.get("mountPath"))).findFirst()
+        .orElseThrow(() -> new AssertionError("models.directory " + cfg.models.directory + " is not mounted"));
+    Map<String, Object> modelVolume = volumes.stream().filter(v -> v.get("name").equals(modelMount.get("name"))).findFirst().orElseThrow();
+    String claim = at(modelVolume, "persistentVolumeClaim", "claimName");
+    assertThat(ofKind(docs, "PersistentVolumeClaim")).anySatisfy(p -> assertThat(at(p, "metadata", "name").toString()).isEqualTo(claim));
+    assertThat(ofKind(docs, "ServiceAccount")).anySatisfy(
+        s -> assertThat(at(s, "metadata", "name").toString()).isEqualTo(spec.get("serviceAccount")));
+
+    // Strimzi topics: the configuration's names, on the cluster the bootstrap address names, enough partitions
+    List<Map<String, Object>> topics = ofKind(docs, "KafkaTopic");
+    Map<String, Map<String, Object>> byName = new HashMap<>();
+    topics.forEach(t -> byName.put(at(t, "spec", "topicName"), t));
+    assertThat(byName).containsOnlyKeys(cfg.topics.frames, cfg.topics.forecasts, cfg.topics.alerts, cfg.topics.rejects);
+    Matcher cluster = Pattern.compile("^([a-z0-9-]+)-kafka-bootstrap\\.").matcher(cfg.kafka.bootstrapServers);
+    assertThat(cluster.find()).as("bootstrap %s is a Strimzi bootstrap service", cfg.kafka.bootstrapServers).isTrue();
+    int parallelism = ((Number) job.get("parallelism")).intValue();
+    for (Map<String, Object> t : topics) {
+      assertThat(at(t, "metadata", "labels", "strimzi.io/cluster").toString()).isEqualTo(cluster.group(1));
+      assertThat(t.get("apiVersion").toString()).startsWith("kafka.strimzi.io/");
+    }
+    assertThat(((Number) at(byName.get(cfg.topics.frames), "spec", "partitions")).intValue())
+        .as("frames partitions >= job parallelism (partitions are the unit of scale)").isGreaterThanOrEqualTo(parallelism);
+    assertThat(Long.parseLong(at(byName.get(cfg.topics.frames), "spec", "config", "max.message.bytes").toString()))
+        .isGreaterThan(cfg.stream.maxFrameBytes);
+
+    // GPU: the gpu build's image, a GPU per TaskManager; CPU: no GPU requested anywhere
+    String rendered = new Yaml().dumpAll(docs.iterator());
+    if (variant.equals("gpu")) {
+      Map<String, Object> tmMain = container(at(spec, "taskManager", "podTemplate"));
+      assertThat(((Number) at(tmMain, "resources", "limits", "nvidia.com/gpu")).intValue()).isGreaterThanOrEqualTo(1);
+      assertThat(spec.get("image").toString()).contains("gpu");
+      assertThat(dockerfile).contains("mvn -B -q -Pgpu").contains("nvidia/cuda:12");
+      assertThat(build.gpuOnnxArtifact).as("the pom's gpu profile").isEqualTo("onnxruntime_gpu");
+      assertThat(String.valueOf(conf.get("kubernetes.operator.pod-template.merge-arrays-by-name"))).isEqualTo("true");
+    } else {
+      assertThat(rendered).doesNotContain("nvidia.com/gpu");
+    }
+  }
+
+  @Test
+  void readmeExplainsScalingUpgradeAndSizing() throws Exception {
+    String readme = Files.readString(root.resolve("deploy/README.md"));
+    assertThat(readme).contains("kubectl kustomize deploy/overlays/cpu").contains("kubectl kustomize deploy/overlays/gpu")
+        .contains("savepoint").contains("partitions").contains("task slots").contains("Sizing").contains("lsntp-s3")
+        .contains("-Pgpu");
+  }
+}

@@ -1,0 +1,278 @@
+package ai.lsntp.cli;
+
+import ai.lsntp.avro.Alert;
+import ai.lsntp.avro.Forecast;
+import ai.lsntp.avro.RejectedFrame;
+import ai.lsntp.avro.TemperatureFrame;
+import ai.lsntp.config.JobOptions;
+import ai.lsntp.config.LsntpConfig;
+import ai.lsntp.config.UserPaths;
+import ai.lsntp.embedded.EmbeddedKafka;
+import ai.lsntp.job.ForecastJob;
+import ai.lsntp.job.KafkaEndpoints;
+import ai.lsntp.model.ModelCatalog;
+import ai.lsntp.model.ModelSpec;
+import ai.lsntp.model.OnnxForecaster;
+import ai.lsntp.codec.PackedFloats;
+import ai.lsntp.tools.FrameFiles;
+import ai.lsntp.tools.FramePublisher;
+import ai.lsntp.tools.Replay;
+import ai.lsntp.tools.TopicWatcher;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Properties;
+import java.util.UUID;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import org.apache.flink.core.execution.JobClient;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * Benchmark harness (not a test): for 1, 10 and 100 grids, (a) sustained forecasts per second
+ * through Kafka + Flink + ONNX Runtime with a backlog of frames, against raw ONNX Runtime
+ * throughput of the same model at the same batch size, measured in the same run; (b) end-to-end
+ * latency (frame produced -> forecast consumed) at one frame per second per grid. Grids beyond the
+ * first are copies of the shipped ERA5 UK grid under other ids, served by the same model.
+ */
+@Command(name = "java-bench", mixinStandardHelpOptions = true,
+    description = "Throughput and latency through Kafka + Flink vs raw ONNX Runtime, for 1, 10 and 100 grids.")
+public class BenchCommand implements Callable<Integer> {
+  @Mixin JobOptions options;
+
+  @Option(names = "--frames", paramLabel = "FILE") Path framesFile = Path.of("data/frames/era5-uk-2019-03.avro");
+  @Option(names = "--grids", split = ",", description = "Grid counts (default: ${DEFAULT-VALUE}).")
+  List<Integer> grids = List.of(1, 10, 100);
+  @Option(names = "--windows", description = "Forecasts per throughput run (default: ${DEFAULT-VALUE}).")
+  int windows = 400;
+  @Option(names = "--latency-seconds", description = "Length of each 1 frame/s/grid latency run (default: ${DEFAULT-VALUE}).")
+  int latencySeconds = 20;
+
+  @Override
+  public Integer call() throws Exception {
+    List<TemperatureFrame> all = FrameFiles.readAll(UserPaths.input(framesFile));
+    System.out.println("lsntp java-bench: " + Runtime.getRuntime().availableProcessors() + " CPUs, "
+        + all.size() + " real frames from " + framesFile);
+    try (EmbeddedKafka kafka = EmbeddedKafka.start()) {
+      List<String> rows = new ArrayList<>();
+      rows.add("| grids | batch N | forecasts | pipeline forecasts/s | raw ORT windows/s (batch N) | ratio | mean batch (approx.) | p50 latency ms | p99 latency ms | ORT latency ms (batch 1) |");
+      rows.add("|---|---|---|---|---|---|---|---|---|---|");
+      for (int g : grids) {
+        rows.add(run(kafka, all, g));
+      }
+      System.out.println();
+      rows.forEach(System.out::println);
+    }
+    return 0;
+  }
+
+  private String run(EmbeddedKafka kafka, List<TemperatureFrame> all, int g) throws Exception {
+    String p = "bench" + g + "-" + UUID.randomUUID().toString().substring(0, 6);
+    kafka.createTopics(1, p + ".frames", p + ".forecasts", p + ".alerts", p + ".rejects");
+    Map<String, String> base = new LinkedHashMap<>();
+    base.put("kafka.bootstrap-servers", kafka.bootstrapServers());
+    base.put("kafka.group-id", p);
+    base.put("topics.frames", p + ".frames");
+    base.put("topics.forecasts", p + ".forecasts");
+    base.put("topics.alerts", p + ".alerts");
+    base.put("topics.rejects", p + ".rejects");
+    base.put("delivery.guarantee", "at-least-once"); // --delivery exactly-once overrides
+    base.put("delivery.checkpoint-interval", "10s");
+    base.put("stream.future-tolerance", "3650d");
+    base.put("alerts", "[]");
+    LsntpConfig cfg = options.toConfig(base);
+
+    ModelCatalog shipped = ModelCatalog.scan(Path.of(cfg.models.directory));
+    ModelSpec uk = shipped.forGrid(all.get(0).getGridId());
+    Map<String, ModelSpec> byGrid = new HashMap<>();
+    for (int k = 0; k < g; k++) {
+      String id = gridId(uk, k);
+      byGrid.put(id, new ModelSpec(uk.path, uk.name, uk.version, id, uk.alpha, uk.beta, uk.stepMillis, uk.height,
+          uk.width, uk.lat0, uk.lon0, uk.dlat, uk.dlon, uk.units, uk.weightsSha256));
+    }
+    ModelCatalog models = new ModelCatalog(byGrid);
+    int perGrid = Math.min(all.size(), Math.max(uk.alpha + 1, (windows + g - 1) / g + uk.alpha - 1));
+
+    // ---- (a) throughput: a backlog of frames, the job drains it
+    List<TemperatureFrame> backlog = new ArrayList<>();
+    for (int i = 0; i < perGrid; i++) {
+      for (int k = 0; k < g; k++) {
+        backlog.add(TemperatureFrame.newBuilder(all.get(i)).setGridId(gridId(uk, k)).build());
+      }
+    }
+    try (FramePublisher pub = publisher(cfg, true)) {
+      Replay.asFastAsPossible().run(backlog, 0, pub, f -> { });
+      pub.flush();
+    }
+    int expected = g * (perGrid - uk.alpha + 1);
+    ForecastJob job = new ForecastJob(cfg, models, KafkaEndpoints.frames(cfg, true), KafkaEndpoints.forecasts(cfg),
+        KafkaEndpoints.alerts(cfg), KafkaEndpoints.rejects(cfg));
+    job.execute(ForecastJob.localEnvironment(cfg));
+    List<Forecast> out = readForecasts(cfg, expected, Duration.ofSeconds(60));
+    long first = Long.MAX_VALUE;
+    long last = Long.MIN_VALUE;
+    for (Forecast f : out) {
+      first = Math.min(first, f.getProducedAt().toEpochMilli());
+      last = Math.max(last, f.getProducedAt().toEpochMilli());
+    }
+    long distinctProducedAt = out.stream().map(f -> f.getProducedAt().toEpochMilli()).distinct().count();
+    double meanBatch = distinctProducedAt == 0 ? Double.NaN : (double) out.size() / distinctProducedAt;
+    double pipelinePerSec = out.size() > 1 && last > first ? (out.size() - 1) * 1000.0 / (last - first) : Double.NaN;
+
+    // raw ONNX Runtime on the same windows, same batch size, same thread settings
+    int n = cfg.batching.maxWindows;
+    double rawPerSec;
+    double ortBatch1;
+    try (OnnxForecaster ort = OnnxForecaster.open(uk, cfg.cuda(), cfg.models.intraOpThreads)) {
+      List<float[]> batch = new ArrayList<>();
+      int cells = uk.cells();
+      for (int b = 0; b < n; b++) {
+        float[] w = new float[uk.alpha * cells];
+        for (int k = 0; k < uk.alpha; k++) {
+          System.arraycopy(PackedFloats.decode(all.get((b + k) % all.size()).getValues()), 0, w, k * cells, cells);
+        }
+        batch.add(w);
+      }
+      for (int i = 0; i < 3; i++) {
+        ort.forecast(batch);
+      }
+      int calls = Math.max(3, expected / n);
+      long t0 = System.nanoTime();
+      for (int i = 0; i < calls; i++) {
+        ort.forecast(batch);
+      }
+      rawPerSec = calls * n / ((System.nanoTime() - t0) / 1e9);
+      List<float[]> one = batch.subList(0, 1);
+      long t1 = System.nanoTime();
+      for (int i = 0; i < 20; i++) {
+        ort.forecast(one);
+      }
+      ortBatch1 = (System.nanoTime() - t1) / 1e6 / 20;
+    }
+    System.out.printf(Locale.ROOT, "grids=%d: %d forecasts, pipeline %.1f/s, raw ORT %.1f windows/s at batch %d%n",
+        g, out.size(), pipelinePerSec, rawPerSec, n);
+
+    // ---- (b) latency: one frame per second per grid, at-least-once, an unbounded job
+    String lp = p + "-lat";
+    kafka.createTopics(1, lp + ".frames", lp + ".forecasts", lp + ".alerts", lp + ".rejects");
+    Map<String, String> lbase = new LinkedHashMap<>(base);
+    lbase.put("kafka.group-id", lp);
+    lbase.put("topics.frames", lp + ".frames");
+    lbase.put("topics.forecasts", lp + ".forecasts");
+    lbase.put("topics.alerts", lp + ".alerts");
+    lbase.put("topics.rejects", lp + ".rejects");
+    LsntpConfig lcfg = options.toConfig(lbase);
+    ForecastJob ljob = new ForecastJob(lcfg, models, KafkaEndpoints.frames(lcfg, false),
+        KafkaEndpoints.forecasts(lcfg), KafkaEndpoints.alerts(lcfg), KafkaEndpoints.rejects(lcfg));
+    JobClient client = ljob.executeAsync(ForecastJob.localEnvironment(lcfg));
+    long deadline = System.currentTimeMillis() + 60_000;
+    while (client.getJobStatus().get() != org.apache.flink.api.common.JobStatus.RUNNING
+        && System.currentTimeMillis() < deadline) {
+      Thread.sleep(100);
+    }
+    Thread.sleep(2000);
+    int seconds = Math.min(latencySeconds, all.size());
+    List<TemperatureFrame> paced = new ArrayList<>();
+    for (int i = 0; i < seconds; i++) {
+      for (int k = 0; k < g; k++) {
+        paced.add(TemperatureFrame.newBuilder(all.get(i)).setGridId(gridId(uk, k)).build());
+      }
+    }
+    List<Long> lat = new ArrayList<>();
+    int lexpected = g * (seconds - uk.alpha + 1);
+    try (FramePublisher pub = publisher(lcfg, false)) {
+      // the frames are hourly: one hour of data a second is one frame per grid per second
+      Thread producer = new Thread(() -> {
+        try {
+          Replay.byValidTime(uk.stepMillis / 1000.0).run(paced, 0, pub, f -> { });
+          pub.flush();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      });
+      producer.start();
+      try (TopicWatcher w = new TopicWatcher(consumerProps(lcfg), lcfg.topics.forecasts, null, null, null, true)) {
+        long end = System.currentTimeMillis() + seconds * 1000L + 30_000;
+        TopicWatcher.Handler timing = forecastsOnly(f -> {
+          Long s = pub.sentAt(f.getGridId(), f.getIssueTime().toEpochMilli());
+          if (s != null) {
+            lat.add(System.currentTimeMillis() - s);
+          }
+        });
+        while (lat.size() < lexpected && System.currentTimeMillis() < end) {
+          w.poll(Duration.ofMillis(50), timing);
+        }
+      }
+      producer.join();
+    }
+    client.cancel().get(30, TimeUnit.SECONDS);
+    lat.sort(Long::compare);
+    System.out.printf(Locale.ROOT, "grids=%d: latency over %d forecasts p50 %s ms p99 %s ms%n", g, lat.size(),
+        DemoCommand.pct(lat, 0.5), DemoCommand.pct(lat, 0.99));
+    return String.format(Locale.ROOT, "| %d | %d | %d | %.1f | %.1f | %.0f%% | %.1f | %s | %s | %.1f |", g, n, out.size(),
+        pipelinePerSec, rawPerSec, 100 * pipelinePerSec / rawPerSec, meanBatch, DemoCommand.pct(lat, 0.5),
+        DemoCommand.pct(lat, 0.99), ortBatch1);
+  }
+
+  private static String gridId(ModelSpec uk, int k) {
+    return k == 0 ? uk.gridId : uk.gridId + "-copy" + k;
+  }
+
+  private static FramePublisher publisher(LsntpConfig cfg, boolean batched) {
+    return new FramePublisher(cfg.kafkaProperties(), cfg.topics.frames, Duration.ofSeconds(120), Duration.ofSeconds(30),
+        batched);
+  }
+
+  private static Properties consumerProps(LsntpConfig cfg) {
+    Properties cp = cfg.kafkaProperties();
+    cp.put("fetch.max.wait.ms", "10");
+    return cp;
+  }
+
+  private static TopicWatcher.Handler forecastsOnly(java.util.function.Consumer<Forecast> onForecast) {
+    return new TopicWatcher.Handler() {
+      @Override
+      public void forecast(Forecast f) {
+        onForecast.accept(f);
+      }
+
+      @Override
+      public void alert(Alert a) { }
+
+      @Override
+      public void reject(RejectedFrame r) { }
+
+      @Override
+      public void undecodable(ConsumerRecord<byte[], byte[]> r, String expected, Exception why) {
+        throw new IllegalStateException("benchmark: " + r.topic() + " holds a record that is not a " + expected, why);
+      }
+    };
+  }
+
+  private static List<Forecast> readForecasts(LsntpConfig cfg, int expected, Duration timeout) {
+    List<Forecast> out = new ArrayList<>();
+    try (TopicWatcher w = new TopicWatcher(consumerProps(cfg), cfg.topics.forecasts, null, null, null, true)) {
+      long end = System.currentTimeMillis() + timeout.toMillis();
+      TopicWatcher.Handler collect = forecastsOnly(out::add);
+      while (out.size() < expected && System.currentTimeMillis() < end) {
+        w.poll(Duration.ofMillis(200), collect);
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,119 @@
+package ai.lsntp.tools;
+
+import ai.lsntp.avro.TemperatureFrame;
+import ai.lsntp.codec.AvroBytes;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+
+/**
+ * Publishes TemperatureFrame records to the frames topic as plain Avro, keyed by grid id (so a
+ * grid's frames stay ordered in one partition). Idempotent producer, acks=all, retries until the
+ * delivery timeout: a frame counts as acknowledged only when the broker's callback said so. The
+ * one producer of frames: replay, the demo and the benchmark all send through it.
+ */
+public final class FramePublisher implements AutoCloseable {
+  private final KafkaProducer<byte[], byte[]> producer;
+  private final String topic;
+  private final AvroBytes<TemperatureFrame> codec = AvroBytes.of(TemperatureFrame.class);
+  private final AtomicLong acked = new AtomicLong();
+  private final AtomicLong failed = new AtomicLong();
+  private final Map<String, Long> failureReasons = new LinkedHashMap<>();
+  private final Map<String, Long> sentAt = new ConcurrentHashMap<>();
+  private long sent;
+
+  /**
+   * @param batched true lets the producer wait a few milliseconds to fill batches (backlogs);
+   *     false sends each frame at once (paced replays, latency measurements)
+   */
+  public FramePublisher(Properties clientProperties, String topic, Duration deliveryTimeout, Duration connectTimeout,
+      boolean batched) {
+    Properties p = new Properties();
+    p.putAll(clientProperties);
+    p.put("acks", "all");
+    p.put("enable.idempotence", "true");
+    p.put("retries", Integer.toString(Integer.MAX_VALUE));
+    p.put("max.in.flight.requests.per.connection", "5");
+    long requestMs = Math.min(30_000, Math.max(1_000, deliveryTimeout.toMillis() / 2));
+    p.put("request.timeout.ms", Long.toString(requestMs));
+    p.put("delivery.timeout.ms", Long.toString(Math.max(deliveryTimeout.toMillis(), requestMs + 10))); // >= linger + request
+    p.put("linger.ms", batched ? "5" : "0");
+    p.put("max.block.ms", Long.toString(connectTimeout.toMillis()));
+    p.putIfAbsent("client.id", "lsntp-replay");
+    this.producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer());
+    this.topic = topic;
+  }
+
+  /** Sends one frame; its acknowledgement (or failure) is counted when the broker answers. */
+  public void send(TemperatureFrame f) {
+    byte[] key = f.getGridId().getBytes(StandardCharsets.UTF_8);
+    byte[] value = codec.encode(f);
+    sentAt.put(key(f.getGridId(), f.getValidTime().toEpochMilli()), System.currentTimeMillis());
+    sent++;
+    try {
+      producer.send(new ProducerRecord<>(topic, key, value), (md, ex) -> {
+        if (ex == null) {
+          acked.incrementAndGet();
+        } else {
+          fail(ex);
+        }
+      });
+    } catch (KafkaException e) {
+      // the send itself failed (metadata not available within max.block.ms, record too large for the client)
+      fail(e);
+    }
+  }
+
+  private void fail(Exception e) {
+    failed.incrementAndGet();
+    synchronized (failureReasons) {
+      failureReasons.merge(Lines.cause(e), 1L, Long::sum);
+    }
+  }
+
+  /** Waits until every frame sent so far is acknowledged or failed (every callback has run). */
+  public void flush() {
+    producer.flush();
+  }
+
+  public long sent() {
+    return sent;
+  }
+
+  public long acked() {
+    return acked.get();
+  }
+
+  public long failed() {
+    return failed.get();
+  }
+
+  /** Why frames failed, with how many failed for each reason. */
+  public Map<String, Long> failureReasons() {
+    synchronized (failureReasons) {
+      return new LinkedHashMap<>(failureReasons);
+    }
+  }
+
+  /** Wall-clock time the frame of {@code grid} valid at {@code validTime} was handed to the producer, if it was. */
+  public Long sentAt(String grid, long validTime) {
+    return sentAt.get(key(grid, validTime));
+  }
+
+  private static String key(String grid, long validTime) {
+    return grid + "@" + validTime;
+  }
+
+  @Override
+  public void close() {
+    producer.close(Duration.ofSeconds(10));
+  }
+}

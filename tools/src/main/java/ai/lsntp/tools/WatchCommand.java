@@ -1,0 +1,315 @@
+package ai.lsntp.tools;
+
+import ai.lsntp.config.ConfigOptions;
+import ai.lsntp.config.UserPaths;
+import ai.lsntp.avro.Alert;
+import ai.lsntp.avro.Forecast;
+import ai.lsntp.avro.RejectedFrame;
+import ai.lsntp.codec.AvroBytes;
+import ai.lsntp.codec.PackedFloats;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Properties;
+import java.util.UUID;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * Subscribes to the forecasts and alerts topics as a read_committed consumer (only output of
+ * committed Flink checkpoints) and prints one line per record; optionally writes each forecast
+ * as a CF NetCDF file and a PNG map per lead.
+ */
+@Command(name = "watch", mixinStandardHelpOptions = true, sortOptions = false,
+    description = "Print forecasts and alerts as they are committed, one line per record; optionally write NetCDF files and PNG maps.",
+    footer = {"", "Examples:",
+        "  ./lsntp watch                                  (new records from now on, until Ctrl-C)",
+        "  ./lsntp watch --from-beginning --netcdf-dir out/nc --png-dir out/png",
+        "  ./lsntp watch --from-beginning --max-records 10 --idle-timeout 30s",
+        "", "Exit status: 0 normal end; 1 broker unreachable, topic missing or an output could not be written; 2 bad input."})
+public class WatchCommand extends ToolCommand {
+
+  @Mixin ConfigOptions connection = new ConfigOptions();
+
+  @Option(names = "--from-beginning", description = "Read each topic from its beginning (default: only records committed from now on).")
+  boolean fromBeginning;
+
+  @Option(names = "--no-alerts", description = "Forecasts only.")
+  boolean noAlerts;
+
+  @Option(names = "--no-forecasts", description = "Alerts only.")
+  boolean noForecasts;
+
+  @Option(names = "--show-rejects", description = "Also print rejected frames (the dead letters) with their reasons.")
+  boolean showRejects;
+
+  @Option(names = "--forecasts-topic", paramLabel = "TOPIC", description = "Forecasts topic (default: topics.forecasts of the configuration).")
+  String forecastsTopic;
+
+  @Option(names = "--alerts-topic", paramLabel = "TOPIC", description = "Alerts topic (default: topics.alerts of the configuration).")
+  String alertsTopic;
+
+  @Option(names = "--rejects-topic", paramLabel = "TOPIC", description = "Rejects topic (default: topics.rejects of the configuration).")
+  String rejectsTopic;
+
+  @Option(names = "--grid", paramLabel = "ID", description = "Only records of these grids (repeatable).")
+  List<String> grids = new ArrayList<>();
+
+  @Option(names = "--netcdf-dir", paramLabel = "DIR", description = "Write each forecast as DIR/<grid>_<issue>.nc (CF: time, forecast_period, forecast_reference_time).")
+  Path netcdfDir;
+
+  @Option(names = "--png-dir", paramLabel = "DIR", description = "Write a PNG map per forecast lead into DIR.")
+  Path pngDir;
+
+  @Option(names = {"--max-records", "--limit"}, paramLabel = "N", description = "Stop after N printed records.")
+  Long maxRecords;
+
+  @Option(names = "--idle-timeout", paramLabel = "DURATION", description = "Stop when no record arrived for this long (e.g. 30s).")
+  String idleTimeout;
+
+  @Option(names = "--connect-timeout", paramLabel = "DURATION", defaultValue = "30s",
+      description = "How long to wait for the broker at start (default ${DEFAULT-VALUE}).")
+  String connectTimeout;
+
+  @Option(names = "--group-id", paramLabel = "ID", description = "Consumer group (default: a fresh one per run; offsets are never committed).")
+  String groupId;
+
+  @Option(names = "--python", paramLabel = "PATH", defaultValue = "/usr/bin/python3",
+      description = "Python with xarray + netCDF4 for --netcdf-dir (default ${DEFAULT-VALUE}).")
+  String python;
+
+  /** Counts of the last run (tests, summary). */
+  public long forecasts;
+  public long alerts;
+  public long rejects;
+  public long undecodable;
+  public long outputFailures;
+  public final List<Path> written = new ArrayList<>();
+  private volatile TopicWatcher watcher;
+
+  /** Stand-alone entry point (docker-compose, Kubernetes jobs); on a workstation use ./lsntp watch. */
+  public static void main(String[] args) {
+    launch(new WatchCommand(), args);
+  }
+
+  @Override
+  protected int run() throws Exception {
+    PrintWriter out = spec.commandLine().getOut();
+    PrintWriter err = spec.commandLine().getErr();
+    if (noAlerts && noForecasts) {
+      throw ToolException.input("--no-alerts and --no-forecasts together leave nothing to watch");
+    }
+    if (maxRecords != null && maxRecords < 1) {
+      throw ToolException.input("--max-records: must be at least 1, got " + maxRecords);
+    }
+    netcdfDir = netcdfDir == null ? null : UserPaths.output(netcdfDir);
+    pngDir = pngDir == null ? null : UserPaths.output(pngDir);
+    Duration idle = idleTimeout == null ? null : Times.duration("--idle-timeout", idleTimeout);
+    Duration connect = Times.duration("--connect-timeout", connectTimeout);
+    String ft = forecastsTopic != null ? forecastsTopic : connection.config().topics.forecasts;
+    String at = alertsTopic != null ? alertsTopic : connection.config().topics.alerts;
+    String rt = rejectsTopic != null ? rejectsTopic : connection.config().topics.rejects;
+    List<String> topics = new ArrayList<>();
+    if (!noForecasts) {
+      topics.add(ft);
+    }
+    if (!noAlerts) {
+      topics.add(at);
+    }
+    if (showRejects) {
+      topics.add(rt);
+    }
+    checkTopics(topics, connect);
+
+    // Ctrl-C: wake the consumer up and wait for the summary (not for this thread, which then
+    // blocks in System.exit while the JVM shuts down)
+    java.util.concurrent.CountDownLatch summarised = new java.util.concurrent.CountDownLatch(1);
+    Thread hook = new Thread(() -> {
+      TopicWatcher w = watcher;
+      if (w != null) {
+        w.wakeup();
+      }
+      try {
+        summarised.await(10, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }, "lsntp-watch-stop");
+    Runtime.getRuntime().addShutdownHook(hook);
+    ForecastNetcdf nc = netcdfDir == null ? null : new ForecastNetcdf(netcdfDir, python);
+    Printing printing = new Printing(out, err, nc);
+    try (TopicWatcher w = new TopicWatcher(connection.clientProperties(), noForecasts ? null : ft, noAlerts ? null : at,
+        showRejects ? rt : null, groupId, fromBeginning)) {
+      watcher = w;
+      err.println("watch: " + String.join(", ", topics) + " on " + connection.bootstrap() + " (read_committed, "
+          + (fromBeginning ? "from the beginning" : "new records only") + ")");
+      err.flush();
+      long lastRecord = System.nanoTime();
+      while (maxRecords == null || printing.printed < maxRecords) {
+        int n;
+        try {
+          n = w.poll(Duration.ofMillis(250), printing);
+        } catch (WakeupException e) {
+          break;
+        }
+        if (n > 0) {
+          lastRecord = System.nanoTime();
+        } else if (idle != null && System.nanoTime() - lastRecord > idle.toNanos()) {
+          err.println("watch: no records for " + idleTimeout + ", stopping");
+          break;
+        }
+      }
+    } finally {
+      watcher = null;
+      if (nc != null) {
+        nc.close();
+      }
+      try {
+        Runtime.getRuntime().removeShutdownHook(hook);
+      } catch (IllegalStateException e) {
+        // shutting down already
+      }
+      err.println("watch summary: " + forecasts + " forecasts, " + alerts + " alerts"
+          + (showRejects ? ", " + rejects + " rejects" : "")
+          + (undecodable > 0 ? ", " + undecodable + " undecodable records" : "")
+          + (netcdfDir != null || pngDir != null ? ", " + written.size() + " files written" : "")
+          + (outputFailures > 0 ? ", " + outputFailures + " outputs failed" : ""));
+      err.flush();
+      summarised.countDown(); // after the summary: a Ctrl-C hook waits for it
+    }
+    return outputFailures > 0 ? 1 : 0;
+  }
+
+  /** Prints each record of the chosen grids (up to --max-records) and writes its outputs. */
+  private final class Printing implements TopicWatcher.Handler {
+    private final PrintWriter out;
+    private final PrintWriter err;
+    private final ForecastNetcdf nc;
+    long printed;
+
+    Printing(PrintWriter out, PrintWriter err, ForecastNetcdf nc) {
+      this.out = out;
+      this.err = err;
+      this.nc = nc;
+    }
+
+    private boolean wanted(String grid) {
+      return (maxRecords == null || printed < maxRecords) && (grids.isEmpty() || (grid != null && grids.contains(grid)));
+    }
+
+    private void print(String line) {
+      out.println(line);
+      out.flush();
+      printed++;
+    }
+
+    @Override
+    public void forecast(Forecast f) {
+      if (wanted(f.getGridId())) {
+        forecasts++;
+        print(Lines.forecast(f) + outputs(f, nc, err));
+      }
+    }
+
+    @Override
+    public void alert(Alert a) {
+      if (wanted(a.getGridId())) {
+        alerts++;
+        print(Lines.alert(a));
+      }
+    }
+
+    @Override
+    public void reject(RejectedFrame r) {
+      if (wanted(r.getGridId())) {
+        rejects++;
+        print(Lines.reject(r));
+      }
+    }
+
+    @Override
+    public void undecodable(ConsumerRecord<byte[], byte[]> r, String expected, Exception why) {
+      undecodable++;
+      err.println("watch: record " + r.topic() + "/" + r.partition() + "@" + r.offset() + " is not a " + expected
+          + " record: " + why.getMessage());
+    }
+  }
+
+  private String outputs(Forecast f, ForecastNetcdf nc, PrintWriter err) {
+    StringBuilder sb = new StringBuilder();
+    if (nc != null) {
+      try {
+        Path p = nc.write(f);
+        written.add(p);
+        sb.append(" -> ").append(p.getFileName());
+      } catch (ToolException e) {
+        if (e.getMessage().startsWith("the NetCDF writer stopped")) {
+          throw e;
+        }
+        outputFailures++;
+        err.println("watch: " + e.getMessage());
+      }
+    }
+    if (pngDir != null) {
+      try {
+        List<Path> ps = ForecastPng.write(f, pngDir);
+        written.addAll(ps);
+        sb.append(" + ").append(ps.size()).append(" PNG");
+      } catch (IOException | RuntimeException e) {
+        outputFailures++;
+        err.println("watch: PNG maps of " + f.getGridId() + " " + f.getIssueTime() + " into " + pngDir + ": " + e.getMessage());
+      }
+    }
+    return sb.toString();
+  }
+
+  private void checkTopics(List<String> topics, Duration connect) {
+    Properties p = connection.clientProperties();
+    int ms = (int) Math.min(Integer.MAX_VALUE, connect.toMillis());
+    p.put("default.api.timeout.ms", ms);
+    p.put("request.timeout.ms", Math.min(ms, 15000));
+    try (Admin admin = Admin.create(p)) {
+      try {
+        admin.describeCluster().nodes().get(connect.toMillis(), TimeUnit.MILLISECONDS);
+      } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
+        throw ToolException.failure("cannot reach Kafka at " + connection.bootstrap() + " within " + connectTimeout
+            + " (is the broker running? --bootstrap-servers)");
+      }
+      for (String t : topics) {
+        try {
+          Map<String, TopicDescription> d = admin.describeTopics(List.of(t)).allTopicNames()
+              .get(connect.toMillis(), TimeUnit.MILLISECONDS);
+          d.get(t);
+        } catch (ExecutionException e) {
+          if (e.getCause() instanceof UnknownTopicOrPartitionException) {
+            throw ToolException.failure("topic '" + t + "' does not exist on " + connection.bootstrap()
+                + " (is the job deployed? other names: --set topics.forecasts=... / topics.alerts=...)");
+          }
+          throw ToolException.failure("cannot describe topic '" + t + "': " + e.getCause().getMessage());
+        } catch (java.util.concurrent.TimeoutException e) {
+          throw ToolException.failure("Kafka at " + connection.bootstrap() + " did not describe topic '" + t
+              + "' within " + connectTimeout);
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw ToolException.failure("interrupted");
+    }
+  }
+}

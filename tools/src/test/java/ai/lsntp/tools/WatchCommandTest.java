@@ -1,0 +1,245 @@
+package ai.lsntp.tools;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.lsntp.testing.RealFrames;
+import ai.lsntp.avro.Alert;
+import ai.lsntp.avro.AlertKind;
+import ai.lsntp.avro.Forecast;
+import ai.lsntp.avro.RejectedFrame;
+import ai.lsntp.avro.TemperatureFrame;
+import ai.lsntp.codec.AvroBytes;
+import ai.lsntp.codec.PackedFloats;
+import ai.lsntp.embedded.EmbeddedKafka;
+import com.fasterxml.jackson.databind.JsonNode;
+import java.awt.image.BufferedImage;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import javax.imageio.ImageIO;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * lsntp watch against a real in-process broker: records written the way the job writes them
+ * (a transactional producer), committed and aborted; forecasts carry real ERA5 fields.
+ */
+class WatchCommandTest {
+  static EmbeddedKafka kafka;
+  static List<TemperatureFrame> frames;
+  static final long HOUR = 3_600_000L;
+
+  @TempDir Path tmp;
+
+  @BeforeAll
+  static void start() throws Exception {
+    kafka = EmbeddedKafka.start();
+    frames = RealFrames.uk(12);
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    if (kafka != null) {
+      kafka.close();
+    }
+  }
+
+  /** A forecast issued at frame {@code issue} whose leads are the real frames that followed it. */
+  static Forecast forecast(int issue, int beta) {
+    TemperatureFrame f = frames.get(issue);
+    int cells = f.getHeight() * f.getWidth();
+    float[] v = new float[beta * cells];
+    List<Instant> valid = new ArrayList<>();
+    for (int k = 0; k < beta; k++) {
+      System.arraycopy(PackedFloats.decode(frames.get(issue + 1 + k).getValues()), 0, v, k * cells, cells);
+      valid.add(frames.get(issue + 1 + k).getValidTime());
+    }
+    return Forecast.newBuilder().setGridId(f.getGridId()).setIssueTime(f.getValidTime()).setModelName("lsntp-test")
+        .setModelVersion("7").setStepMillis(HOUR).setBeta(beta).setHeight(f.getHeight()).setWidth(f.getWidth())
+        .setLat0(f.getLat0()).setLon0(f.getLon0()).setDlat(f.getDlat()).setDlon(f.getDlon()).setUnits("K")
+        .setValues(PackedFloats.encode(v)).setValidTimes(valid).setProducedAt(Instant.now()).build();
+  }
+
+  static Alert alert(Forecast f) {
+    return Alert.newBuilder().setGridId(f.getGridId()).setRule("hard-frost").setKind(AlertKind.FROST).setRow(3).setCol(4)
+        .setLat(f.getLat0() + 3 * f.getDlat()).setLon(f.getLon0() + 4 * f.getDlon()).setIssueTime(f.getIssueTime())
+        .setValidTime(f.getValidTimes().get(1)).setLead(2).setValue(262.5f).setThreshold(263.15)
+        .setModelName(f.getModelName()).setModelVersion(f.getModelVersion()).setProducedAt(Instant.now()).build();
+  }
+
+  record Topics(String forecasts, String alerts, String rejects) {}
+
+  static Topics topics() throws Exception {
+    String p = "w" + UUID.randomUUID().toString().substring(0, 8);
+    Topics t = new Topics(p + ".forecasts", p + ".alerts", p + ".rejects");
+    kafka.createTopics(1, t.forecasts, t.alerts, t.rejects);
+    return t;
+  }
+
+  static KafkaProducer<byte[], byte[]> transactional() {
+    KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(Map.of("bootstrap.servers", kafka.bootstrapServers(),
+        "transactional.id", "watch-test-" + UUID.randomUUID(), "enable.idempotence", "true"),
+        new ByteArraySerializer(), new ByteArraySerializer());
+    p.initTransactions();
+    return p;
+  }
+
+  static byte[] key(String grid) {
+    return grid.getBytes(StandardCharsets.UTF_8);
+  }
+
+  String[] args(Topics t, String... more) {
+    List<String> a = new ArrayList<>(List.of("-b", kafka.bootstrapServers(), "--forecasts-topic", t.forecasts,
+        "--alerts-topic", t.alerts, "--rejects-topic", t.rejects, "--from-beginning"));
+    a.addAll(List.of(more));
+    return a.toArray(String[]::new);
+  }
+
+  @Test
+  void printsOnlyCommittedRecordsOneLineEachAndWritesCfNetcdfAndPngMaps() throws Exception {
+    Topics t = topics();
+    AvroBytes<Forecast> fa = AvroBytes.of(Forecast.class);
+    AvroBytes<Alert> aa = AvroBytes.of(Alert.class);
+    Forecast f1 = forecast(5, 6);
+    Forecast f2 = forecast(6, 3);
+    Forecast aborted = forecast(4, 6);
+    try (KafkaProducer<byte[], byte[]> p = transactional()) {
+      p.beginTransaction();
+      p.send(new ProducerRecord<>(t.forecasts, key(f1.getGridId()), fa.encode(f1)));
+      p.send(new ProducerRecord<>(t.alerts, key(f1.getGridId()), aa.encode(alert(f1))));
+      p.send(new ProducerRecord<>(t.forecasts, key(f2.getGridId()), fa.encode(f2)));
+      p.commitTransaction();
+      p.beginTransaction();
+      p.send(new ProducerRecord<>(t.forecasts, key(aborted.getGridId()), fa.encode(aborted)));
+      p.flush();
+      p.abortTransaction();
+      // a record that is no Forecast at all, committed
+      p.beginTransaction();
+      p.send(new ProducerRecord<>(t.forecasts, key("x"), "not avro".getBytes(StandardCharsets.UTF_8)));
+      p.commitTransaction();
+    }
+    Path nc = tmp.resolve("nc");
+    Path png = tmp.resolve("png");
+    WatchCommand cmd = new WatchCommand();
+    Cli r = Cli.run(cmd, args(t, "--netcdf-dir", nc.toString(), "--png-dir", png.toString(), "--idle-timeout", "3s"));
+    assertThat(r.exit).as(r.toString()).isZero();
+    assertThat(r.out.lines().toList()).hasSize(3);
+    // records of different topics interleave in any order; within the forecasts topic, in order
+    List<String> lines = r.out.lines().filter(l -> l.startsWith("FORECAST")).toList();
+    assertThat(lines).hasSize(2);
+    assertThat(lines.get(0)).startsWith("FORECAST era5-uk-0p25 issued 2019-03-01 05:00Z  6 leads +1h..+6h  33x49")
+        .contains("model lsntp-test 7").contains("-> era5-uk-0p25_20190301T0500Z.nc + 6 PNG");
+    assertThat(lines.get(1)).startsWith("FORECAST era5-uk-0p25 issued 2019-03-01 06:00Z  3 leads +1h..+3h");
+    assertThat(r.out).contains("ALERT    era5-uk-0p25 FROST (hard-frost) issued 2019-03-01 05:00Z  valid 2019-03-01 07:00Z")
+        .contains("value 262.50 K  threshold 263.15 K");
+    assertThat(r.out).as("the aborted forecast (issued 04:00) is never shown").doesNotContain("04:00Z");
+    assertThat(r.err).contains("is not a Forecast record").contains("watch summary: 2 forecasts, 1 alerts, 1 undecodable records, 11 files written");
+    float[] mins = new float[1];
+    mins[0] = Float.MAX_VALUE;
+    for (float x : PackedFloats.decode(f1.getValues())) {
+      mins[0] = Math.min(mins[0], x);
+    }
+    assertThat(lines.get(0)).contains(String.format(java.util.Locale.ROOT, "min %.1f K", mins[0]));
+
+    // NetCDF, read back by an independent reader (xarray decoding the CF times)
+    JsonNode d = NetcdfReader.read(nc.resolve("era5-uk-0p25_20190301T0500Z.nc"));
+    assertThat(d.get("conventions").asText()).isEqualTo("CF-1.8");
+    assertThat(d.get("frt_standard_name").asText()).isEqualTo("forecast_reference_time");
+    assertThat(d.get("fp_standard_name").asText()).isEqualTo("forecast_period");
+    assertThat(d.get("time_standard_name").asText()).isEqualTo("time");
+    assertThat(d.get("standard_name").asText()).isEqualTo("air_temperature");
+    assertThat(d.get("units").asText()).isEqualTo("K");
+    assertThat(d.get("forecast_reference_time").asText()).isEqualTo("2019-03-01T05:00:00.000Z");
+    List<String> times = new ArrayList<>();
+    d.get("time").forEach(x -> times.add(x.asText()));
+    assertThat(times).containsExactly("2019-03-01T06:00:00.000Z", "2019-03-01T07:00:00.000Z", "2019-03-01T08:00:00.000Z",
+        "2019-03-01T09:00:00.000Z", "2019-03-01T10:00:00.000Z", "2019-03-01T11:00:00.000Z");
+    List<Double> leads = new ArrayList<>();
+    d.get("forecast_period_hours").forEach(x -> leads.add(x.asDouble()));
+    assertThat(leads).containsExactly(1.0, 2.0, 3.0, 4.0, 5.0, 6.0);
+    assertThat(d.get("latitude").get(0).asDouble()).isEqualTo(f1.getLat0());
+    assertThat(d.get("latitude").get(32).asDouble()).isCloseTo(f1.getLat0() + 32 * f1.getDlat(), org.assertj.core.data.Offset.offset(1e-9));
+    assertThat(d.get("longitude").get(48).asDouble()).isCloseTo(f1.getLon0() + 48 * f1.getDlon(), org.assertj.core.data.Offset.offset(1e-9));
+    float[] want = PackedFloats.decode(f1.getValues());
+    JsonNode got = d.get("t2m");
+    assertThat(got.size()).isEqualTo(want.length);
+    for (int i = 0; i < want.length; i++) {
+      assertThat((float) got.get(i).asDouble()).as("cell %d", i).isEqualTo(want[i]);
+    }
+    assertThat(Files.exists(nc.resolve("era5-uk-0p25_20190301T0600Z.nc"))).isTrue();
+    assertThat(Files.exists(nc.resolve("era5-uk-0p25_20190301T0400Z.nc"))).isFalse();
+
+    // PNG maps: one per lead, real images of the grid
+    for (int lead = 1; lead <= 6; lead++) {
+      Path p = png.resolve("era5-uk-0p25_20190301T0500Z_lead" + lead + "h.png");
+      BufferedImage img = ImageIO.read(p.toFile());
+      assertThat(img).as(p.toString()).isNotNull();
+      assertThat(img.getWidth()).isEqualTo(49 * ForecastPng.CELL + 20);
+    }
+    assertThat(Files.list(png).count()).isEqualTo(9);
+  }
+
+  @Test
+  void showsRejectsFiltersByGridAndStopsAfterMaxRecords() throws Exception {
+    Topics t = topics();
+    AvroBytes<Forecast> fa = AvroBytes.of(Forecast.class);
+    AvroBytes<RejectedFrame> ra = AvroBytes.of(RejectedFrame.class);
+    try (KafkaProducer<byte[], byte[]> p = transactional()) {
+      p.beginTransaction();
+      RejectedFrame rej = RejectedFrame.newBuilder().setReasonCode("VALUE_OUT_OF_RANGE")
+          .setReason("cell (3, 4) is 400.0 K, outside 150..350 K").setGridId("era5-uk-0p25")
+          .setValidTime(Instant.parse("2019-03-01T02:00:00Z")).setRaw(ByteBuffer.wrap(new byte[] {1, 2}))
+          .setRejectedAt(Instant.now()).build();
+      p.send(new ProducerRecord<>(t.rejects, key("era5-uk-0p25"), ra.encode(rej)));
+      Forecast other = Forecast.newBuilder(forecast(5, 6)).setGridId("ncep-na-2p5").build();
+      p.send(new ProducerRecord<>(t.forecasts, key("ncep-na-2p5"), fa.encode(other)));
+      for (int i = 5; i < 8; i++) {
+        p.send(new ProducerRecord<>(t.forecasts, key("era5-uk-0p25"), fa.encode(forecast(i, 3))));
+      }
+      p.commitTransaction();
+    }
+    Cli r = Cli.run(new WatchCommand(), args(t, "--show-rejects", "--grid", "era5-uk-0p25", "--max-records", "4",
+        "--idle-timeout", "20s"));
+    assertThat(r.exit).as(r.toString()).isZero();
+    List<String> lines = r.out.lines().toList();
+    assertThat(lines).hasSize(4);
+    assertThat(r.out).doesNotContain("ncep-na-2p5");
+    assertThat(r.out).contains("REJECT   VALUE_OUT_OF_RANGE era5-uk-0p25 2019-03-01 02:00Z: cell (3, 4) is 400.0 K");
+  }
+
+  @Test
+  void badInputFailsWithAMessageNamingTheProblem() throws Exception {
+    Topics t = topics();
+    Cli noTopic = Cli.run(new WatchCommand(), "-b", kafka.bootstrapServers(), "--forecasts-topic", "no.such.forecasts",
+        "--alerts-topic", t.alerts, "--connect-timeout", "10s");
+    assertThat(noTopic.exit).isEqualTo(1);
+    assertThat(noTopic.err).contains("topic 'no.such.forecasts' does not exist on " + kafka.bootstrapServers());
+
+    Cli noBroker = Cli.run(new WatchCommand(), "-b", "127.0.0.1:1", "--connect-timeout", "3s");
+    assertThat(noBroker.exit).isEqualTo(1);
+    assertThat(noBroker.err).contains("cannot reach Kafka at 127.0.0.1:1 within 3s");
+
+    Cli nothing = Cli.run(new WatchCommand(), "--no-alerts", "--no-forecasts");
+    assertThat(nothing.exit).isEqualTo(2);
+    assertThat(nothing.err).contains("leave nothing to watch");
+
+    Cli badIdle = Cli.run(new WatchCommand(), "--idle-timeout", "soon");
+    assertThat(badIdle.exit).isEqualTo(2);
+    assertThat(badIdle.err).contains("--idle-timeout");
+
+    for (Cli c : List.of(noTopic, noBroker, nothing, badIdle)) {
+      assertThat(c.err).as("no stack trace").doesNotContain("\tat ");
+    }
+  }
+}
