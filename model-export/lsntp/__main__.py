@@ -1,9 +1,10 @@
-"""Command line of model-export: train, evaluate, export, ingest, benchmark.
+"""Command line of model-export: train, evaluate, export, ingest, benchmark, parity fixtures.
 
     /usr/bin/python3 -m lsntp train configs/era5-lsntp.yaml
     /usr/bin/python3 -m lsntp evaluate --out ../models/era5-uk runs/era5-lsntp/best.pt runs/era5-convlstm/best.pt ...
     /usr/bin/python3 -m lsntp export runs/era5-lsntp/best.pt --out ../models/era5-uk/model.onnx
     /usr/bin/python3 -m lsntp ingest ../shared/data/era5-...grib --out ../data/frames/era5.avro --grid-id era5-uk-0p25
+    /usr/bin/python3 -m lsntp parity-fixtures --out DIR [--kinds lsntp,agcrn]
 """
 from __future__ import annotations
 
@@ -67,6 +68,13 @@ def cmd_export(args):
                   command="./lsntp export " + " ".join(sys.argv[2:]))
 
 
+def cmd_parity_fixtures(args):
+    from . import parity_fixtures
+    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()] if args.kinds else None
+    models = parity_fixtures.write(_path(args.out), kinds, command="python3 -m lsntp parity-fixtures " + " ".join(sys.argv[2:]))
+    print(f"wrote {len(models)} parity fixture(s) under {_path(args.out)}")
+
+
 def cmd_ingest(args):
     from . import ingest
     ingest.ingest(_path(args.input), _path(args.out), grid_id=args.grid_id, variable=args.variable, start=args.start, end=args.end)
@@ -83,7 +91,7 @@ def cmd_card(args):
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="lsntp", description="LS-NTP model tools: train, evaluate, export, ingest, benchmark.")
+    p = argparse.ArgumentParser(prog="lsntp", description="LS-NTP model tools: train, evaluate, export, ingest, benchmark, parity fixtures.")
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train one model from a YAML config")
@@ -113,12 +121,17 @@ def main(argv=None) -> int:
     e.add_argument("--title", default=None)
     e.set_defaults(func=cmd_evaluate)
 
-    x = sub.add_parser("export", help="export a trained LS-NTP checkpoint to a self-describing ONNX model")
+    x = sub.add_parser("export", help="export a trained checkpoint (any model kind) to a self-describing ONNX model")
     x.add_argument("checkpoint")
     x.add_argument("--out", required=True, help="ONNX file to write; parity files go beside it")
     x.add_argument("--data")
     x.add_argument("--version", default="1.0.0")
     x.set_defaults(func=cmd_export)
+
+    f = sub.add_parser("parity-fixtures", help="a tiny trained model of every kind, exported with parity files for the Java build")
+    f.add_argument("--out", required=True, help="folder; each kind goes to OUT/<kind>/model.onnx with its parity files")
+    f.add_argument("--kinds", help="comma-separated model kinds (default: all)")
+    f.set_defaults(func=cmd_parity_fixtures)
 
     i = sub.add_parser("ingest", help="convert a GRIB/NetCDF temperature file into Avro TemperatureFrame records")
     i.add_argument("input")

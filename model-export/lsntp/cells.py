@@ -1,16 +1,31 @@
 """Recurrent cells: the peephole ConvLSTM (with LS-Conv it is the LS-ConvLSTM), ConvGRU and PredRNN's ST-LSTM.
 
 Every cell has the same interface so one encoder-decoder drives them all:
-    cell(x, state, memory) -> (h, state, memory)
-`memory` is PredRNN's spatio-temporal memory M that zigzags through the layer stack; the other
-cells pass it through untouched.
+    cell.init_state(x) -> state;  cell(x, state, memory) -> (h, state, memory)
+`memory` is PredRNN's spatio-temporal memory M that zigzags through the layer stack; the cells
+without one pass it through untouched. A kind's cell is built from a `LayerSpec` by the builder
+that kinds.py registers; the comparison systems' cells live in baselines/.
 """
 from __future__ import annotations
+
+import dataclasses
 
 import torch
 from torch import nn
 
 from .ls_conv import AdaptiveGraph, LSConv, LSConvSettings
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerSpec:
+    """What a model kind's cell builder (kinds.py) is told about one layer of a stack."""
+    in_channels: int
+    hidden: int
+    grid: tuple[int, int]  # the (coarse) grid the cell runs on
+    kernel: int
+    layer: int  # 0 is the bottom layer of its stack (encoder or decoder)
+    settings: LSConvSettings | None = None  # LS-Conv's switches (lsntp)
+    graph: AdaptiveGraph | None = None  # the network's one adaptive graph, for the kinds that use it
 
 
 def zero_state(x, hidden: int, parts: int):
@@ -110,18 +125,19 @@ class SpatioTemporalLSTMCell(nn.Module):
         return h, (h, c), m
 
 
-CELL_KINDS = ("lsntp", "convlstm", "convgru", "predrnn")
+def lsntp_cell(spec: LayerSpec) -> PeepholeLSTMCell:
+    return PeepholeLSTMCell(LSConv(spec.in_channels + spec.hidden, 4 * spec.hidden, spec.settings, spec.graph),
+                            spec.hidden, spec.grid)
 
 
-def make_cell(kind: str, in_channels: int, hidden: int, grid: tuple[int, int], kernel: int,
-              settings: LSConvSettings | None, graph: AdaptiveGraph | None) -> nn.Module:
-    if kind == "lsntp":
-        return PeepholeLSTMCell(LSConv(in_channels + hidden, 4 * hidden, settings, graph), hidden, grid)
-    if kind == "convlstm":
-        conv = nn.Conv2d(in_channels + hidden, 4 * hidden, kernel, padding=kernel // 2)
-        return PeepholeLSTMCell(conv, hidden, grid)
-    if kind == "convgru":
-        return ConvGRUCell(in_channels, hidden, kernel)
-    if kind == "predrnn":
-        return SpatioTemporalLSTMCell(in_channels, hidden, kernel)
-    raise ValueError(f"unknown model kind '{kind}'; choose one of {', '.join(CELL_KINDS)}")
+def convlstm_cell(spec: LayerSpec) -> PeepholeLSTMCell:
+    conv = nn.Conv2d(spec.in_channels + spec.hidden, 4 * spec.hidden, spec.kernel, padding=spec.kernel // 2)
+    return PeepholeLSTMCell(conv, spec.hidden, spec.grid)
+
+
+def convgru_cell(spec: LayerSpec) -> ConvGRUCell:
+    return ConvGRUCell(spec.in_channels, spec.hidden, spec.kernel)
+
+
+def predrnn_cell(spec: LayerSpec) -> SpatioTemporalLSTMCell:
+    return SpatioTemporalLSTMCell(spec.in_channels, spec.hidden, spec.kernel)

@@ -45,6 +45,8 @@ class TrainConfig:
     seed: int = 0
     max_minutes: float = 55.0  # wall-clock budget; training stops after the epoch that crosses it
     train_stride: int = 1  # use every n-th training window per epoch (long series)
+    # halve the learning rate after this many epochs without a better validation MAE (None: constant lr)
+    lr_decay_patience: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)

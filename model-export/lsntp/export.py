@@ -3,8 +3,10 @@
 - input `frames` float32 (batch, alpha, H, W) K -> output `forecast` float32 (batch, beta, H, W) K,
   normalisation and its inverse inside the graph, dynamic batch;
 - each LS-Conv call is one node `ai.lsntp::LSConv` whose body ships in the model as an ONNX
-  function, so stock ONNX Runtime runs it with no native library;
-- (I + A)^T is folded into one initializer shared by every LS-Conv node;
+  function, so stock ONNX Runtime runs it with no native library; the comparison's other systems
+  export in standard operators only (no function, no `ai.lsntp` domain);
+- (I + A)^T is folded into one initializer shared by every LS-Conv node (and by every graph
+  convolution of AGCRN and DAGG-ConvLSTM);
 - metadata properties describe the model, its grid and its provenance; the streaming job checks
   them against the frames it serves.
 Beside the model: parity-input.f32 / parity-expected.f32 / parity.json, a real test window and
@@ -21,7 +23,7 @@ import onnx
 import torch
 from onnx import TensorProto, helper
 
-from .ls_conv import DOMAIN, GN_EPS, NSA_GROUPS, LSConvSettings
+from .ls_conv import DOMAIN, GN_EPS, NSA_GROUPS, LSConv, LSConvSettings
 from .checkpoint import load as load_checkpoint
 from .forecaster import core_of, predict
 
@@ -146,8 +148,7 @@ def metadata(model, cfg, prepared, ck, version: str, command: str | None) -> dic
 
 def export(checkpoint: str, out: str, data_path: str | None = None, version: str = "1.0.0", command: str | None = None) -> str:
     model, cfg, prepared, ck = load_checkpoint(checkpoint, data_path)
-    if cfg.model.kind != "lsntp":
-        raise ValueError(f"{checkpoint} is a {cfg.model.label} baseline; only LS-NTP models are exported for serving")
+    has_ls_conv = any(isinstance(m, LSConv) for m in model.modules())
     core = core_of(model)
     if core.graph is not None:
         core.graph.fold()
@@ -159,9 +160,11 @@ def export(checkpoint: str, out: str, data_path: str | None = None, version: str
         expected = model(x_real).numpy()
         torch.onnx.export(model, (x_real,), out, input_names=["frames"], output_names=["forecast"],
                           dynamic_axes={"frames": {0: "batch"}, "forecast": {0: "batch"}},
-                          opset_version=OPSET, custom_opsets={DOMAIN: 1}, do_constant_folding=True)
+                          opset_version=OPSET, custom_opsets={DOMAIN: 1} if has_ls_conv else None,
+                          do_constant_folding=True)
     proto = onnx.load(out)
-    proto.functions.append(ls_conv_function(cfg.model.ls_settings))
+    if has_ls_conv:
+        proto.functions.append(ls_conv_function(cfg.model.ls_settings))
     for k, v in metadata(model, cfg, prepared, ck, version, command).items():
         proto.metadata_props.append(onnx.StringStringEntryProto(key=k, value=v))
     proto.doc_string = f"{cfg.model.label} forecaster for grid {cfg.data.grid_id}: {a} frames in, {b} out, kelvin"

@@ -16,14 +16,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from .cells import CELL_KINDS, make_cell
+from .cells import LayerSpec
 from .data import MinMax, cell_distances_km, coarse_grid
+from .kinds import KINDS, make_cell
 from .ls_conv import AdaptiveGraph, LSConvSettings
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
-    kind: str = "lsntp"  # lsntp | convlstm | convgru | predrnn
+    kind: str = "lsntp"  # a key of kinds.KINDS: lsntp, or one of the comparison's systems
     hidden: int = 16
     layers: int = 2  # per side: encoder and decoder
     kernel: int = 3  # LSI kernel for lsntp; convolution kernel for the baselines
@@ -34,13 +35,13 @@ class ModelConfig:
     lsi: bool = True
     lsi_relu: bool = True  # the reference's ReLU after the LSI convolution
     nsa_hidden: int = 16
-    embed_dim: int = 64
+    embed_dim: int = 64  # the adaptive graph's node embedding (LS-NTP's LAGC; AGCRN's and DAGG-ConvLSTM's E)
     distance_km: float | None = None  # LAGC limited to cells at most this far apart (seed's Q1)
     residual: bool = True  # predict the change from the newest frame, seeing each frame's tendency too
 
     def __post_init__(self):
-        if self.kind not in CELL_KINDS:
-            raise ValueError(f"model.kind '{self.kind}' is not one of {', '.join(CELL_KINDS)}")
+        if self.kind not in KINDS:
+            raise ValueError(f"model.kind '{self.kind}' is not one of {', '.join(KINDS)}")
         if self.hidden < 1 or self.layers < 1:
             raise ValueError("model.hidden and model.layers must be at least 1")
         if self.distance_km is not None and self.distance_km < 0:
@@ -52,9 +53,14 @@ class ModelConfig:
                               nsa_hidden=self.nsa_hidden)
 
     @property
+    def uses_graph(self) -> bool:
+        """The network holds one AdaptiveGraph over the coarse grid's nodes, shared by its cells."""
+        return self.lagc if self.kind == "lsntp" else KINDS[self.kind].graph
+
+    @property
     def label(self) -> str:
         if self.kind != "lsntp":
-            return {"convlstm": "ConvLSTM", "convgru": "ConvGRU", "predrnn": "PredRNN"}[self.kind]
+            return KINDS[self.kind].label
         parts = []
         if not self.nsa and not self.lagc:
             parts.append("w/o NSA&LAGC")
@@ -92,7 +98,7 @@ class EncoderDecoder(nn.Module):
         in_ch = cfg.down_channels if cfg.downsample else frame_channels
         self.down = nn.Sequential(nn.Conv2d(frame_channels, in_ch, 3, stride=2, padding=1), nn.ReLU()) if cfg.downsample else None
         self.graph = None
-        if cfg.kind == "lsntp" and cfg.lagc:
+        if cfg.uses_graph:
             distances = None
             if cfg.distance_km is not None:
                 if lats is None or lons is None:
@@ -104,7 +110,8 @@ class EncoderDecoder(nn.Module):
 
         def stack(first_in):
             return nn.ModuleList(
-                make_cell(cfg.kind, first_in if i == 0 else cfg.hidden, cfg.hidden, self.grid, cfg.kernel, settings, self.graph)
+                make_cell(cfg.kind, LayerSpec(first_in if i == 0 else cfg.hidden, cfg.hidden, self.grid, cfg.kernel, i,
+                                              settings, self.graph))
                 for i in range(cfg.layers))
 
         self.encoder = stack(in_ch)

@@ -73,11 +73,14 @@ def test_resume_continues_from_last_checkpoint(small_config, tmp_path):
     assert [e["epoch"] for e in hist["epochs"]] == [1, 2]
 
 
-def test_baselines_are_not_exported(small_config, tmp_path):
+def test_baselines_export_in_standard_operators(small_config, tmp_path):
     cfg = small_config.__class__(**{**small_config.__dict__, "model": small_config.model.__class__(kind="convgru", hidden=4, down_channels=4)})
     train.train(cfg, str(tmp_path / "g"), max_steps=1, quiet=True)
-    with pytest.raises(ValueError, match="baseline"):
-        export.export(str(tmp_path / "g" / "best.pt"), str(tmp_path / "g.onnx"))
+    proto = onnx.load(export.export(str(tmp_path / "g" / "best.pt"), str(tmp_path / "g" / "model.onnx")))
+    onnx.checker.check_model(proto)
+    assert {n.domain for n in proto.graph.node} == {""} and not proto.functions
+    assert [o.domain for o in proto.opset_import] == [""]  # no ai.lsntp import without an LSConv node
+    assert {p.key: p.value for p in proto.metadata_props}["model_name"] == "ConvGRU"
 
 
 def test_resume_after_early_stop_trains_no_further(small_config, tmp_path):

@@ -3,15 +3,15 @@ import numpy as np
 import pytest
 import torch
 
-from .cells import CELL_KINDS
 from .data import MinMax
 from .forecaster import EncoderDecoder, ModelConfig, Normalised, PersistenceResidual, build_forecaster, core_of
+from .kinds import KINDS
 
 LATS = np.linspace(55.0, 53.0, 9)
 LONS = np.linspace(-3.0, 0.0, 11)
 
 
-@pytest.mark.parametrize("kind", CELL_KINDS)
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("downsample", [True, False])
 def test_every_kind_maps_alpha_frames_to_beta_frames(kind, downsample):
     cfg = ModelConfig(kind=kind, hidden=4, embed_dim=4, down_channels=4, nsa_hidden=4, downsample=downsample)

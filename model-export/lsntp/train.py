@@ -88,6 +88,8 @@ def train(cfg: config_mod.RunConfig, run_dir: str, resume: bool = False, data_pa
     prepared = prepare(cfg.data, data_path)
     model = checkpoint.build_model(cfg, prepared).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=tc.lr)
+    schedule = None if tc.lr_decay_patience is None else torch.optim.lr_scheduler.ReduceLROnPlateau(
+        opt, mode="min", factor=0.5, patience=tc.lr_decay_patience)
     os.makedirs(run_dir, exist_ok=True)
     last_path, best_path = os.path.join(run_dir, "last.pt"), os.path.join(run_dir, "best.pt")
     history = {"epochs": [], "threads": threads, "machines": []}
@@ -96,6 +98,8 @@ def train(cfg: config_mod.RunConfig, run_dir: str, resume: bool = False, data_pa
         ck = checkpoint.read(last_path)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
+        if schedule is not None and ck.get("schedule"):
+            schedule.load_state_dict(ck["schedule"])
         torch.set_rng_state(ck["rng"])
         history, start_epoch, best, stale = ck["history"], ck["epoch"] + 1, ck["best"], ck["stale"]
         spent = history.get("train_seconds", 0.0)
@@ -142,13 +146,16 @@ def train(cfg: config_mod.RunConfig, run_dir: str, resume: bool = False, data_pa
             if max_steps is not None and steps >= max_steps:
                 break
         val_mae = masked_mae(predict(model, vx), vy.numpy(), mask)
+        if schedule is not None:
+            schedule.step(val_mae)
         elapsed = time.time() - t0
         improved = val_mae < best
         if improved:
             best, stale = val_mae, 0
         else:
             stale += 1
-        history["epochs"].append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_mae": val_mae, "seconds": elapsed})
+        history["epochs"].append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_mae": val_mae,
+                                  "seconds": elapsed, "lr": opt.param_groups[0]["lr"]})
         history["train_seconds"] = elapsed
         if not quiet:
             print(f"{cfg.name} epoch {epoch + 1}: train loss {np.mean(losses):.3e}, validation MAE {val_mae:.4f} K"
@@ -164,7 +171,7 @@ def train(cfg: config_mod.RunConfig, run_dir: str, resume: bool = False, data_pa
         if stop:
             history["finished"] = stop
         ck = {"model": {k: v.cpu() for k, v in model.state_dict().items()}, "optimizer": opt.state_dict(),
-              "rng": torch.get_rng_state(), "history": history, "epoch": epoch, "best": best, "stale": stale,
+              "rng": torch.get_rng_state(), "schedule": None if schedule is None else schedule.state_dict(), "history": history, "epoch": epoch, "best": best, "stale": stale,
               "config": config_mod.to_dict(cfg), "norm": dataclasses.asdict(prepared.norm),
               "training_period": prepared.training_period(), "validation_mae": val_mae}
         checkpoint.save(ck, last_path)
