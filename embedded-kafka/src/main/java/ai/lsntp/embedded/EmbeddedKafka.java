@@ -63,10 +63,15 @@ public final class EmbeddedKafka implements AutoCloseable {
 
   /** Creates the topics (one partition each unless given) if they do not exist. */
   public void createTopics(int partitions, String... topics) throws Exception {
+    createTopics(partitions, Map.of(), topics);
+  }
+
+  /** Creates the topics with topic-level settings (e.g. max.message.bytes) if they do not exist. */
+  public void createTopics(int partitions, Map<String, String> configs, String... topics) throws Exception {
     try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrapServers()))) {
       List<NewTopic> nt = new ArrayList<>();
       for (String t : topics) {
-        nt.add(new NewTopic(t, partitions, (short) 1));
+        nt.add(new NewTopic(t, partitions, (short) 1).configs(configs));
       }
       try {
         admin.createTopics(nt).all().get(60, TimeUnit.SECONDS);

@@ -11,7 +11,6 @@ import org.apache.avro.io.EncoderFactory;
 import org.apache.avro.specific.SpecificDatumReader;
 import org.apache.avro.specific.SpecificDatumWriter;
 import org.apache.avro.specific.SpecificRecord;
-import org.apache.avro.specific.SpecificRecordBase;
 
 /**
  * One Avro record as plain Avro binary (the Kafka value format of every lsntp topic: no container
@@ -71,10 +70,5 @@ public final class AvroBytes<T extends SpecificRecord> implements Serializable {
       throw new IOException("trailing bytes after one " + type.getSimpleName() + " record");
     }
     return value;
-  }
-
-  @SuppressWarnings("unchecked")
-  public static <T extends SpecificRecordBase> AvroBytes<T> forRecord(T r) {
-    return new AvroBytes<>((Class<T>) r.getClass());
   }
 }

@@ -22,6 +22,8 @@ public class LsntpConfig implements Serializable {
   public Stream stream = new Stream();
   public Batching batching = new Batching();
   public Delivery delivery = new Delivery();
+  public Rejects rejects = new Rejects();
+  public Checkpoints checkpoints = new Checkpoints();
   public Job job = new Job();
   public List<AlertRule> alerts = new ArrayList<>();
 
@@ -69,6 +71,17 @@ public class LsntpConfig implements Serializable {
     public String checkpointInterval;
     public String transactionTimeout;
     public String transactionalIdPrefix;
+  }
+
+  public static class Rejects implements Serializable {
+    private static final long serialVersionUID = 1L;
+    public int maxPayloadBytes = 65536;
+  }
+
+  public static class Checkpoints implements Serializable {
+    private static final long serialVersionUID = 1L;
+    public String directory;
+    public int retained = 3;
   }
 
   public static class Job implements Serializable {
@@ -166,6 +179,14 @@ public class LsntpConfig implements Serializable {
     positive("stream.idle-timeout", idleTimeout());
     if (stream.maxFrameBytes < 1) {
       throw new ConfigException("stream.max-frame-bytes: must be positive, got " + stream.maxFrameBytes);
+    }
+    if (rejects.maxPayloadBytes < 0 || rejects.maxPayloadBytes > 512 * 1024) {
+      throw new ConfigException("rejects.max-payload-bytes: must be 0 .. 524288 (a reject must fit the producer's "
+          + "1 MiB max.request.size with room to spare), got " + rejects.maxPayloadBytes);
+    }
+    require("checkpoints.directory", checkpoints.directory);
+    if (checkpoints.retained < 1) {
+      throw new ConfigException("checkpoints.retained: must be at least 1, got " + checkpoints.retained);
     }
     if (batching.maxWindows < 1) {
       throw new ConfigException("batching.max-windows: must be at least 1, got " + batching.maxWindows);

@@ -12,8 +12,12 @@ import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.functions.MapFunction;
 import org.apache.flink.api.connector.sink2.Sink;
 import org.apache.flink.api.connector.source.Source;
+import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.ExternalizedCheckpointRetention;
 import org.apache.flink.configuration.RestartStrategyOptions;
+import org.apache.flink.configuration.StateBackendOptions;
+import org.apache.flink.configuration.StateRecoveryOptions;
 import org.apache.flink.core.execution.CheckpointingMode;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
@@ -34,6 +38,7 @@ public final class ForecastJob {
   private final Sink<Alert> alerts;
   private final Sink<RejectedFrame> rejects;
   private MapFunction<Frame, Frame> frameTap;
+  private StageProbe probe;
 
   public ForecastJob(LsntpConfig cfg, ModelCatalog models, Source<RawFrame, ?, ?> frames,
       Sink<Forecast> forecasts, Sink<Alert> alerts, Sink<RejectedFrame> rejects) {
@@ -58,25 +63,47 @@ public final class ForecastJob {
     return this;
   }
 
+  /** A hook each stage calls per element (tests make one stage throw for a chosen record). */
+  public ForecastJob withProbe(StageProbe probe) {
+    this.probe = probe;
+    return this;
+  }
+
   public ModelCatalog models() {
     return models;
   }
 
   /**
-   * Flink settings of a local run (./lsntp job, the demo, tests) from the job's configuration:
-   * restart strategy. On a cluster the cluster's own configuration decides these, never the job.
+   * Flink settings of a local run (./lsntp job, the embedded demo, tests) from the job's
+   * configuration: restart strategy, checkpoint storage in checkpoints.directory, kept when the job
+   * is cancelled or dies (so a killed process resumes from it), and, when {@code restoreFrom} is
+   * given, the checkpoint or savepoint to start from. On a cluster the cluster's own configuration
+   * decides all of these, never the job.
    */
-  public static Configuration flinkConfiguration(LsntpConfig cfg) {
+  public static Configuration flinkConfiguration(LsntpConfig cfg, String restoreFrom) {
     Configuration conf = new Configuration();
     conf.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
     conf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, cfg.job.restartAttempts);
     conf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY, cfg.restartDelay());
+    conf.set(StateBackendOptions.STATE_BACKEND, "hashmap");
+    conf.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, RetainedCheckpoints.jobDirectory(cfg).toString());
+    conf.set(CheckpointingOptions.EXTERNALIZED_CHECKPOINT_RETENTION,
+        ExternalizedCheckpointRetention.RETAIN_ON_CANCELLATION);
+    conf.set(CheckpointingOptions.MAX_RETAINED_CHECKPOINTS, cfg.checkpoints.retained);
+    if (restoreFrom != null) {
+      conf.set(StateRecoveryOptions.SAVEPOINT_PATH, restoreFrom);
+    }
     return conf;
   }
 
-  /** A MiniCluster environment with the job's local settings (./lsntp job, embedded demo, tests). */
+  /** A MiniCluster environment with the job's local settings, starting fresh. */
   public static StreamExecutionEnvironment localEnvironment(LsntpConfig cfg) {
-    return StreamExecutionEnvironment.createLocalEnvironment(cfg.job.parallelism, flinkConfiguration(cfg));
+    return localEnvironment(cfg, null);
+  }
+
+  /** A MiniCluster environment with the job's local settings, restored from {@code restoreFrom} when not null. */
+  public static StreamExecutionEnvironment localEnvironment(LsntpConfig cfg, String restoreFrom) {
+    return StreamExecutionEnvironment.createLocalEnvironment(cfg.job.parallelism, flinkConfiguration(cfg, restoreFrom));
   }
 
   /** Adds the pipeline to {@code env}, with checkpointing as configured. */
@@ -92,7 +119,8 @@ public final class ForecastJob {
         .uid("frames-source");
 
     SingleOutputStreamOperator<Frame> valid = raw
-        .process(new FrameValidator(models, cfg.stream.maxFrameBytes, cfg.futureTolerance().toMillis()))
+        .process(new FrameValidator(models, cfg.stream.maxFrameBytes, cfg.futureTolerance().toMillis(),
+            cfg.rejects.maxPayloadBytes, probe))
         .name("validate").uid("validate");
 
     DataStream<Frame> checked = valid;
@@ -109,19 +137,19 @@ public final class ForecastJob {
 
     SingleOutputStreamOperator<FrameWindow> windows = timed
         .keyBy(new GridKey())
-        .process(new FrameWindowFunction(models, cfg.allowedLateness().toMillis()))
+        .process(new FrameWindowFunction(models, cfg.allowedLateness().toMillis(), probe))
         .name("windows").uid("windows");
 
     SingleOutputStreamOperator<Forecast> forecast = windows
         .transform("inference", new AvroTypeInfo<>(Forecast.class),
             new InferenceOperator(models, cfg.cuda(), cfg.models.intraOpThreads, cfg.batching.maxWindows,
-                cfg.batchMaxDelay().toMillis(), new AlertEvaluator(cfg.alerts)))
+                cfg.batchMaxDelay().toMillis(), new AlertEvaluator(cfg.alerts), probe))
         .uid("inference");
 
     forecast.sinkTo(forecasts).name("forecasts-sink").uid("forecasts-sink");
     forecast.getSideOutput(InferenceOperator.ALERTS).sinkTo(alerts).name("alerts-sink").uid("alerts-sink");
     valid.getSideOutput(Rejects.TAG)
-        .union(windows.getSideOutput(Rejects.TAG))
+        .union(windows.getSideOutput(Rejects.TAG), forecast.getSideOutput(Rejects.TAG))
         .sinkTo(rejects).name("rejects-sink").uid("rejects-sink");
   }
 

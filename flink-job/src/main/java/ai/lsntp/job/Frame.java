@@ -1,14 +1,15 @@
 package ai.lsntp.job;
 
-/** A validated frame: H*W kelvin values (missing cells filled), with where it came from. */
+/**
+ * A validated frame: H*W kelvin values (missing cells filled), with where its record is on the
+ * frames topic (so a later reject, e.g. LATE, can point at it without carrying its bytes).
+ */
 public class Frame {
   public String gridId;
   public long validTime;
   /** When the frame arrived (Kafka record timestamp), for end-to-end latency. */
   public long arrivalTime;
   public float[] values;
-  /** The record value as received; kept only on the way to the window function (for LATE rejects). */
-  public byte[] raw;
   public String topic;
   public int partition;
   public long offset;

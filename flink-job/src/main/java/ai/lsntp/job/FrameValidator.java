@@ -7,6 +7,8 @@ import ai.lsntp.model.ModelCatalog;
 import ai.lsntp.model.ModelSpec;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.EnumMap;
 import java.util.Map;
@@ -18,7 +20,9 @@ import org.apache.flink.util.Collector;
 /**
  * Decodes and checks each frames-topic record against the model that serves its grid. Good frames
  * go on as {@link Frame}; every other record goes to the {@link Rejects#TAG} side output with its
- * reason and raw bytes. Never throws for a bad record.
+ * reason and raw bytes (the first {@code rejects.max-payload-bytes} of them, with size and SHA-256,
+ * when larger). Never throws for a record: the size is checked before anything is decoded, and an
+ * unexpected exception while checking one record rejects that record as INTERNAL_ERROR.
  *
  * <p>Missing cells (mask = 1, or equal to the fill value) are filled with the mean of the frame's
  * valid cells, so the model always sees kelvin values.
@@ -33,16 +37,21 @@ public class FrameValidator extends ProcessFunction<RawFrame, Frame> {
   private final ModelCatalog models;
   private final long maxFrameBytes;
   private final long futureToleranceMillis;
+  private final int maxRejectPayloadBytes;
+  private final StageProbe probe;
 
   private transient AvroBytes<TemperatureFrame> avro;
   private transient Counter framesIn;
   private transient Counter framesValid;
   private transient Map<Reason, Counter> rejects;
 
-  public FrameValidator(ModelCatalog models, long maxFrameBytes, long futureToleranceMillis) {
+  public FrameValidator(ModelCatalog models, long maxFrameBytes, long futureToleranceMillis, int maxRejectPayloadBytes,
+      StageProbe probe) {
     this.models = models;
     this.maxFrameBytes = maxFrameBytes;
     this.futureToleranceMillis = futureToleranceMillis;
+    this.maxRejectPayloadBytes = maxRejectPayloadBytes;
+    this.probe = probe;
   }
 
   /** A record that cannot be used, with the reason. */
@@ -67,8 +76,8 @@ public class FrameValidator extends ProcessFunction<RawFrame, Frame> {
     framesValid = getRuntimeContext().getMetricGroup().counter("framesValid");
     rejects = new EnumMap<>(Reason.class);
     for (Reason r : Reason.values()) {
-      if (r != Reason.LATE) {
-        rejects.put(r, getRuntimeContext().getMetricGroup().addGroup("reason", r.name()).counter("rejects"));
+      if (r != Reason.LATE) { // counted where it is decided: the window function
+        rejects.put(r, RejectMetrics.counter(getRuntimeContext().getMetricGroup(), r));
       }
     }
   }
@@ -76,13 +85,43 @@ public class FrameValidator extends ProcessFunction<RawFrame, Frame> {
   @Override
   public void processElement(RawFrame raw, Context ctx, Collector<Frame> out) {
     framesIn.inc();
+    Frame frame;
     try {
-      out.collect(validate(raw, System.currentTimeMillis()));
-      framesValid.inc();
+      if (probe != null) {
+        probe.validating(raw);
+      }
+      frame = validate(raw, System.currentTimeMillis());
     } catch (Rejection r) {
-      rejects.get(r.reason).inc();
-      ctx.output(Rejects.TAG, Rejects.of(r.reason, r.getMessage(), raw, r.gridId, r.validTime));
+      reject(ctx, raw, r.reason, r.getMessage(), r.gridId, r.validTime);
+      return;
+    } catch (RuntimeException | Error e) {
+      if (e instanceof VirtualMachineError) {
+        throw (VirtualMachineError) e; // out of memory is the JVM's problem, not this record's
+      }
+      reject(ctx, raw, Reason.INTERNAL_ERROR, Rejects.describe("checking the record", e), keyGrid(raw), null);
+      return;
     }
+    out.collect(frame);
+    framesValid.inc();
+  }
+
+  private void reject(Context ctx, RawFrame raw, Reason reason, String message, String gridId, Long validTime) {
+    rejects.get(reason).inc();
+    ctx.output(Rejects.TAG, Rejects.ofRecord(reason, message, raw, gridId, validTime, maxRejectPayloadBytes));
+  }
+
+  /** The grid id the producer put in the Kafka key, when it is one (UTF-8, printable, not too long). */
+  static String keyGrid(RawFrame raw) {
+    if (raw.key == null || raw.key.length == 0 || raw.key.length > 256) {
+      return null;
+    }
+    String k;
+    try {
+      k = StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(raw.key)).toString();
+    } catch (CharacterCodingException e) {
+      return null;
+    }
+    return k.chars().allMatch(c -> c >= 0x20 && c != 0x7f) ? k : null;
   }
 
   /** The checks, in order; {@code now} is wall-clock time in epoch milliseconds. */
@@ -90,18 +129,25 @@ public class FrameValidator extends ProcessFunction<RawFrame, Frame> {
     if (avro == null) {
       avro = AvroBytes.of(TemperatureFrame.class);
     }
+    String keyGrid = keyGrid(raw);
     if (raw.value == null) {
-      throw new Rejection(Reason.UNDECODABLE, "record has no value (tombstone)", null, null);
+      throw new Rejection(Reason.UNDECODABLE, "expected an Avro TemperatureFrame; the record has no value (a tombstone)",
+          keyGrid, null);
+    }
+    if (raw.value.length == 0) {
+      throw new Rejection(Reason.UNDECODABLE, "expected an Avro TemperatureFrame; the value is empty", keyGrid, null);
     }
     if (raw.value.length > maxFrameBytes) {
-      throw new Rejection(Reason.TOO_LARGE, "record of " + raw.value.length + " bytes is over stream.max-frame-bytes = "
-          + maxFrameBytes, null, null);
+      throw new Rejection(Reason.TOO_LARGE, "the value is " + raw.value.length + " bytes, over stream.max-frame-bytes = "
+          + maxFrameBytes + " (a frame of this model directory's largest grid needs "
+          + models.largestFrameBytes() + "); not decoded", keyGrid, null);
     }
     TemperatureFrame tf;
     try {
       tf = avro.decode(raw.value);
     } catch (IOException | RuntimeException e) {
-      throw new Rejection(Reason.UNDECODABLE, "not one Avro TemperatureFrame record: " + e.getMessage(), null, null);
+      throw new Rejection(Reason.UNDECODABLE, "expected one Avro TemperatureFrame (schemas/TemperatureFrame.avsc); "
+          + raw.value.length + " bytes that are not one: " + e.getMessage(), keyGrid, null);
     }
     String grid = tf.getGridId();
     long vt = tf.getValidTime().toEpochMilli();
@@ -176,7 +222,6 @@ public class FrameValidator extends ProcessFunction<RawFrame, Frame> {
       }
     }
     Frame f = new Frame(grid, vt, raw.timestamp, v);
-    f.raw = raw.value;
     f.topic = raw.topic;
     f.partition = raw.partition;
     f.offset = raw.offset;

@@ -9,6 +9,10 @@ public class FrameWindow {
   public long arrivalTime;
   /** alpha*H*W kelvin, frame-major then row-major. */
   public float[] values;
+  /** Where the record of the frame that completed the window is (for a reject of the window). */
+  public String topic;
+  public int partition;
+  public long offset;
 
   public FrameWindow() {}
 
@@ -17,5 +21,14 @@ public class FrameWindow {
     this.issueTime = issueTime;
     this.arrivalTime = arrivalTime;
     this.values = values;
+  }
+
+  /** The window completed by frame {@code completing}, with that frame's source position. */
+  static FrameWindow completedBy(Frame completing, long issueTime, float[] values) {
+    FrameWindow w = new FrameWindow(completing.gridId, issueTime, completing.arrivalTime, values);
+    w.topic = completing.topic;
+    w.partition = completing.partition;
+    w.offset = completing.offset;
+    return w;
   }
 }

@@ -33,7 +33,9 @@ import org.apache.flink.util.Collector;
  *       counted in the {@code gaps} metric once the watermark passes the missing time plus the
  *       allowed lateness;
  *   <li>state holds at most alpha + L frames (alpha + 1 with the default one-step lateness):
- *       older frames are evicted one by one, never by rewriting the window.
+ *       older frames are evicted one by one, never by rewriting the window;
+ *   <li>an unexpected exception while handling one frame rejects that frame as INTERNAL_ERROR
+ *       (reason: the exception) and the job goes on.
  * </ul>
  */
 public class FrameWindowFunction extends KeyedProcessFunction<String, Frame, FrameWindow> {
@@ -41,6 +43,7 @@ public class FrameWindowFunction extends KeyedProcessFunction<String, Frame, Fra
 
   private final ModelCatalog models;
   private final long allowedLatenessMillis;
+  private final StageProbe probe;
 
   private transient MapState<Long, Frame> frames;
   private transient ValueState<Long> newest;
@@ -49,10 +52,12 @@ public class FrameWindowFunction extends KeyedProcessFunction<String, Frame, Fra
   private transient Counter duplicates;
   private transient Counter outOfOrder;
   private transient Counter late;
+  private transient Counter internalErrors;
 
-  public FrameWindowFunction(ModelCatalog models, long allowedLatenessMillis) {
+  public FrameWindowFunction(ModelCatalog models, long allowedLatenessMillis, StageProbe probe) {
     this.models = models;
     this.allowedLatenessMillis = allowedLatenessMillis;
+    this.probe = probe;
   }
 
   @Override
@@ -64,7 +69,8 @@ public class FrameWindowFunction extends KeyedProcessFunction<String, Frame, Fra
     gaps = getRuntimeContext().getMetricGroup().counter("gaps");
     duplicates = getRuntimeContext().getMetricGroup().counter("duplicates");
     outOfOrder = getRuntimeContext().getMetricGroup().counter("outOfOrderSlotted");
-    late = getRuntimeContext().getMetricGroup().addGroup("reason", Reason.LATE.name()).counter("rejects");
+    late = RejectMetrics.counter(getRuntimeContext().getMetricGroup(), Reason.LATE);
+    internalErrors = RejectMetrics.counter(getRuntimeContext().getMetricGroup(), Reason.INTERNAL_ERROR);
   }
 
   /** Frames kept behind the newest one: alpha - 1 for the window plus L for lateness. */
@@ -74,7 +80,31 @@ public class FrameWindowFunction extends KeyedProcessFunction<String, Frame, Fra
   }
 
   @Override
-  public void processElement(Frame frame, Context ctx, Collector<FrameWindow> out) throws Exception {
+  public void processElement(Frame frame, Context ctx, Collector<FrameWindow> out) {
+    List<FrameWindow> completed;
+    try {
+      if (probe != null) {
+        probe.windowing(frame);
+      }
+      completed = slotIn(frame, ctx);
+    } catch (Exception | Error e) {
+      if (e instanceof VirtualMachineError) {
+        throw (VirtualMachineError) e;
+      }
+      internalErrors.inc();
+      ctx.output(Rejects.TAG, Rejects.ofFrame(Reason.INTERNAL_ERROR, Rejects.describe("windowing the frame", e), frame));
+      return;
+    }
+    // emitted only once the frame is fully handled: an error above leaves no half-emitted windows
+    for (FrameWindow w : completed) {
+      out.collect(w);
+      windowsCompleted.inc();
+    }
+  }
+
+  /** Puts the frame in the grid's state; returns the windows it completes (or rejects it as LATE). */
+  private List<FrameWindow> slotIn(Frame frame, Context ctx) throws Exception {
+    List<FrameWindow> completed = new ArrayList<>();
     ModelSpec spec = models.forGrid(frame.gridId);
     long step = spec.stepMillis;
     long t = frame.validTime;
@@ -82,18 +112,16 @@ public class FrameWindowFunction extends KeyedProcessFunction<String, Frame, Fra
 
     if (top != null && t < top - allowedLatenessMillis) {
       late.inc();
-      ctx.output(Rejects.TAG, Rejects.of(Reason.LATE, "valid time " + Instant.ofEpochMilli(t) + " is more than "
+      ctx.output(Rejects.TAG, Rejects.ofFrame(Reason.LATE, "valid time " + Instant.ofEpochMilli(t) + " is more than "
           + allowedLatenessMillis / 60_000 + " minutes older than the grid's newest frame "
           + Instant.ofEpochMilli(top) + " (stream.allowed-lateness)", frame));
-      return;
+      return completed;
     }
     boolean duplicate = frames.contains(t);
-    frame.raw = null; // state keeps values only
-    frame.topic = null;
     frames.put(t, frame);
     if (duplicate) {
       duplicates.inc();
-      return;
+      return completed;
     }
     if (top == null || t > top) {
       top = t;
@@ -112,11 +140,11 @@ public class FrameWindowFunction extends KeyedProcessFunction<String, Frame, Fra
       }
       List<Frame> window = windowEndingAt(end, spec);
       if (window != null) {
-        out.collect(toWindow(frame.gridId, end, frame.arrivalTime, window, spec));
-        windowsCompleted.inc();
+        completed.add(FrameWindow.completedBy(frame, end, concat(window, spec)));
       }
     }
     evict(top - (long) retainedSteps(spec, allowedLatenessMillis) * step);
+    return completed;
   }
 
   private List<Frame> windowEndingAt(long end, ModelSpec spec) throws Exception {
@@ -131,13 +159,13 @@ public class FrameWindowFunction extends KeyedProcessFunction<String, Frame, Fra
     return w;
   }
 
-  private static FrameWindow toWindow(String grid, long end, long arrival, List<Frame> w, ModelSpec spec) {
+  private static float[] concat(List<Frame> w, ModelSpec spec) {
     int cells = spec.cells();
     float[] values = new float[spec.alpha * cells];
     for (int i = 0; i < w.size(); i++) {
       System.arraycopy(w.get(i).values, 0, values, i * cells, cells);
     }
-    return new FrameWindow(grid, end, arrival, values);
+    return values;
   }
 
   private void evict(long oldestKept) throws Exception {

@@ -28,7 +28,12 @@ import org.apache.flink.util.OutputTag;
  * batched into one call per model: up to {@code maxWindows} windows, or whatever is waiting
  * {@code maxDelayMillis} after the first one, whichever comes first. The buffer is flushed before
  * every checkpoint barrier and at the end of input, so it is never state and nothing is lost.
- * Forecasts are the main output, alerts a side output.
+ * Forecasts are the main output, alerts and rejects side outputs.
+ *
+ * <p>A failed batch call is retried window by window, so one bad window cannot cost the others
+ * their forecasts; a window that fails on its own, or whose alert evaluation throws, goes to the
+ * rejects as INTERNAL_ERROR with the exception (its forecast is still published when only the
+ * alerts failed). The job goes on.
  */
 public class InferenceOperator extends AbstractStreamOperator<Forecast>
     implements OneInputStreamOperator<FrameWindow, Forecast> {
@@ -41,6 +46,7 @@ public class InferenceOperator extends AbstractStreamOperator<Forecast>
   private final int maxWindows;
   private final long maxDelayMillis;
   private final AlertEvaluator alerts;
+  private final StageProbe probe;
 
   private transient Map<String, OnnxForecaster> sessions; // by model path
   private transient List<FrameWindow> pending;
@@ -51,15 +57,18 @@ public class InferenceOperator extends AbstractStreamOperator<Forecast>
   private transient Histogram inferenceMillis;
   private transient Histogram batchSize;
   private transient Histogram endToEndMillis;
+  private transient Counter internalErrors;
+  private transient Counter batchRetries;
 
   public InferenceOperator(ModelCatalog models, boolean cuda, int intraOpThreads, int maxWindows,
-      long maxDelayMillis, AlertEvaluator alerts) {
+      long maxDelayMillis, AlertEvaluator alerts, StageProbe probe) {
     this.models = models;
     this.cuda = cuda;
     this.intraOpThreads = intraOpThreads;
     this.maxWindows = maxWindows;
     this.maxDelayMillis = maxDelayMillis;
     this.alerts = alerts;
+    this.probe = probe;
   }
 
   @Override
@@ -78,6 +87,8 @@ public class InferenceOperator extends AbstractStreamOperator<Forecast>
     inferenceMillis = getMetricGroup().histogram("inferenceLatencyMs", new DescriptiveStatisticsHistogram(1000));
     batchSize = getMetricGroup().histogram("batchSize", new DescriptiveStatisticsHistogram(1000));
     endToEndMillis = getMetricGroup().histogram("endToEndLatencyMs", new DescriptiveStatisticsHistogram(1000));
+    internalErrors = RejectMetrics.counter(getMetricGroup(), Reason.INTERNAL_ERROR);
+    batchRetries = getMetricGroup().counter("batchRetries");
   }
 
   @Override
@@ -110,31 +121,80 @@ public class InferenceOperator extends AbstractStreamOperator<Forecast>
     pending.clear();
     for (Map.Entry<String, List<FrameWindow>> e : byModel.entrySet()) {
       OnnxForecaster session = sessions.get(e.getKey());
-      ModelSpec spec = session.spec();
       List<FrameWindow> ws = e.getValue();
-      List<float[]> inputs = new ArrayList<>(ws.size());
-      for (FrameWindow w : ws) {
-        inputs.add(w.values);
+      float[][] outs;
+      try {
+        outs = forecast(session, ws);
+      } catch (Exception | Error batchFailure) {
+        rethrowIfFatal(batchFailure);
+        batchRetries.inc();
+        for (FrameWindow w : ws) { // one by one: only the windows that fail on their own are lost
+          try {
+            emit(session.spec(), List.of(w), forecast(session, List.of(w)));
+          } catch (Exception | Error windowFailure) {
+            rethrowIfFatal(windowFailure);
+            reject(w, Rejects.describe("forecasting the window (retried alone after its batch of " + ws.size()
+                + " failed)", windowFailure));
+          }
+        }
+        continue;
       }
-      long t0 = System.nanoTime();
-      float[][] outs = session.forecast(inputs);
-      inferenceMillis.update((System.nanoTime() - t0) / 1_000_000);
-      batchSize.update(ws.size());
-      batches.inc();
-      long producedAt = System.currentTimeMillis();
-      int cells = spec.cells();
-      for (int i = 0; i < ws.size(); i++) {
-        FrameWindow w = ws.get(i);
-        output.collect(new StreamRecord<>(toForecast(spec, w, outs[i], producedAt), w.issueTime));
-        forecastsOut.inc();
-        endToEndMillis.update(producedAt - w.arrivalTime);
+      emit(session.spec(), ws, outs);
+    }
+  }
+
+  private float[][] forecast(OnnxForecaster session, List<FrameWindow> ws) throws Exception {
+    if (probe != null) {
+      probe.forecasting(ws);
+    }
+    List<float[]> inputs = new ArrayList<>(ws.size());
+    for (FrameWindow w : ws) {
+      inputs.add(w.values);
+    }
+    long t0 = System.nanoTime();
+    float[][] outs = session.forecast(inputs);
+    inferenceMillis.update((System.nanoTime() - t0) / 1_000_000);
+    batchSize.update(ws.size());
+    batches.inc();
+    return outs;
+  }
+
+  private void emit(ModelSpec spec, List<FrameWindow> ws, float[][] outs) {
+    long producedAt = System.currentTimeMillis();
+    int cells = spec.cells();
+    for (int i = 0; i < ws.size(); i++) {
+      FrameWindow w = ws.get(i);
+      output.collect(new StreamRecord<>(toForecast(spec, w, outs[i], producedAt), w.issueTime));
+      forecastsOut.inc();
+      endToEndMillis.update(producedAt - w.arrivalTime);
+      List<Alert> raised;
+      try {
+        if (probe != null) {
+          probe.alerting(w);
+        }
         float[] observed = new float[cells];
         System.arraycopy(w.values, (spec.alpha - 1) * cells, observed, 0, cells);
-        for (Alert a : alerts.evaluate(spec, w.gridId, w.issueTime, observed, outs[i], producedAt)) {
-          output.collect(ALERTS, new StreamRecord<>(a, w.issueTime));
-          alertsOut.inc();
-        }
+        raised = alerts.evaluate(spec, w.gridId, w.issueTime, observed, outs[i], producedAt);
+      } catch (Exception | Error e) {
+        rethrowIfFatal(e);
+        reject(w, Rejects.describe("evaluating the alert rules (the forecast was published)", e));
+        continue;
       }
+      for (Alert a : raised) {
+        output.collect(ALERTS, new StreamRecord<>(a, w.issueTime));
+        alertsOut.inc();
+      }
+    }
+  }
+
+  private void reject(FrameWindow w, String message) {
+    internalErrors.inc();
+    output.collect(Rejects.TAG, new StreamRecord<>(Rejects.ofWindow(Reason.INTERNAL_ERROR, message, w), w.issueTime));
+  }
+
+  private static void rethrowIfFatal(Throwable t) {
+    if (t instanceof VirtualMachineError) {
+      throw (VirtualMachineError) t;
     }
   }
 
@@ -175,16 +235,33 @@ public class InferenceOperator extends AbstractStreamOperator<Forecast>
     super.finish();
   }
 
+  /** Closes every session even when one fails to close; the first failure is thrown, the others added to it. */
+  static void closeAll(Iterable<? extends AutoCloseable> resources) throws Exception {
+    Exception first = null;
+    for (AutoCloseable r : resources) {
+      try {
+        r.close();
+      } catch (Exception e) {
+        if (first == null) {
+          first = e;
+        } else {
+          first.addSuppressed(e);
+        }
+      }
+    }
+    if (first != null) {
+      throw first;
+    }
+  }
+
   @Override
   public void close() throws Exception {
     try {
       if (flushTimer != null) {
         flushTimer.cancel(false);
       }
+      closeAll(sessions == null ? List.of() : sessions.values());
       if (sessions != null) {
-        for (OnnxForecaster s : sessions.values()) {
-          s.close();
-        }
         sessions.clear();
       }
     } finally {

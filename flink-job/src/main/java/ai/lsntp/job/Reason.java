@@ -1,6 +1,9 @@
 package ai.lsntp.job;
 
-/** Why a frame was rejected (RejectedFrame.reason_code). */
+/**
+ * Why a record or a window was rejected (RejectedFrame.reason_code). deploy/OPERATIONS.md says
+ * what each means and what an operator does about it; a test checks that it lists every one.
+ */
 public enum Reason {
   UNDECODABLE,
   UNKNOWN_GRID,
@@ -13,5 +16,7 @@ public enum Reason {
   ALL_MISSING,
   FUTURE_VALID_TIME,
   TOO_LARGE,
-  LATE
+  LATE,
+  /** An unexpected exception while handling this one record or window; the job went on. */
+  INTERNAL_ERROR
 }

@@ -79,8 +79,10 @@ public final class ModelCatalog implements Serializable {
     return byGrid;
   }
 
-  public int size() {
-    return byGrid.size();
+  /** Bytes of a frame record of the largest grid served: 4 per value and 1 per mask cell, plus the header. */
+  public long largestFrameBytes() {
+    long cells = byGrid.values().stream().mapToLong(ModelSpec::cells).max().orElse(0);
+    return 5 * cells + 256;
   }
 
   @Override

@@ -39,7 +39,7 @@ class FrameWindowFunctionTest {
     List<TemperatureFrame> tfs = RealFrames.uk(16);
     spec = models.forGrid(tfs.get(0).getGridId());
     assertThat(spec).as("a shipped model for %s", tfs.get(0).getGridId()).isNotNull();
-    FrameValidator v = new FrameValidator(models, 1 << 20, 365L * 24 * HOUR);
+    FrameValidator v = new FrameValidator(models, 1 << 20, 365L * 24 * HOUR, 65536, null);
     AvroBytes<TemperatureFrame> avro = AvroBytes.of(TemperatureFrame.class);
     real = new ArrayList<>();
     for (int i = 0; i < tfs.size(); i++) {
@@ -53,7 +53,7 @@ class FrameWindowFunctionTest {
 
   @BeforeEach
   void harness() throws Exception {
-    fn = new FrameWindowFunction(models, HOUR);
+    fn = new FrameWindowFunction(models, HOUR, null);
     h = new KeyedOneInputStreamOperatorTestHarness<>(new KeyedProcessOperator<>(fn), new GridKey(), Types.STRING);
     h.open();
   }
@@ -66,7 +66,9 @@ class FrameWindowFunctionTest {
   private Frame frame(int i) {
     Frame src = real.get(i);
     Frame f = new Frame(src.gridId, src.validTime, src.arrivalTime, src.values.clone());
-    f.raw = new byte[] {(byte) i};
+    f.topic = "frames";
+    f.partition = 0;
+    f.offset = i;
     return f;
   }
 
@@ -166,7 +168,9 @@ class FrameWindowFunctionTest {
     assertThat(r.getReason()).contains("allowed-lateness");
     assertThat(r.getGridId()).isEqualTo(real.get(4).gridId);
     assertThat(r.getValidTime().toEpochMilli()).isEqualTo(t(4));
-    assertThat(r.getRaw().array()).containsExactly((byte) 4);
+    assertThat(r.getSourceTopic()).isEqualTo("frames");
+    assertThat(r.getSourceOffset()).as("where the late record is on the frames topic").isEqualTo(4L);
+    assertThat(r.getRaw().remaining()).as("a late frame's reject points at its record instead of copying it").isZero();
     assertThat(windows()).isEmpty();
 
     // the gap is counted once the watermark passes the missing frame plus the lateness

@@ -57,7 +57,7 @@ class InferenceOperatorTest {
   @Test
   void batchesUpToNWindowsOrTMillisAcrossGridsAndMatchesSingleWindowInference() throws Exception {
     InferenceOperator op = new InferenceOperator(twoGrids, false, 1, 3, 500,
-        new AlertEvaluator(List.of(new AlertRule("cold", AlertRule.Kind.frost, 290.0, null, "uk-copy"))));
+        new AlertEvaluator(List.of(new AlertRule("cold", AlertRule.Kind.frost, 290.0, null, "uk-copy"))), null);
     try (OneInputStreamOperatorTestHarness<FrameWindow, Forecast> h = new OneInputStreamOperatorTestHarness<>(op)) {
       h.setProcessingTime(0);
       h.open();
@@ -98,7 +98,7 @@ class InferenceOperatorTest {
 
   @Test
   void nothingWaitsAcrossACheckpointBarrier() throws Exception {
-    InferenceOperator op = new InferenceOperator(twoGrids, false, 1, 16, 60_000, new AlertEvaluator(List.of()));
+    InferenceOperator op = new InferenceOperator(twoGrids, false, 1, 16, 60_000, new AlertEvaluator(List.of()), null);
     try (OneInputStreamOperatorTestHarness<FrameWindow, Forecast> h = new OneInputStreamOperatorTestHarness<>(op)) {
       h.open();
       h.processElement(new StreamRecord<>(window(uk.gridId, 5), 0));

@@ -6,9 +6,19 @@ import ai.lsntp.config.ConfigLoader;
 public final class TestJobConfig {
   private TestJobConfig() {}
 
-  /** Bootstrap servers, group id and the four topics {@code prefix.frames|forecasts|alerts|rejects}, models from models/. */
+  /**
+   * Bootstrap servers, group id and the four topics {@code prefix.frames|forecasts|alerts|rejects},
+   * models from models/, checkpoints in a fresh temporary directory.
+   */
   public static ConfigLoader onTopics(String bootstrapServers, String prefix) {
+    java.nio.file.Path checkpoints;
+    try {
+      checkpoints = java.nio.file.Files.createTempDirectory("lsntp-checkpoints-" + prefix + "-");
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
     return new ConfigLoader()
+        .set("checkpoints.directory", checkpoints.toString())
         .set("kafka.bootstrap-servers", bootstrapServers)
         .set("kafka.group-id", prefix)
         .set("topics.frames", prefix + ".frames")

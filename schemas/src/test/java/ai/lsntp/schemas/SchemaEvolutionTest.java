@@ -37,6 +37,7 @@ class SchemaEvolutionTest {
         new Object[] {"TemperatureFrame-v1.avsc", TemperatureFrame.getClassSchema()},
         new Object[] {"Forecast-v1.avsc", Forecast.getClassSchema()},
         new Object[] {"RejectedFrame-v1.avsc", RejectedFrame.getClassSchema()},
+        new Object[] {"RejectedFrame-v2.avsc", RejectedFrame.getClassSchema()},
         new Object[] {"Alert-v1.avsc", Alert.getClassSchema()});
   }
 

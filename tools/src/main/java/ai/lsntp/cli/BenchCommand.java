@@ -93,6 +93,8 @@ public class BenchCommand implements Callable<Integer> {
     base.put("topics.rejects", p + ".rejects");
     base.put("delivery.guarantee", "at-least-once"); // --delivery exactly-once overrides
     base.put("delivery.checkpoint-interval", "10s");
+    // a fresh embedded broker each run: its checkpoints are throw-away, never resumed
+    base.put("checkpoints.directory", java.nio.file.Files.createTempDirectory("lsntp-demo-checkpoints-").toString());
     base.put("stream.future-tolerance", "3650d");
     base.put("alerts", "[]");
     LsntpConfig cfg = options.toConfig(base);

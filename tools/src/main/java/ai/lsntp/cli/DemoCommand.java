@@ -16,6 +16,7 @@ import ai.lsntp.tools.FramePublisher;
 import ai.lsntp.tools.Lines;
 import ai.lsntp.tools.Replay;
 import ai.lsntp.tools.TopicWatcher;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -63,6 +64,7 @@ public class DemoCommand implements Callable<Integer> {
     long paceMillis = Durations.parse("--pace", pace).toMillis();
     System.out.println("lsntp demo: starting an in-process Kafka broker (KRaft) ...");
     EmbeddedKafka kafka = EmbeddedKafka.start();
+    Path checkpoints = Files.createTempDirectory("lsntp-demo-checkpoints-");
     JobClient job = null;
     Replay replay = null;
     FramePublisher publisher = null;
@@ -90,6 +92,8 @@ public class DemoCommand implements Callable<Integer> {
       base.put("kafka.group-id", "lsntp-demo");
       base.put("delivery.guarantee", "at-least-once");
       base.put("delivery.checkpoint-interval", "5s");
+      // a fresh embedded broker each run: its checkpoints are throw-away, never resumed
+      base.put("checkpoints.directory", checkpoints.toString());
       // the production default frost rule (263.15 K) never fires on March 2019 in the UK; the demo
       // watches for air frost instead, so alerts show up (--alert replaces these)
       base.put("alerts", "[{name: heat-30c, kind: heat, threshold: 303.15},"
@@ -223,8 +227,17 @@ public class DemoCommand implements Callable<Integer> {
         }
       }
       kafka.close();
+      deleteTree(checkpoints);
       System.out.println("lsntp demo: stopped.");
       done.countDown();
+    }
+  }
+
+  private static void deleteTree(Path dir) {
+    try (java.util.stream.Stream<Path> s = Files.walk(dir)) {
+      s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    } catch (java.io.IOException e) {
+      // a temporary directory: the system cleans it up eventually
     }
   }
 

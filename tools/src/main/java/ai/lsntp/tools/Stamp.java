@@ -19,7 +19,7 @@ final class Stamp {
     return READABLE.format(t);
   }
 
-  /** A lead time as +6h, +90m, +1d2h. */
+  /** A lead time as +6h, or +90m when it is not a whole number of hours. */
   static String lead(long millis) {
     long m = millis / 60000;
     if (m % 60 != 0) {

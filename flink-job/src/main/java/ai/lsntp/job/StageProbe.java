@@ -1,0 +1,19 @@
+package ai.lsntp.job;
+
+import java.io.Serializable;
+import java.util.List;
+
+/**
+ * A test hook: each stage calls it for each element before doing its own work, so a test can make
+ * one stage throw for one chosen record and check that the record (or window) lands on the
+ * rejects topic as INTERNAL_ERROR while the job goes on. Production jobs have none.
+ */
+public interface StageProbe extends Serializable {
+  default void validating(RawFrame record) {}
+
+  default void windowing(Frame frame) {}
+
+  default void forecasting(List<FrameWindow> batch) {}
+
+  default void alerting(FrameWindow window) {}
+}

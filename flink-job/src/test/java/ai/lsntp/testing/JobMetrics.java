@@ -1,0 +1,49 @@
+package ai.lsntp.testing;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.Map;
+import org.apache.flink.api.common.JobID;
+import org.apache.flink.metrics.Counter;
+import org.apache.flink.metrics.Gauge;
+import org.apache.flink.metrics.Histogram;
+import org.apache.flink.metrics.Metric;
+import org.apache.flink.runtime.testutils.InMemoryReporter;
+
+/** A job's metrics through Flink's metric system (an in-memory reporter that keeps them after the job ends). */
+public final class JobMetrics {
+  private JobMetrics() {}
+
+  /** The sum over every operator instance of the counters whose identifier ends with {@code suffix}. */
+  public static long counter(InMemoryReporter r, JobID job, String suffix) {
+    return sum(r, job, suffix, Counter.class);
+  }
+
+  /** The number of values recorded by the histograms whose identifier ends with {@code suffix}. */
+  public static long histogramCount(InMemoryReporter r, JobID job, String suffix) {
+    return sum(r, job, suffix, Histogram.class);
+  }
+
+  /** How often the job restarted (Flink's numRestarts gauge). */
+  public static long restarts(InMemoryReporter r, JobID job) {
+    return sum(r, job, "numRestarts", Gauge.class);
+  }
+
+  private static long sum(InMemoryReporter r, JobID job, String suffix, Class<? extends Metric> kind) {
+    long sum = 0;
+    int found = 0;
+    for (Map.Entry<String, Metric> e : r.getMetricsByIdentifiers(job).entrySet()) {
+      if (e.getKey().endsWith("." + suffix) && kind.isInstance(e.getValue())) {
+        Metric m = e.getValue();
+        sum += m instanceof Counter ? ((Counter) m).getCount()
+            : m instanceof Histogram ? ((Histogram) m).getCount() : ((Number) ((Gauge<?>) m).getValue()).longValue();
+        found++;
+      }
+    }
+    if (found == 0) {
+      r.getMetricsByIdentifiers(job).keySet().stream().sorted().forEach(k -> System.out.println("metric: " + k));
+    }
+    assertThat(found).as("%s %s registered", kind.getSimpleName(), suffix).isPositive();
+    return sum;
+  }
+}
