@@ -140,7 +140,11 @@ class ComposeFileTest {
       String props = String.valueOf(env.get("FLINK_PROPERTIES"));
       assertThat(props).contains("jobmanager.rpc.address: jobmanager")
           .contains("-Dorg.apache.avro.SERIALIZABLE_PACKAGES=ai.lsntp.avro")
-          .contains("state.checkpoints.dir:").contains("state.savepoints.dir:");
+          .contains("execution.checkpointing.dir:").contains("execution.checkpointing.savepoint-dir:")
+          .contains("restart-strategy.type:");
+      Map<String, Object> flinkConf = new Yaml().load(props);
+      assertThat(flinkConf.keySet().stream().map(FlinkOptionKeys::problem).filter(java.util.Objects::nonNull))
+          .as("FLINK_PROPERTIES keys of %s", s).isEmpty();
     }
     try (var models = Files.list(root.resolve("models"))) {
       assertThat(models.filter(d -> Files.exists(d.resolve("model.onnx")))).as("a shipped model to serve").isNotEmpty();
@@ -173,6 +177,34 @@ class ComposeFileTest {
     picocli.CommandLine.ParseResult parsed = new picocli.CommandLine(new ai.lsntp.tools.ReplayCommand())
         .parseArgs(args.split("\\s+"));
     assertThat(parsed.<Double>matchedOptionValue("--speed", null)).isEqualTo(3600.0);
+  }
+
+  @Test
+  @SuppressWarnings("unchecked")
+  void flinkCanWriteItsCheckpointsAndSavepoints() throws Exception {
+    // Docker creates named volumes owned by root; Flink runs as uid 9999: a one-shot root service
+    // must hand the state volume to uid 9999 before the JobManager and TaskManagers start
+    Map<String, Object> init = services.get("state-init");
+    assertThat(init).as("a service that chowns the state volume").isNotNull();
+    assertThat(String.valueOf(init.get("user"))).isEqualTo("root");
+    String chown = String.join(" ", strings(init.get("entrypoint"))) + " " + commandText(init);
+    Matcher m = Pattern.compile("chown -R 9999:9999 (\\S+)").matcher(chown);
+    assertThat(m.find()).as("chown -R 9999:9999 DIR in %s", chown).isTrue();
+    String owned = m.group(1);
+    for (String s : List.of("jobmanager", "taskmanager")) {
+      Map<String, Object> env = (Map<String, Object>) services.get(s).get("environment");
+      Map<String, Object> conf = new Yaml().load(String.valueOf(env.get("FLINK_PROPERTIES")));
+      for (String k : List.of("execution.checkpointing.dir", "execution.checkpointing.savepoint-dir")) {
+        assertThat(String.valueOf(conf.get(k))).as("%s of %s", k, s).startsWith("file://" + owned + "/");
+      }
+      assertThat(strings(services.get(s).get("volumes"))).as("%s mounts the chowned volume", s)
+          .anySatisfy(v -> assertThat(v).endsWith(":" + owned));
+      Map<String, Object> deps = (Map<String, Object>) services.get(s).get("depends_on");
+      assertThat(deps).as("%s waits for state-init", s).containsKey("state-init");
+      assertThat(String.valueOf(((Map<String, Object>) deps.get("state-init")).get("condition")))
+          .isEqualTo("service_completed_successfully");
+    }
+    assertThat(strings(init.get("volumes"))).anySatisfy(v -> assertThat(v).endsWith(":" + owned));
   }
 
   @Test

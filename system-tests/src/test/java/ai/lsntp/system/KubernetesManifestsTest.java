@@ -24,13 +24,15 @@ import org.junit.jupiter.api.io.TempDir;
 import org.yaml.snakeyaml.Yaml;
 
 /**
- * deploy/: both kustomize overlays rendered offline with kubectl and checked against what the
- * build produces (jar, main class, Flink version, gpu profile) and against the job's own
- * configuration loader.
+ * deploy/: both kustomize overlays rendered offline with kubectl and checked as the operators and
+ * the API server would take them (the served CRD schemas in deploy/crds), against what the build
+ * produces (jar, main class, Flink version and its configuration keys, gpu profile), and against
+ * the job's own configuration loader.
  */
 class KubernetesManifestsTest {
   static Path root;
   static BuildFacts build;
+  static CrdSchemas crds;
 
   @TempDir Path tmp;
 
@@ -38,6 +40,7 @@ class KubernetesManifestsTest {
   static void load() throws Exception {
     root = TestPaths.root();
     build = BuildFacts.read();
+    crds = new CrdSchemas(root.resolve("deploy/crds"));
   }
 
   static String kubectl() {
@@ -112,15 +115,22 @@ class KubernetesManifestsTest {
     // the image's Dockerfile puts the build's application jar where jarURI points, on the build's Flink version
     String dockerfile = Files.readString(root.resolve("deploy/docker/" + (variant.equals("gpu") ? "Dockerfile.gpu" : "Dockerfile")));
     String jarInImage = job.get("jarURI").toString().replaceFirst("^local://", "");
-    assertThat(dockerfile).contains("COPY " + build.appJar() + " " + jarInImage);
+    assertThat(dockerfile).containsPattern("COPY (--chown=flink:flink )?" + Pattern.quote(build.appJar() + " " + jarInImage));
     assertThat(dockerfile).contains("FROM flink:" + build.flinkVersion + "-java17");
     assertThat(dockerfile).contains("-t " + spec.get("image"));
 
-    // durable checkpoints, savepoints and HA metadata (not a pod's local disk)
+    // durable checkpoints, savepoints and HA metadata (not a pod's local disk), under keys Flink 2.3 reads
     Map<String, Object> conf = at(spec, "flinkConfiguration");
-    for (String k : List.of("state.checkpoints.dir", "state.savepoints.dir", "high-availability.storageDir")) {
+    for (String k : List.of("execution.checkpointing.dir", "execution.checkpointing.savepoint-dir",
+        "high-availability.storageDir")) {
       assertThat(String.valueOf(conf.get(k))).as(k).matches("(s3|s3a|s3p|gs|hdfs|abfss?|oss)://.+");
     }
+    assertThat(conf.keySet().stream().map(FlinkOptionKeys::problem).filter(java.util.Objects::nonNull))
+        .as("flinkConfiguration keys").isEmpty();
+    // one source of truth: the deployment's parallelism and restart strategy (the job sets neither)
+    assertThat(conf).doesNotContainKey("parallelism.default");
+    assertThat(job.get("parallelism")).isInstanceOf(Integer.class);
+    assertThat(conf).containsKey("restart-strategy.type");
     assertThat(String.valueOf(conf.get("env.java.opts.all"))).contains("-Dorg.apache.avro.SERIALIZABLE_PACKAGES=ai.lsntp.avro");
     assertThat(String.valueOf(conf.get("execution.checkpointing.externalized-checkpoint-retention"))).isEqualTo("RETAIN_ON_CANCELLATION");
 
@@ -139,6 +149,10 @@ class KubernetesManifestsTest {
         .orElseThrow(() -> new AssertionError("ConfigMap " + cmName + " is not rendered"));
     Path yaml = tmp.resolve("lsntp.yaml");
     Files.writeString(yaml, at(cm, "data", Path.of(configPath).getFileName().toString()).toString());
+    Map<String, Object> jobSection = new Yaml().<Map<String, Object>>load(Files.readString(yaml)).getOrDefault("job", Map.of()) instanceof Map<?, ?> m
+        ? (Map<String, Object>) m : Map.of();
+    assertThat(jobSection).as("lsntp.yaml leaves parallelism and restarts to the FlinkDeployment")
+        .doesNotContainKeys("parallelism", "restart-attempts", "restart-delay");
     ConfigLoader loader = new ConfigLoader().file(yaml);
     String provider = args.get(args.indexOf("--provider") + 1);
     loader.set("models.provider", provider);
@@ -154,17 +168,23 @@ class KubernetesManifestsTest {
     assertThat(ofKind(docs, "ServiceAccount")).anySatisfy(
         s -> assertThat(at(s, "metadata", "name").toString()).isEqualTo(spec.get("serviceAccount")));
 
-    // Strimzi topics: the configuration's names, on the cluster the bootstrap address names, enough partitions
+    // Strimzi topics: the configuration's names, on the cluster and in the namespace the bootstrap address
+    // names (Strimzi's topic operator watches only its cluster's namespace), enough partitions
     List<Map<String, Object>> topics = ofKind(docs, "KafkaTopic");
     Map<String, Map<String, Object>> byName = new HashMap<>();
     topics.forEach(t -> byName.put(at(t, "spec", "topicName"), t));
     assertThat(byName).containsOnlyKeys(cfg.topics.frames, cfg.topics.forecasts, cfg.topics.alerts, cfg.topics.rejects);
-    Matcher cluster = Pattern.compile("^([a-z0-9-]+)-kafka-bootstrap\\.").matcher(cfg.kafka.bootstrapServers);
-    assertThat(cluster.find()).as("bootstrap %s is a Strimzi bootstrap service", cfg.kafka.bootstrapServers).isTrue();
+    Matcher cluster = Pattern.compile("^([a-z0-9-]+)-kafka-bootstrap\\.([a-z0-9-]+)\\.svc").matcher(cfg.kafka.bootstrapServers);
+    assertThat(cluster.find()).as("bootstrap %s is a Strimzi bootstrap service <cluster>-kafka-bootstrap.<namespace>.svc",
+        cfg.kafka.bootstrapServers).isTrue();
     int parallelism = ((Number) job.get("parallelism")).intValue();
     for (Map<String, Object> t : topics) {
       assertThat(at(t, "metadata", "labels", "strimzi.io/cluster").toString()).isEqualTo(cluster.group(1));
-      assertThat(t.get("apiVersion").toString()).startsWith("kafka.strimzi.io/");
+      assertThat(at(t, "metadata", "namespace").toString()).as("namespace of topic %s", at(t, "spec", "topicName").toString())
+          .isEqualTo(cluster.group(2));
+      int replicas = ((Number) at(t, "spec", "replicas")).intValue();
+      int minIsr = Integer.parseInt(at(t, "spec", "config", "min.insync.replicas").toString());
+      assertThat(minIsr).as("min.insync.replicas below replicas: writes go on with a broker down").isLessThan(replicas);
     }
     assertThat(((Number) at(byName.get(cfg.topics.frames), "spec", "partitions")).intValue())
         .as("frames partitions >= job parallelism (partitions are the unit of scale)").isGreaterThanOrEqualTo(parallelism);
@@ -177,12 +197,44 @@ class KubernetesManifestsTest {
       Map<String, Object> tmMain = container(at(spec, "taskManager", "podTemplate"));
       assertThat(((Number) at(tmMain, "resources", "limits", "nvidia.com/gpu")).intValue()).isGreaterThanOrEqualTo(1);
       assertThat(spec.get("image").toString()).contains("gpu");
-      assertThat(dockerfile).contains("mvn -B -q -Pgpu").contains("nvidia/cuda:12");
+      assertThat(dockerfile).contains("mvn -B -q -Pgpu").contains("FROM nvidia/cuda:12.").contains("cudnn")
+          .contains("libcublasLt.so.12").contains("libcudnn.so.9").containsPattern("(?m)^USER flink$");
       assertThat(build.gpuOnnxArtifact).as("the pom's gpu profile").isEqualTo("onnxruntime_gpu");
       assertThat(String.valueOf(conf.get("kubernetes.operator.pod-template.merge-arrays-by-name"))).isEqualTo("true");
     } else {
       assertThat(rendered).doesNotContain("nvidia.com/gpu");
     }
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"cpu", "gpu"})
+  void everyCustomResourceIsServedAndValidAgainstTheOperatorsCrd(String variant) throws Exception {
+    List<Map<String, Object>> custom = render(root.resolve("deploy/overlays/" + variant)).stream()
+        .filter(crds::knows).toList();
+    assertThat(custom).extracting(d -> d.get("kind")).contains("FlinkDeployment", "KafkaTopic");
+    for (Map<String, Object> d : custom) {
+      assertThat(crds.problems(d)).as("%s %s", d.get("kind"), d.get("apiVersion")).isEmpty();
+    }
+  }
+
+  @Test
+  @SuppressWarnings("unchecked")
+  void theCrdCheckCatchesTheRegressionsItIsThereFor() throws Exception {
+    List<Map<String, Object>> docs = render(root.resolve("deploy/overlays/cpu"));
+    Map<String, Object> topic = new java.util.LinkedHashMap<>(ofKind(docs, "KafkaTopic").get(0));
+    topic.put("apiVersion", "kafka.strimzi.io/v1beta2");
+    assertThat(crds.problems(topic)).singleElement().asString().contains("serves only [v1]");
+
+    Map<String, Object> fd = ofKind(docs, "FlinkDeployment").get(0);
+    Map<String, Object> spec = new java.util.LinkedHashMap<>((Map<String, Object>) fd.get("spec"));
+    spec.put("flinkVersion", "v2_9");
+    spec.put("jobb", Map.of());
+    Map<String, Object> broken = new java.util.LinkedHashMap<>(fd);
+    broken.put("spec", spec);
+    assertThat(crds.problems(broken)).anySatisfy(p -> assertThat(p).contains("flinkVersion"))
+        .anySatisfy(p -> assertThat(p).contains("jobb"));
+    assertThat(FlinkOptionKeys.problem("state.checkpoints.dir")).contains("deprecated");
+    assertThat(FlinkOptionKeys.problem("restart-strategy.typo")).contains("not a Flink 2.3 configuration key");
   }
 
   @Test

@@ -81,6 +81,21 @@ final class StandaloneFlinkCluster implements AutoCloseable {
         "org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint", List.of("--configDir", conf.toString()));
   }
 
+  /**
+   * An application cluster instead of a session cluster, as docker's `standalone-job` and the
+   * Kubernetes operator run one: the JobManager runs the job's main() itself, from the jar.
+   */
+  ChildJvm startApplicationJobManager(Path jar, String mainClass, List<String> args) throws Exception {
+    // --jars takes every following word that is not one of its own options: it goes before --job-classname,
+    // after which the job's own arguments follow
+    List<String> entry = new ArrayList<>(List.of("--configDir", conf.toString(), "--jars", jar.toUri().toString(),
+        "--job-classname", mainClass));
+    entry.addAll(args);
+    jobManager = ChildJvm.start("jobmanager", dir, ChildJvm.flinkDistribution(), "512m", Map.of(), jvmArgs(),
+        "org.apache.flink.container.entrypoint.StandaloneApplicationClusterEntryPoint", entry);
+    return jobManager;
+  }
+
   ChildJvm startTaskManager() throws Exception {
     ChildJvm tm = ChildJvm.start("taskmanager-" + (taskManagers.size() + 1), dir, ChildJvm.flinkDistribution(), "600m",
         Map.of(), jvmArgs(), "org.apache.flink.runtime.taskexecutor.TaskManagerRunner",
