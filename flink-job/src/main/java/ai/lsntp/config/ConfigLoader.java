@@ -41,7 +41,13 @@ public final class ConfigLoader {
     }
   }
 
-  /** Merges a user YAML file over the defaults (lists, e.g. alerts, replace the default list). */
+  /** Environment variables that set Kafka client properties: LSNTP_KAFKA_SASL_JAAS_CONFIG -> sasl.jaas.config. */
+  public static final String KAFKA_ENV_PREFIX = "LSNTP_KAFKA_";
+
+  /**
+   * Merges a user YAML file over the defaults (lists, e.g. alerts, replace the default list). A
+   * file that holds Kafka credentials must be readable by its owner only.
+   */
   public ConfigLoader file(Path file) {
     if (!Files.isRegularFile(file)) {
       throw new ConfigException("--config: no such file " + file);
@@ -52,11 +58,52 @@ public final class ConfigLoader {
         if (!user.isObject()) {
           throw new ConfigException("--config " + file + ": the top level must be a mapping");
         }
+        refuseReadableSecrets(file, user.path("kafka").path("properties"));
         merge(tree, (ObjectNode) user);
       }
     } catch (IOException e) {
       throw new ConfigException("--config " + file + ": not valid YAML: " + e.getMessage(), e);
     }
+    return this;
+  }
+
+  /** Whether a Kafka client property holds a credential (its value must never be shown or left readable). */
+  public static boolean isSecret(String property) {
+    String p = property.toLowerCase(java.util.Locale.ROOT);
+    return p.contains("jaas") || p.contains("password") || p.contains("secret") || p.endsWith(".key");
+  }
+
+  private static void refuseReadableSecrets(Path file, JsonNode kafkaProperties) throws IOException {
+    List<String> secrets = new java.util.ArrayList<>();
+    kafkaProperties.fieldNames().forEachRemaining(k -> {
+      if (isSecret(k)) {
+        secrets.add("kafka.properties." + k);
+      }
+    });
+    if (secrets.isEmpty()) {
+      return;
+    }
+    java.util.Set<java.nio.file.attribute.PosixFilePermission> perms;
+    try {
+      perms = Files.getPosixFilePermissions(file);
+    } catch (UnsupportedOperationException e) {
+      return; // not a POSIX file system: nothing to check
+    }
+    if (perms.contains(java.nio.file.attribute.PosixFilePermission.GROUP_READ)
+        || perms.contains(java.nio.file.attribute.PosixFilePermission.OTHERS_READ)) {
+      throw new ConfigException("--config " + file + " holds Kafka credentials (" + String.join(", ", secrets)
+          + ") and other users can read it (" + java.nio.file.attribute.PosixFilePermissions.toString(perms)
+          + "): chmod 600 " + file);
+    }
+  }
+
+  /** Kafka client properties from LSNTP_KAFKA_* environment variables (a Kubernetes Secret, a shell's export). */
+  public ConfigLoader environment(Map<String, String> env) {
+    env.forEach((name, value) -> {
+      if (name.startsWith(KAFKA_ENV_PREFIX) && name.length() > KAFKA_ENV_PREFIX.length()) {
+        kafkaProperty(name.substring(KAFKA_ENV_PREFIX.length()).toLowerCase(java.util.Locale.ROOT).replace('_', '.'), value);
+      }
+    });
     return this;
   }
 

@@ -13,8 +13,8 @@ import picocli.CommandLine.Option;
  * the tools and the job agree on topic names and Kafka settings.
  *
  * <p>The one order, most general first: bundled lsntp-default.yaml, then {@code --config FILE},
- * then the command's own defaults, then its named flags, then {@code --set key=value} (the most
- * specific, so it wins over everything).
+ * then LSNTP_KAFKA_* environment variables, then the command's own defaults, then its named flags,
+ * then {@code --set key=value} (the most specific, so it wins over everything).
  */
 public class ConfigOptions {
   @Option(names = "--config", paramLabel = "FILE",
@@ -54,6 +54,7 @@ public class ConfigOptions {
     if (config != null) {
       l.file(UserPaths.input(config));
     }
+    l.environment(System.getenv());
     l.overrides(commandDefaults);
     namedFlags.accept(l);
     if (bootstrapServers != null) {
@@ -61,8 +62,21 @@ public class ConfigOptions {
     }
     kafkaProperties.forEach(l::kafkaProperty);
     l.overrides(set);
+    warnAboutSecretsOnTheCommandLine();
     loaded = l.load();
     return loaded;
+  }
+
+  private void warnAboutSecretsOnTheCommandLine() {
+    java.util.List<String> shown = new java.util.ArrayList<>();
+    kafkaProperties.keySet().stream().filter(ConfigLoader::isSecret).forEach(k -> shown.add("--kafka-property " + k));
+    set.keySet().stream().filter(k -> k.startsWith("kafka.properties.") && ConfigLoader.isSecret(k))
+        .forEach(k -> shown.add("--set " + k));
+    if (!shown.isEmpty()) {
+      System.err.println("lsntp: warning: " + String.join(", ", shown) + " puts a credential on the command line, "
+          + "where every local user can read it (ps); use a --config file readable only by you, or "
+          + ConfigLoader.KAFKA_ENV_PREFIX + "<PROPERTY> environment variables");
+    }
   }
 
   public String bootstrap() {

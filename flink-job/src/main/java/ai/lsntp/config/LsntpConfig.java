@@ -33,6 +33,7 @@ public class LsntpConfig implements Serializable {
     public Map<String, String> properties = new LinkedHashMap<>();
     public String groupId;
     public String startFrom = "earliest";
+    public String connectTimeout = "15s";
   }
 
   public static class Topics implements Serializable {
@@ -95,6 +96,10 @@ public class LsntpConfig implements Serializable {
 
   // ---- typed views (no "get" prefix, so Jackson does not see them as properties) ----
 
+  public Duration connectTimeout() {
+    return Durations.parse("kafka.connect-timeout", kafka.connectTimeout);
+  }
+
   public Duration maxOutOfOrderness() {
     return Durations.parse("stream.max-out-of-orderness", stream.maxOutOfOrderness);
   }
@@ -139,6 +144,11 @@ public class LsntpConfig implements Serializable {
     return "cuda".equals(models.provider);
   }
 
+  /** The job's topics: frames, forecasts, alerts, rejects. */
+  public List<String> topicNames() {
+    return List.of(topics.frames, topics.forecasts, topics.alerts, topics.rejects);
+  }
+
   /** Kafka client properties common to every client, security settings included. */
   public Properties kafkaProperties() {
     Properties p = new Properties();
@@ -162,6 +172,7 @@ public class LsntpConfig implements Serializable {
         throw new ConfigException("kafka.properties: set bootstrap.servers with kafka.bootstrap-servers (--bootstrap-servers)");
       }
     }
+    positive("kafka.connect-timeout", connectTimeout());
     require("topics.frames", topics.frames);
     require("topics.forecasts", topics.forecasts);
     require("topics.alerts", topics.alerts);

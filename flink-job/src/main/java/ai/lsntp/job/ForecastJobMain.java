@@ -29,6 +29,7 @@ public final class ForecastJobMain {
       throw new IllegalArgumentException("lsntp job: " + e.getMessage() + " (options: the same as ./lsntp job --help)", e);
     }
     LsntpConfig cfg = options.toConfig(Map.of());
+    KafkaPreflight.check(cfg.kafkaProperties(), cfg.topicNames(), cfg.connectTimeout());
     ForecastJob job = ForecastJob.fromKafka(cfg, false);
     LOG.info("lsntp job: models {}", job.models());
     job.execute(StreamExecutionEnvironment.getExecutionEnvironment());

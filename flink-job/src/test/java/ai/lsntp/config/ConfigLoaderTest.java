@@ -76,4 +76,29 @@ class ConfigLoaderTest {
     assertThatThrownBy(() -> AlertRule.parse("kind=boiling,threshold=1"))
         .isInstanceOf(ConfigException.class).hasMessageContaining("kind");
   }
+
+  @Test
+  void kafkaCredentialsComeFromTheEnvironmentNotTheCommandLine() {
+    LsntpConfig c = new ConfigLoader()
+        .environment(java.util.Map.of("LSNTP_KAFKA_SASL_JAAS_CONFIG", "org.example.Login required;",
+            "LSNTP_KAFKA_SECURITY_PROTOCOL", "SASL_SSL", "HOME", "/root", "LSNTP_KAFKA_", "ignored"))
+        .load();
+    assertThat(c.kafkaProperties()).containsEntry("sasl.jaas.config", "org.example.Login required;")
+        .containsEntry("security.protocol", "SASL_SSL").hasSize(3); // and bootstrap.servers
+    assertThat(ConfigLoader.isSecret("sasl.jaas.config")).isTrue();
+    assertThat(ConfigLoader.isSecret("ssl.keystore.password")).isTrue();
+    assertThat(ConfigLoader.isSecret("security.protocol")).isFalse();
+  }
+
+  @Test
+  void aConfigFileWithCredentialsThatOthersCanReadIsRefused(@TempDir Path dir) throws Exception {
+    Path f = dir.resolve("kafka.yaml");
+    Files.writeString(f, "kafka:\n  properties:\n    sasl.jaas.config: 'x required password=\"p\";'\n");
+    Files.setPosixFilePermissions(f, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r-----"));
+    assertThatThrownBy(() -> new ConfigLoader().file(f)).isInstanceOf(ConfigException.class)
+        .hasMessageContaining("holds Kafka credentials (kafka.properties.sasl.jaas.config)")
+        .hasMessageContaining("chmod 600 " + f).hasMessageNotContaining("password=");
+    Files.setPosixFilePermissions(f, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+    assertThat(new ConfigLoader().file(f).load().kafkaProperties()).containsKey("sasl.jaas.config");
+  }
 }

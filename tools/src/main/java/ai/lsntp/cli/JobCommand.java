@@ -5,6 +5,8 @@ import ai.lsntp.config.JobOptions;
 import ai.lsntp.config.LsntpConfig;
 import ai.lsntp.config.UserPaths;
 import ai.lsntp.job.ForecastJob;
+import ai.lsntp.job.KafkaAccessException;
+import ai.lsntp.job.KafkaPreflight;
 import ai.lsntp.job.RetainedCheckpoints;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -53,11 +55,21 @@ public class JobCommand implements Callable<Integer> {
       Optional<Path> newest = RetainedCheckpoints.newest(cfg);
       restore = newest.map(p -> p.toAbsolutePath().toString()).orElse(null);
     }
+    KafkaPreflight.check(cfg.kafkaProperties(), cfg.topicNames(), cfg.connectTimeout());
     ForecastJob job = ForecastJob.fromKafka(cfg, false);
     System.err.println("lsntp job: models " + job.models());
     System.err.println("lsntp job: " + (restore == null ? "starting fresh" : "resuming from " + restore)
         + "; checkpoints in " + RetainedCheckpoints.jobDirectory(cfg));
-    job.execute(ForecastJob.localEnvironment(cfg, restore));
+    try {
+      job.execute(ForecastJob.localEnvironment(cfg, restore));
+    } catch (Exception e) {
+      // a failure Kafka explains (a login refused, a missing ACL) deserves one line, not a stack trace
+      String why = KafkaPreflight.explain(e, cfg.kafkaProperties(), cfg.connectTimeout());
+      if (why != null) {
+        throw new KafkaAccessException(why, e);
+      }
+      throw e;
+    }
     return 0;
   }
 }

@@ -1,6 +1,7 @@
 package ai.lsntp.cli;
 
 import ai.lsntp.config.ConfigException;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -19,18 +20,30 @@ public final class Lsntp implements Runnable {
   }
 
   public static void main(String[] args) {
+    System.exit(commandLine().execute(args));
+  }
+
+  /**
+   * The command line with the launcher's error handling: a problem the user can fix (a wrong
+   * setting, Kafka refusing the login) ends as one line on stderr and an exit status, not a stack
+   * trace (that goes to the log).
+   */
+  public static CommandLine commandLine() {
     CommandLine cl = new CommandLine(new Lsntp());
     cl.setExecutionExceptionHandler((ex, line, parsed) -> {
-      Throwable t = ex;
-      while (t != null && !(t instanceof ConfigException)) {
-        t = t.getCause();
-      }
-      if (t != null) {
-        line.getErr().println("lsntp: configuration error: " + t.getMessage());
-        return 2;
+      for (Throwable t = ex; t != null; t = t.getCause()) {
+        if (t instanceof ConfigException) {
+          line.getErr().println("lsntp: configuration error: " + t.getMessage());
+          return 2;
+        }
+        if (t instanceof ai.lsntp.job.KafkaAccessException) {
+          LoggerFactory.getLogger(Lsntp.class).error("Kafka cannot be used", t); // the details go to the log
+          line.getErr().println("lsntp " + parsed.subcommand().commandSpec().name() + ": error: " + t.getMessage());
+          return 1;
+        }
       }
       throw ex;
     });
-    System.exit(cl.execute(args));
+    return cl;
   }
 }

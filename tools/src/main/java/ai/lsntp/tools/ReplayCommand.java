@@ -1,12 +1,11 @@
 package ai.lsntp.tools;
 
 import ai.lsntp.config.ConfigOptions;
+import ai.lsntp.job.KafkaAccessException;
+import ai.lsntp.job.KafkaPreflight;
 import ai.lsntp.config.UserPaths;
 import ai.lsntp.avro.TemperatureFrame;
-import ai.lsntp.codec.AvroBytes;
-import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -16,17 +15,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Properties;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
-import org.apache.avro.file.DataFileReader;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.TopicDescription;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -92,8 +81,8 @@ public class ReplayCommand extends ToolCommand {
       description = "How long the producer retries one frame through broker hiccups before it counts as failed (default ${DEFAULT-VALUE}).")
   String deliveryTimeout;
 
-  @Option(names = "--connect-timeout", paramLabel = "DURATION", defaultValue = "30s",
-      description = "How long to wait for the broker at start (default ${DEFAULT-VALUE}).")
+  @Option(names = "--connect-timeout", paramLabel = "DURATION",
+      description = "How long to wait for the broker at start (default: kafka.connect-timeout, 15s).")
   String connectTimeout;
 
   @Option(names = "--python", paramLabel = "PATH", defaultValue = "/usr/bin/python3",
@@ -150,7 +139,8 @@ public class ReplayCommand extends ToolCommand {
       throw ToolException.input("--end " + end + " is before --start " + start);
     }
     Duration delivery = Times.duration("--delivery-timeout", deliveryTimeout);
-    Duration connect = Times.duration("--connect-timeout", connectTimeout);
+    Duration connect = connectTimeout == null ? connection.config().connectTimeout()
+        : Times.duration("--connect-timeout", connectTimeout);
     String t = topic != null ? topic : connection.config().topics.frames;
     if (!List.of("auto", "bar", "lines", "none").contains(progressMode)) {
       throw ToolException.input("--progress: must be auto, bar, lines or none, got '" + progressMode + "'");
@@ -193,35 +183,12 @@ public class ReplayCommand extends ToolCommand {
   }
 
   private void checkBroker(String t, Duration connect) {
-    Properties p = connection.clientProperties();
-    int ms = (int) Math.min(Integer.MAX_VALUE, connect.toMillis());
-    p.put("default.api.timeout.ms", ms);
-    p.put("request.timeout.ms", Math.min(ms, 15000));
-    try (Admin admin = Admin.create(p)) {
-      try {
-        admin.describeCluster().nodes().get(connect.toMillis(), TimeUnit.MILLISECONDS);
-      } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
-        throw ToolException.failure("cannot reach Kafka at " + connection.bootstrap() + " within " + connectTimeout
-            + " (is the broker running? --bootstrap-servers)");
-      }
-      try {
-        TopicDescription d = admin.describeTopics(List.of(t)).allTopicNames().get(connect.toMillis(), TimeUnit.MILLISECONDS).get(t);
-        spec.commandLine().getErr().println("replay: topic " + t + " on " + connection.bootstrap() + ", " + d.partitions().size() + " partition(s)");
-      } catch (ExecutionException e) {
-        if (e.getCause() instanceof UnknownTopicOrPartitionException) {
-          throw ToolException.failure("topic '" + t + "' does not exist on " + connection.bootstrap()
-              + " (create it first, or name another with --topic / --set topics.frames=...)");
-        }
-        throw ToolException.failure("cannot describe topic '" + t + "' on " + connection.bootstrap() + ": " + e.getCause().getMessage());
-      } catch (java.util.concurrent.TimeoutException e) {
-        throw ToolException.failure("Kafka at " + connection.bootstrap() + " did not describe topic '" + t + "' within " + connectTimeout);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw ToolException.failure("interrupted");
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw ToolException.failure("interrupted");
+    try {
+      int partitions = KafkaPreflight.check(connection.clientProperties(), List.of(t), connect).get(t);
+      spec.commandLine().getErr().println("replay: topic " + t + " on " + connection.bootstrap() + ", " + partitions
+          + " partition(s)");
+    } catch (KafkaAccessException e) {
+      throw ToolException.failure(e.getMessage());
     }
   }
 

@@ -1,32 +1,21 @@
 package ai.lsntp.tools;
 
 import ai.lsntp.config.ConfigOptions;
+import ai.lsntp.job.KafkaAccessException;
+import ai.lsntp.job.KafkaPreflight;
 import ai.lsntp.config.UserPaths;
 import ai.lsntp.avro.Alert;
 import ai.lsntp.avro.Forecast;
 import ai.lsntp.avro.RejectedFrame;
-import ai.lsntp.codec.AvroBytes;
-import ai.lsntp.codec.PackedFloats;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
-import java.util.Map;
-import java.util.Properties;
-import java.util.UUID;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.ConsumerRecords;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.apache.kafka.common.errors.WakeupException;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -83,8 +72,8 @@ public class WatchCommand extends ToolCommand {
   @Option(names = "--idle-timeout", paramLabel = "DURATION", description = "Stop when no record arrived for this long (e.g. 30s).")
   String idleTimeout;
 
-  @Option(names = "--connect-timeout", paramLabel = "DURATION", defaultValue = "30s",
-      description = "How long to wait for the broker at start (default ${DEFAULT-VALUE}).")
+  @Option(names = "--connect-timeout", paramLabel = "DURATION",
+      description = "How long to wait for the broker at start (default: kafka.connect-timeout, 15s).")
   String connectTimeout;
 
   @Option(names = "--group-id", paramLabel = "ID", description = "Consumer group (default: a fresh one per run; offsets are never committed).")
@@ -121,7 +110,8 @@ public class WatchCommand extends ToolCommand {
     netcdfDir = netcdfDir == null ? null : UserPaths.output(netcdfDir);
     pngDir = pngDir == null ? null : UserPaths.output(pngDir);
     Duration idle = idleTimeout == null ? null : Times.duration("--idle-timeout", idleTimeout);
-    Duration connect = Times.duration("--connect-timeout", connectTimeout);
+    Duration connect = connectTimeout == null ? connection.config().connectTimeout()
+        : Times.duration("--connect-timeout", connectTimeout);
     String ft = forecastsTopic != null ? forecastsTopic : connection.config().topics.forecasts;
     String at = alertsTopic != null ? alertsTopic : connection.config().topics.alerts;
     String rt = rejectsTopic != null ? rejectsTopic : connection.config().topics.rejects;
@@ -280,36 +270,10 @@ public class WatchCommand extends ToolCommand {
   }
 
   private void checkTopics(List<String> topics, Duration connect) {
-    Properties p = connection.clientProperties();
-    int ms = (int) Math.min(Integer.MAX_VALUE, connect.toMillis());
-    p.put("default.api.timeout.ms", ms);
-    p.put("request.timeout.ms", Math.min(ms, 15000));
-    try (Admin admin = Admin.create(p)) {
-      try {
-        admin.describeCluster().nodes().get(connect.toMillis(), TimeUnit.MILLISECONDS);
-      } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
-        throw ToolException.failure("cannot reach Kafka at " + connection.bootstrap() + " within " + connectTimeout
-            + " (is the broker running? --bootstrap-servers)");
-      }
-      for (String t : topics) {
-        try {
-          Map<String, TopicDescription> d = admin.describeTopics(List.of(t)).allTopicNames()
-              .get(connect.toMillis(), TimeUnit.MILLISECONDS);
-          d.get(t);
-        } catch (ExecutionException e) {
-          if (e.getCause() instanceof UnknownTopicOrPartitionException) {
-            throw ToolException.failure("topic '" + t + "' does not exist on " + connection.bootstrap()
-                + " (is the job deployed? other names: --set topics.forecasts=... / topics.alerts=...)");
-          }
-          throw ToolException.failure("cannot describe topic '" + t + "': " + e.getCause().getMessage());
-        } catch (java.util.concurrent.TimeoutException e) {
-          throw ToolException.failure("Kafka at " + connection.bootstrap() + " did not describe topic '" + t
-              + "' within " + connectTimeout);
-        }
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw ToolException.failure("interrupted");
+    try {
+      KafkaPreflight.check(connection.clientProperties(), topics, connect);
+    } catch (KafkaAccessException e) {
+      throw ToolException.failure(e.getMessage());
     }
   }
 }

@@ -1,5 +1,7 @@
 package ai.lsntp.tools;
 
+import ai.lsntp.testing.Cli;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.lsntp.testing.RealFrames;

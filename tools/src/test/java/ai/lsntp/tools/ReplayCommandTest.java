@@ -1,5 +1,7 @@
 package ai.lsntp.tools;
 
+import ai.lsntp.testing.Cli;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.lsntp.testing.RealFrames;
@@ -185,7 +187,7 @@ class ReplayCommandTest {
 
     Cli noBroker = Cli.run(new ReplayCommand(), UK.toString(), "-b", "127.0.0.1:1", "--connect-timeout", "3s");
     assertThat(noBroker.exit).isEqualTo(1);
-    assertThat(noBroker.err).contains("cannot reach Kafka at 127.0.0.1:1 within 3s");
+    assertThat(noBroker.err).contains("cannot reach Kafka at 127.0.0.1:1 within 3 s");
 
     Cli badConfig = Cli.run(new ReplayCommand(), UK.toString(), "--set", "kafka.start-from=yesterday");
     assertThat(badConfig.exit).isEqualTo(2);

@@ -1,5 +1,7 @@
 package ai.lsntp.tools;
 
+import ai.lsntp.testing.Cli;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.lsntp.testing.RealFrames;
@@ -228,7 +230,7 @@ class WatchCommandTest {
 
     Cli noBroker = Cli.run(new WatchCommand(), "-b", "127.0.0.1:1", "--connect-timeout", "3s");
     assertThat(noBroker.exit).isEqualTo(1);
-    assertThat(noBroker.err).contains("cannot reach Kafka at 127.0.0.1:1 within 3s");
+    assertThat(noBroker.err).contains("cannot reach Kafka at 127.0.0.1:1 within 3 s");
 
     Cli nothing = Cli.run(new WatchCommand(), "--no-alerts", "--no-forecasts");
     assertThat(nothing.exit).isEqualTo(2);

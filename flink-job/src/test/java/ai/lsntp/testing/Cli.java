@@ -1,14 +1,14 @@
-package ai.lsntp.tools;
+package ai.lsntp.testing;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import picocli.CommandLine;
 
 /** Runs a command in-process exactly as the launcher would, capturing what it prints. */
-final class Cli {
-  final int exit;
-  final String out;
-  final String err;
+public final class Cli {
+  public final int exit;
+  public final String out;
+  public final String err;
 
   private Cli(int exit, String out, String err) {
     this.exit = exit;
@@ -16,10 +16,15 @@ final class Cli {
     this.err = err;
   }
 
-  static Cli run(Object command, String... args) {
+  public static Cli run(Object command, String... args) {
+    return run(new CommandLine(command), args);
+  }
+
+  /** Runs a prepared command line (with its own error handling), capturing what it prints. */
+  public static Cli run(CommandLine cl, String... args) {
+    Object command = cl.getCommand();
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
-    CommandLine cl = new CommandLine(command);
     cl.setOut(new PrintWriter(out, true));
     cl.setErr(new PrintWriter(err, true));
     int exit = cl.execute(args);
