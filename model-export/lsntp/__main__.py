@@ -4,6 +4,7 @@
     /usr/bin/python3 -m lsntp evaluate --out ../models/era5-uk runs/era5-lsntp/best.pt runs/era5-convlstm/best.pt ...
     /usr/bin/python3 -m lsntp export runs/era5-lsntp/best.pt --out ../models/era5-uk/model.onnx
     /usr/bin/python3 -m lsntp ingest ../shared/data/era5-...grib --out ../data/frames/era5.avro --grid-id era5-uk-0p25
+    /usr/bin/python3 -m lsntp ingest sample.nc --out frames.avro --grid-id g --time-var timestep --time-units "hours since 1900-01-01 00:00"
     /usr/bin/python3 -m lsntp parity-fixtures --out DIR [--kinds lsntp,agcrn]
 """
 from __future__ import annotations
@@ -12,8 +13,9 @@ import argparse
 import os
 import sys
 
-from .config import ConfigError
-from .data import DataError
+from .errors import READER_PACKAGES, DataError  # no numpy, torch or xarray yet: ingest must not load torch
+
+INSTALL_HINT = {"ingest": READER_PACKAGES}  # what a command lacking a package should install
 
 
 def _path(p):
@@ -24,6 +26,7 @@ def _path(p):
 
 
 def _parse_set(items):
+    from .config import ConfigError
     out = {}
     for item in items or []:
         key, eq, value = item.partition("=")
@@ -77,7 +80,8 @@ def cmd_parity_fixtures(args):
 
 def cmd_ingest(args):
     from . import ingest
-    ingest.ingest(_path(args.input), _path(args.out), grid_id=args.grid_id, variable=args.variable, start=args.start, end=args.end)
+    ingest.ingest(_path(args.input), _path(args.out), grid_id=args.grid_id, variable=args.variable, start=args.start,
+                  end=args.end, time_var=args.time_var, time_units=args.time_units)
 
 
 def cmd_benchmark(args):
@@ -114,7 +118,7 @@ def main(argv=None) -> int:
 
     e = sub.add_parser("evaluate", help="score checkpoints on the held-out test part, against persistence and climatology")
     e.add_argument("checkpoints", nargs="+")
-    e.add_argument("--out", required=True, help="folder for report.md, metrics.json and plots/")
+    e.add_argument("--out", required=True, help="folder for evaluation.md, metrics.json and plots/")
     e.add_argument("--data")
     e.add_argument("--adjacency-cell", type=float, nargs=2, metavar=("LAT", "LON"), help="cell whose learned adjacency column is mapped")
     e.add_argument("--distance-runs", nargs="*", default=[], help="checkpoints trained with distance thresholds (MAE against d plot)")
@@ -133,13 +137,17 @@ def main(argv=None) -> int:
     f.add_argument("--kinds", help="comma-separated model kinds (default: all)")
     f.set_defaults(func=cmd_parity_fixtures)
 
-    i = sub.add_parser("ingest", help="convert a GRIB/NetCDF temperature file into Avro TemperatureFrame records")
+    i = sub.add_parser("ingest", help="convert a GRIB/NetCDF temperature file into Avro TemperatureFrame records",
+                       description="Frames as the file has them: per-frame missing masks, gaps left as gaps, frames "
+                                   "with every cell missing skipped (each reported once, as a warning on stderr).")
     i.add_argument("input")
     i.add_argument("--out", required=True)
     i.add_argument("--grid-id", required=True)
-    i.add_argument("--variable")
+    i.add_argument("--variable", help="the temperature variable (default: found by name or standard_name)")
     i.add_argument("--start", help="first valid time to keep (ISO)")
     i.add_argument("--end", help="last valid time to keep (ISO)")
+    i.add_argument("--time-var", help="variable holding the valid times, when no coordinate has CF time units")
+    i.add_argument("--time-units", help="CF units of --time-var's values, when the file has none, e.g. 'hours since 1900-01-01 00:00'")
     i.set_defaults(func=cmd_ingest)
 
     b = sub.add_parser("benchmark", help="latency of a shipped model: PyTorch eager vs ONNX Runtime Java")
@@ -156,7 +164,11 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     try:
         args.func(args)
-    except (ConfigError, DataError, FileNotFoundError, ValueError) as e:
+    except ImportError as e:  # a package the command needs is not installed: say what to install, no traceback
+        hint = INSTALL_HINT.get(args.command, "model-export/install-deps.sh installs what is missing")
+        print(f"lsntp {args.command}: error: the Python package '{e.name or e}' is not installed ({e}); {hint}", file=sys.stderr)
+        return 2
+    except (DataError, FileNotFoundError, ValueError) as e:  # ConfigError and MissingPackage are ValueErrors too
         print(f"lsntp {args.command}: error: {e}", file=sys.stderr)
         return 2
     return 0

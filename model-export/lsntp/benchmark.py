@@ -42,13 +42,21 @@ def count_flops(model: nn.Module, x: torch.Tensor) -> int:
         else:
             total[0] += 2 * out.numel() * (m.in_channels // m.groups) * k
 
-    def graph_hook(m, inp, out):
+    def ls_conv_hook(m, inp, out):
+        # LS-Conv computes from its parameters (ls_conv.ls_conv), not through its Conv2d modules:
+        # its graph product and its convolutions (stride 1, same size out) are counted here
+        b, c, h, w = inp[0].shape
         if m.settings.lagc:
-            b, c, h, w = inp[0].shape
             total[0] += 2 * b * c * (h * w) ** 2
+        for conv in ([m.nsa.conv1, m.nsa.conv2, m.nsa.conv3] if m.nsa is not None else []) + [m.conv]:
+            k = conv.kernel_size[0] * conv.kernel_size[1]
+            total[0] += 2 * b * conv.out_channels * h * w * (conv.in_channels // conv.groups) * k
 
-    hooks = [m.register_forward_hook(conv_hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
-    hooks += [m.register_forward_hook(graph_hook) for m in model.modules() if isinstance(m, LSConv)]
+    ls_layers = [m for m in model.modules() if isinstance(m, LSConv)]
+    inside = {id(c) for m in ls_layers for c in m.modules() if c is not m}
+    hooks = [m.register_forward_hook(conv_hook) for m in model.modules()
+             if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) and id(m) not in inside]
+    hooks += [m.register_forward_hook(ls_conv_hook) for m in ls_layers]
     with torch.no_grad():
         model(x)
     for h in hooks:

@@ -7,8 +7,7 @@ import os
 import yaml
 
 from .forecaster import ModelConfig
-
-PROJECT_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+from .paths import PROJECT_ROOT  # noqa: F401  (re-exported: fixtures, tests)
 
 
 class ConfigError(ValueError):

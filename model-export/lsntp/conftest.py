@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from .fixtures import tiny_config, write_small_era5
+from .fixtures import tiny_config, write_ncl_like, write_small_era5
 
 torch.set_num_threads(2)
 
@@ -16,3 +16,11 @@ def era5_small_nc(tmp_path_factory):
 @pytest.fixture
 def small_config(era5_small_nc):
     return tiny_config(era5_small_nc)
+
+
+@pytest.fixture(scope="session")
+def ncl_like_nc(era5_small_nc, tmp_path_factory):
+    """That cut as an NCL-style NetCDF file: `timestep` axis without units, fill values, a gap, an all-missing step.
+    Returns (path, what an ingest must produce: fixtures.write_ncl_like)."""
+    path = str(tmp_path_factory.mktemp("ncl") / "ncl-sample.nc")
+    return path, write_ncl_like(era5_small_nc, path)

@@ -2,6 +2,16 @@
 
 A `Series` is what every other module sees: values (T, H, W) in kelvin, the valid times, the
 grid's latitudes and longitudes in the order the source file stores them, and a missing mask.
+
+One reader (`read_series`) serves both the ingest (lsntp/ingest.py, which turns files into the
+job's Avro frames) and training (`load_series`): the ingest takes a file as it comes (gaps, cells
+missing in some frames, frames with every cell missing: the job judges each frame), training
+needs a gap-free regular series and refuses anything else with a message saying what is wrong.
+This module imports numpy only (xarray when a file is read): the ingest must not load PyTorch.
+
+Missing cells, one rule for training and serving (MISSING_FILL, written into every exported
+model's metadata as `missing_fill`): a missing cell takes the mean of the valid cells of its own
+frame, as the streaming job's FrameValidator fills a frame before inference (`fill_missing`).
 """
 from __future__ import annotations
 
@@ -11,13 +21,19 @@ from typing import Sequence
 
 import numpy as np
 
-# Names a 2 m / near-surface temperature variable goes by (GRIB shortName, CF-ish names).
+from .errors import READER_PACKAGES, DataError, MissingPackage
+
+# Names a 2 m / near-surface temperature variable goes by (GRIB shortName, CF-ish names), compared
+# case-insensitively.
 TEMPERATURE_NAMES = ("t2m", "2t", "air", "tas", "t2", "temperature", "temp", "t")
 TEMPERATURE_STANDARD_NAMES = ("air_temperature",)
+KELVIN_UNITS = ("k", "kelvin", "degk", "deg_k", "degrees_k", "degree_k")
+CELSIUS_UNITS = ("degc", "c", "celsius", "deg_c", "degrees_c", "degree_c", "degrees_celsius")
+TIME_NAMES = ("valid_time", "time")  # cfgrib's valid time first: its `time` is the forecast reference time
+LAT_NAMES = ("latitude", "lat")
+LON_NAMES = ("longitude", "lon")
 
-
-class DataError(ValueError):
-    """Input data that cannot be used; the message names the problem."""
+MISSING_FILL = "frame-mean"
 
 
 @dataclasses.dataclass
@@ -32,7 +48,8 @@ class Series:
 
     @property
     def step_hours(self) -> float:
-        return float(np.median(np.diff(self.times).astype("timedelta64[s]").astype(np.int64)) / 3600.0)
+        step = regular_step(self.times)
+        return float("nan") if step is None else float(step.astype("timedelta64[s]").astype(np.int64) / 3600.0)
 
     @property
     def grid(self) -> dict:
@@ -49,83 +66,306 @@ class Series:
     def slice(self, start: int, stop: int) -> "Series":
         return dataclasses.replace(self, values=self.values[start:stop], times=self.times[start:stop])
 
+    def select(self, keep: np.ndarray) -> "Series":
+        """The frames where `keep` (T,) is True; the mask follows the frames kept."""
+        values = self.values[keep]
+        return dataclasses.replace(self, values=values, times=self.times[keep], mask=np.isnan(values).any(axis=0))
+
+    def all_missing_frames(self) -> np.ndarray:
+        """(T,) True for the frames in which every cell is missing."""
+        return np.isnan(self.values).all(axis=(1, 2))
+
+
+def fill_missing(values: np.ndarray) -> np.ndarray:
+    """The MISSING_FILL rule: each frame's missing (NaN) cells take the mean of that frame's valid
+    cells, summed in float64 and rounded to float32 as the job's FrameValidator does. values: (..., H, W).
+    A frame with no valid cell cannot be filled (the job rejects it as ALL_MISSING): DataError."""
+    values = np.asarray(values, dtype=np.float32)
+    missing = np.isnan(values)
+    if not missing.any():
+        return values.copy()
+    valid = (~missing).sum(axis=(-2, -1))
+    if (valid == 0).any():
+        raise DataError(f"{int((valid == 0).sum())} frame(s) have every cell missing: nothing to fill them from")
+    means = np.where(missing, 0.0, values.astype(np.float64)).sum(axis=(-2, -1)) / valid
+    return np.where(missing, means.astype(np.float32)[..., None, None], values).astype(np.float32)
+
+
+def regular_step(times: np.ndarray):
+    """The series' time step: the most common difference between consecutive times (the smaller on
+    a tie), as timedelta64[ns]; None for fewer than two times."""
+    if len(times) < 2:
+        return None
+    diffs, counts = np.unique(np.diff(np.asarray(times).astype("datetime64[ns]")), return_counts=True)
+    return diffs[np.argmax(counts)]
+
+
+def _hours(td) -> str:
+    h = td.astype("timedelta64[s]").astype(np.int64) / 3600.0
+    return f"{h:g} h"
+
+
+def iso_minutes(t) -> str:
+    return np.datetime_as_string(t, unit="m") + "Z"
+
+
+@dataclasses.dataclass(frozen=True)
+class Gap:
+    """Frames absent from a regular series: `missing` steps between `after` and `before`."""
+    after: np.datetime64
+    before: np.datetime64
+    missing: int
+
+    def __str__(self):
+        return f"{iso_minutes(self.after)} .. {iso_minutes(self.before)} ({self.missing} missing)"
+
+
+def time_gaps(times: np.ndarray, source: str = "") -> tuple[np.timedelta64 | None, list[Gap]]:
+    """The regular step of strictly increasing times and the gaps in it. Times that go backwards or
+    repeat, or steps that are not whole multiples of the regular step, are a DataError."""
+    t = np.asarray(times).astype("datetime64[ns]")
+    where = f"{source}: " if source else ""
+    diffs = np.diff(t)
+    bad = np.flatnonzero(diffs <= np.timedelta64(0))
+    if bad.size:
+        i = int(bad[0])
+        raise DataError(f"{where}times are not strictly increasing: {iso_minutes(t[i])} is followed by {iso_minutes(t[i + 1])}")
+    step = regular_step(t)
+    if step is None:
+        return None, []
+    odd = np.flatnonzero(diffs % step != np.timedelta64(0))
+    if odd.size:
+        found = sorted({_hours(d) for d in diffs[odd]})
+        i = int(odd[0])
+        raise DataError(f"{where}irregular time steps: the series steps every {_hours(step)} but also by {', '.join(found[:5])} "
+                        f"(first {iso_minutes(t[i])} .. {iso_minutes(t[i + 1])}), which is not a whole number of steps")
+    gaps = [Gap(t[i], t[i + 1], int(diffs[i] // step) - 1) for i in np.flatnonzero(diffs > step)]
+    return step, gaps
+
+
+def describe(items: Sequence, limit: int = 8) -> str:
+    """At most `limit` items, comma-separated, with how many more there are."""
+    shown = ", ".join(str(i) for i in items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
 
 def _pick_temperature(ds, variable: str | None):
     if variable:
         if variable not in ds.data_vars:
             raise DataError(f"variable '{variable}' not in file; it has {sorted(ds.data_vars)}")
         return ds[variable]
+    by_lower = {str(n).lower(): n for n in ds.data_vars}
     for name in TEMPERATURE_NAMES:
-        if name in ds.data_vars:
-            return ds[name]
+        if name in by_lower:
+            return ds[by_lower[name]]
     for name, var in ds.data_vars.items():
         if var.attrs.get("standard_name") in TEMPERATURE_STANDARD_NAMES or var.attrs.get("GRIB_shortName") == "2t":
             return var
     raise DataError(
         f"no temperature variable found (looked for {', '.join(TEMPERATURE_NAMES)} or standard_name "
-        f"air_temperature); the file has {sorted(ds.data_vars) or 'no data variables'}")
+        f"air_temperature); the file has {sorted(ds.data_vars) or 'no data variables'}; name one with --variable")
 
 
-def _coord(da, names: Sequence[str]):
+def _coord(da, names: Sequence[str], units: Sequence[str] = ()):
+    """The coordinate of `da` with one of `names` (any case), else the first whose units are one of `units`."""
+    by_lower = {str(n).lower(): n for n in da.coords}
     for n in names:
-        if n in da.coords:
+        if n in by_lower:
+            return by_lower[n]
+    for n, c in da.coords.items():
+        if c.ndim == 1 and str(c.attrs.get("units", "")).lower() in units:
             return n
     return None
 
 
+def _import_xarray():
+    try:
+        import xarray as xr
+    except ImportError as e:
+        raise MissingPackage(f"reading GRIB/NetCDF needs xarray ({e}): {READER_PACKAGES}") from e
+    return xr
+
+
 def open_dataset(path: str):
-    import xarray as xr
+    """The file as an xarray Dataset, missing values (_FillValue, missing_value) as NaN and times left
+    as stored: `read_series` decodes the one time axis it uses, so that one it cannot decode gets an
+    error naming it instead of failing the whole file."""
+    xr = _import_xarray()
     if not os.path.exists(path):
         raise DataError(f"{path}: no such file")
     lower = path.lower()
+    grib = lower.endswith((".grib", ".grb", ".grib2", ".grb2"))
     try:
-        if lower.endswith((".grib", ".grb", ".grib2", ".grb2")):
-            return xr.open_dataset(path, engine="cfgrib", backend_kwargs={"indexpath": ""})
-        return xr.open_dataset(path)
+        if grib:
+            return xr.open_dataset(path, engine="cfgrib", backend_kwargs={"indexpath": ""}, decode_times=False)
+        return xr.open_dataset(path, decode_times=False)
     except DataError:
         raise
     except Exception as e:  # the readers raise many kinds; the user needs the file and the cause
+        engines = _missing_engines(grib)
+        if engines:
+            raise MissingPackage(f"{path}: cannot read it: {engines} not installed ({type(e).__name__}: {e}); "
+                                 f"{READER_PACKAGES}") from e
         raise DataError(f"{path}: cannot read as GRIB or NetCDF ({type(e).__name__}: {e})") from e
 
 
-def load_series(path: str, variable: str | None = None) -> Series:
-    """Load a regional temperature series into (time, lat, lon) kelvin, keeping the file's row order."""
+def _missing_engines(grib: bool) -> str:
+    """The Debian package of the reader a failed open may have lacked, if it is not importable."""
+    import importlib
+    name = "cfgrib" if grib else "netCDF4"
+    try:
+        importlib.import_module(name)
+        return ""
+    except ImportError:
+        return f"python3-{name.lower()}"
+
+
+def decode_times(values, units: str, calendar: str = "standard", name: str = "time") -> np.ndarray:
+    """CF-style numeric times ("hours since 1900-01-01 00:00") as datetime64[ns]."""
+    xr = _import_xarray()
+    if "since" not in str(units):
+        raise DataError(f"'{units}' are not CF time units (UNIT since DATE, e.g. 'hours since 1900-01-01 00:00')")
+    try:
+        decoded = xr.decode_cf(xr.Dataset(coords={"t": ("t", np.asarray(values), {"units": units, "calendar": calendar})}),
+                               use_cftime=False)["t"].values
+    except Exception as e:
+        raise DataError(f"cannot decode '{name}' with units '{units}' and calendar '{calendar}' ({type(e).__name__}: {e})") from e
+    if not np.issubdtype(decoded.dtype, np.datetime64):
+        raise DataError(f"cannot decode '{name}' with units '{units}' and calendar '{calendar}' into dates")
+    return decoded.astype("datetime64[ns]")
+
+
+TIME_FLAGS_EXAMPLE = "--time-units 'hours since 1900-01-01 00:00'"
+
+
+def _describe_values(var) -> str:
+    v = np.asarray(var.values)
+    if v.size == 0:
+        return f"{v.dtype}, empty"
+    return f"{v.dtype} values {v.flat[0]!r} .. {v.flat[-1]!r}" if v.size > 1 else f"{v.dtype} value {v.flat[0]!r}"
+
+
+def _time_axis(ds, da, path: str, space_dims: tuple, time_var: str | None, time_units: str | None):
+    """(time dimension of `da`, valid times datetime64[ns]): from --time-var/--time-units when given,
+    else from a coordinate with CF time units; a DataError naming the variable and what it lacks otherwise."""
+    name = da.name
+    other_dims = [d for d in da.dims if d not in space_dims]
+    if time_var is not None:
+        if time_var not in ds.variables:
+            raise DataError(f"{path}: --time-var {time_var}: no such variable; the file has {sorted(map(str, ds.variables))}")
+        tv = ds[time_var]
+        if tv.ndim != 1 or tv.dims[0] not in da.dims or tv.dims[0] in space_dims:
+            raise DataError(f"{path}: --time-var {time_var} has dimensions {tv.dims}; it must run along one dimension of "
+                            f"'{name}' other than latitude/longitude ({', '.join(other_dims) or 'it has none'})")
+        units = time_units or tv.attrs.get("units")
+        if units is None:
+            raise DataError(f"{path}: time variable '{time_var}' ({_describe_values(tv)}) has no 'units' attribute; "
+                            f"give the units its values count in: --time-var {time_var} {TIME_FLAGS_EXAMPLE}")
+        if time_units is not None and tv.attrs.get("units") and tv.attrs["units"] != time_units:
+            raise DataError(f"{path}: time variable '{time_var}' has units '{tv.attrs['units']}' in the file; "
+                            f"--time-units '{time_units}' contradicts them (leave --time-units out to use the file's)")
+        try:
+            return tv.dims[0], decode_times(tv.values, units, tv.attrs.get("calendar", "standard"), time_var)
+        except DataError as e:
+            raise DataError(f"{path}: time variable '{time_var}': {e}") from e
+    candidates = [n for n in TIME_NAMES if n in da.coords and da[n].ndim == 1 and da[n].dims[0] in other_dims]
+    candidates += [n for n, c in da.coords.items() if n not in candidates and c.ndim == 1 and c.dims[0] in other_dims
+                   and ("since" in str(c.attrs.get("units", "")) or c.attrs.get("standard_name") == "time"
+                        or c.attrs.get("axis") == "T")]
+    for n in candidates:
+        c = da[n]
+        units = c.attrs.get("units")
+        if units is not None and "since" in str(units):
+            try:
+                return c.dims[0], decode_times(c.values, units, c.attrs.get("calendar", "standard"), n)
+            except DataError as e:
+                raise DataError(f"{path}: time coordinate '{n}' of '{name}': {e}; "
+                                f"to give it other units: --time-var {n} {TIME_FLAGS_EXAMPLE}") from e
+    if candidates:
+        n = candidates[0]
+        units = da[n].attrs.get("units")
+        lacks = "no 'units' attribute" if units is None else f"units '{units}', which are not CF time units (UNIT since DATE)"
+        raise DataError(f"{path}: time coordinate '{n}' of '{name}' ({_describe_values(da[n])}) has {lacks}; "
+                        f"give the units its values count in: --time-var {n} {TIME_FLAGS_EXAMPLE}")
+    if not other_dims:
+        raise DataError(f"{path}: variable '{name}' has no time dimension, only {da.dims}")
+    if len(other_dims) > 1:
+        raise DataError(f"{path}: variable '{name}' has no time coordinate with CF units and several dimensions besides "
+                        f"latitude/longitude ({', '.join(map(str, other_dims))}); name its time axis: --time-var NAME "
+                        f"{TIME_FLAGS_EXAMPLE} (and select one level first)")
+    d = other_dims[0]
+    if d in ds.variables:
+        units = ds[d].attrs.get("units")
+        lacks = "no 'units' attribute" if units is None else f"units '{units}', which are not CF time units (UNIT since DATE)"
+        what = f"its coordinate '{d}' ({_describe_values(ds[d])}) has {lacks}"
+    else:
+        what = f"no variable holds the times of dimension '{d}'"
+    raise DataError(f"{path}: variable '{name}' has no time axis with CF units: it runs along dimension '{d}' and {what}; "
+                    f"name the variable holding its times and their units: --time-var {d if d in ds.variables else 'NAME'} "
+                    f"{TIME_FLAGS_EXAMPLE}")
+
+
+def read_series(path: str, variable: str | None = None, time_var: str | None = None,
+                time_units: str | None = None) -> Series:
+    """A regional temperature series as the file holds it, in kelvin and the file's row order: any
+    number of frames, gaps in time and missing cells (NaN) left as they are. Times must increase.
+
+    time_var/time_units: the variable holding the valid times and the CF units they count in
+    ("hours since 1900-01-01 00:00"), for files whose time axis has no CF units.
+    """
     ds = open_dataset(path)
     da = _pick_temperature(ds, variable)
-    tname = _coord(da, ("valid_time", "time"))
-    latn = _coord(da, ("latitude", "lat"))
-    lonn = _coord(da, ("longitude", "lon"))
+    latn = _coord(da, LAT_NAMES, ("degrees_north", "degree_north", "degrees_n", "degree_n"))
+    lonn = _coord(da, LON_NAMES, ("degrees_east", "degree_east", "degrees_e", "degree_e"))
     if latn is None or lonn is None:
         raise DataError(f"{path}: variable '{da.name}' has no latitude/longitude coordinates; dims {da.dims}")
-    if tname is None or da[tname].size < 2:
-        raise DataError(f"{path}: variable '{da.name}' has no time axis with at least two times")
-    time_dim = da[tname].dims[0]
-    da = da.squeeze(drop=False)
-    extra = [d for d in da.dims if d not in (time_dim, da[latn].dims[0], da[lonn].dims[0])]
+    if da[latn].ndim != 1 or da[lonn].ndim != 1:
+        raise DataError(f"{path}: only regular latitude-longitude grids are supported")
+    space = (da[latn].dims[0], da[lonn].dims[0])
+    time_dim, times = _time_axis(ds, da, path, space, time_var, time_units)
+    extra = [d for d in da.dims if d not in (time_dim, *space)]
+    single = [d for d in extra if da.sizes[d] == 1]
+    da = da.isel({d: 0 for d in single}, drop=False)
+    extra = [d for d in extra if d not in single]
     if extra:
         raise DataError(f"{path}: variable '{da.name}' has extra dimensions {extra}; select one level first")
-    da = da.transpose(time_dim, da[latn].dims[0], da[lonn].dims[0])
-    values = da.values.astype(np.float32)  # CF scale_factor/_FillValue already applied -> NaN
+    da = da.transpose(time_dim, *space)
+    values = da.values.astype(np.float32)  # CF scale_factor/_FillValue/missing_value already applied -> NaN
     units = str(da.attrs.get("units", "K")).strip()
-    if units in ("degC", "C", "celsius", "deg_C"):
+    if units.lower() in CELSIUS_UNITS:
         values = values + np.float32(273.15)
-    elif units not in ("K", "kelvin", "degK", "deg_K"):
+    elif units.lower() not in KELVIN_UNITS:
         raise DataError(f"{path}: variable '{da.name}' has units '{units}', expected kelvin or degC")
-    times = np.asarray(da[tname].values).astype("datetime64[ns]")
-    if np.any(np.diff(times) <= np.timedelta64(0)):
-        raise DataError(f"{path}: times are not strictly increasing")
-    steps = np.unique(np.diff(times))
-    if steps.size != 1:
-        raise DataError(f"{path}: irregular time steps {[str(s.astype('timedelta64[h]')) for s in steps[:5]]}")
+    if values.shape[0] == 0:
+        raise DataError(f"{path}: variable '{da.name}' has no times")
+    time_gaps(times, path)  # increasing, and steps a whole number of the regular step
     lats = np.asarray(da[latn].values, dtype=np.float64)
     lons = np.asarray(da[lonn].values, dtype=np.float64)
-    if lats.ndim != 1 or lons.ndim != 1:
-        raise DataError(f"{path}: only regular latitude-longitude grids are supported")
     mask = np.isnan(values).any(axis=0)
-    if mask.all():
-        raise DataError(f"{path}: every cell of '{da.name}' is missing")
     source = str(ds.attrs.get("GRIB_centreDescription") or ds.attrs.get("title") or os.path.basename(path))
     return Series(values=values, times=times, lats=lats, lons=lons, mask=mask, variable=str(da.name), source=source)
+
+
+def load_series(path: str, variable: str | None = None) -> Series:
+    """A series for training: `read_series`, then at least two times on a regular step without gaps,
+    no frame with every cell missing and some cell valid in every frame. Files with gaps are refused
+    (windows would span them); `lsntp ingest` takes such files as they are for the streaming job."""
+    s = read_series(path, variable)
+    if s.times.size < 2:
+        raise DataError(f"{path}: variable '{s.variable}' has {s.times.size} time(s); training needs a series")
+    step, gaps = time_gaps(s.times, path)
+    if gaps:
+        raise DataError(f"{path}: {len(gaps)} gap(s) in the {_hours(step)} steps ({sum(g.missing for g in gaps)} frames absent: "
+                        f"{describe(gaps, 5)}); training needs a gap-free series: choose a period without gaps or fill them")
+    empty = s.all_missing_frames()
+    if empty.all():
+        raise DataError(f"{path}: every cell of '{s.variable}' is missing in every frame")
+    if empty.any():
+        raise DataError(f"{path}: {int(empty.sum())} frame(s) of '{s.variable}' have every cell missing "
+                        f"({describe([iso_minutes(t) for t in s.times[empty]], 5)}); training cannot fill them")
+    if s.mask.all():
+        raise DataError(f"{path}: every cell of '{s.variable}' is missing in some frame: no cell can be scored")
+    return s
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,15 +397,17 @@ def window_starts(n_frames: int, alpha: int, beta: int, stride: int = 1) -> np.n
 
 
 class WindowDataset:
-    """Windows of one contiguous part of a series: x (alpha, H, W), y (beta, H, W), kelvin, NaN filled.
+    """Windows of one contiguous part of a series: x (alpha, H, W), y (beta, H, W), kelvin, filled.
 
-    Missing cells are filled with the training mean so the network sees finite numbers; the
-    metrics leave them out through the mask.
+    Missing cells are filled by the MISSING_FILL rule (`fill_missing`: the mean of the valid cells
+    of the same frame, what the streaming job does before inference), so the network sees finite
+    numbers; the metrics leave them out through the series' mask. The shipped data sets have no
+    missing cell, so this rule changed no trained model (before it, training filled with the
+    training part's mean).
     """
 
-    def __init__(self, series: Series, part: tuple[int, int], alpha: int, beta: int, fill: float, stride: int = 1):
-        self.fill = fill
-        self.values = np.nan_to_num(series.values[part[0]:part[1]], nan=fill).astype(np.float32)
+    def __init__(self, series: Series, part: tuple[int, int], alpha: int, beta: int, stride: int = 1):
+        self.values = fill_missing(series.values[part[0]:part[1]])
         self.times = series.times[part[0]:part[1]]
         self.alpha, self.beta = alpha, beta
         self.starts = window_starts(len(self.values), alpha, beta, stride)
@@ -218,34 +460,25 @@ class Prepared:
     test: WindowDataset
     split: Split
 
-    @property
-    def fill(self) -> float:
-        return self.train.fill
-
     def training_period(self) -> str:
         t = self.series.times
         a, b = self.split.train
         return f"{iso_minutes(t[a])}/{iso_minutes(t[b - 1])}"
 
 
-def iso_minutes(t) -> str:
-    return np.datetime_as_string(t, unit="m") + "Z"
-
-
 def prepare(data_cfg, data_path: str | None = None) -> Prepared:
     """Load the configured series (config.DataConfig), split it by time and cut the windows.
 
-    Normalisation, the fill value of missing cells and the typical one-step change are fitted
-    on the training part only.
+    Normalisation and the typical one-step change are fitted on the training part only; missing
+    cells are filled frame by frame (MISSING_FILL).
     """
     series = load_series(data_path or data_cfg.resolved_path, data_cfg.variable)
     split = split_by_time(series.times, data_cfg.val_start, data_cfg.test_start)
     train_vals = series.values[split.train[0]:split.train[1]]
     norm = MinMax.fit(train_vals)
-    fill = float(np.nanmean(train_vals))
     a, b = data_cfg.alpha, data_cfg.beta
     step_change = float(np.nanstd(np.diff(train_vals, axis=0)))
-    parts = [WindowDataset(series, p, a, b, fill) for p in (split.train, split.val, split.test)]
+    parts = [WindowDataset(series, p, a, b) for p in (split.train, split.val, split.test)]
     for name, ds in zip(("training", "validation", "test"), parts):
         if len(ds) == 0:
             raise DataError(f"the {name} part is shorter than alpha + beta = {a + b} frames; move the split dates")

@@ -1,6 +1,6 @@
 """Evaluation on the held-out test part: every model against persistence and hour-of-day climatology.
 
-Writes metrics.json, report.md (tables) and plots/ into the output folder.
+Writes metrics.json, evaluation.md (tables) and plots/ into the output folder.
 """
 from __future__ import annotations
 

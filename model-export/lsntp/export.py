@@ -3,8 +3,11 @@
 - input `frames` float32 (batch, alpha, H, W) K -> output `forecast` float32 (batch, beta, H, W) K,
   normalisation and its inverse inside the graph, dynamic batch;
 - each LS-Conv call is one node `ai.lsntp::LSConv` whose body ships in the model as an ONNX
-  function, so stock ONNX Runtime runs it with no native library; the comparison's other systems
-  export in standard operators only (no function, no `ai.lsntp` domain);
+  function, so stock ONNX Runtime runs it with no native library; its inputs after X are the
+  parameters named and ordered by ls_conv.parameter_spec (the node's inputs, the traced stand-in
+  LSConvFunction that `traced_ls_conv` installs on the layers while exporting, and the function's
+  declared inputs all come from it); the comparison's other systems export in standard operators
+  only (no function, no `ai.lsntp` domain);
 - (I + A)^T is folded into one initializer shared by every LS-Conv node (and by every graph
   convolution of AGCRN and DAGG-ConvLSTM);
 - metadata properties describe the model, its grid and its provenance; the streaming job checks
@@ -14,7 +17,9 @@ PyTorch's forecast for it, which the Java build's parity test compares with ONNX
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import os
 
@@ -23,28 +28,92 @@ import onnx
 import torch
 from onnx import TensorProto, helper
 
-from .ls_conv import DOMAIN, GN_EPS, NSA_GROUPS, LSConv, LSConvSettings
 from .checkpoint import load as load_checkpoint
-from .forecaster import core_of, predict
+from .data import MISSING_FILL
+from .forecaster import predict
+from .ls_conv import GN_EPS, NSA_GROUPS, AdaptiveGraph, LSConv, LSConvSettings, ls_conv, parameter_names
 
 OPSET = 17
+DOMAIN = "ai.lsntp"
 FUNCTION_NAME = "LSConv"
+
+
+class LSConvFunction(torch.autograd.Function):
+    """Stands in for `ls_conv` while exporting, so that tracing records one `ai.lsntp::LSConv` node.
+
+    Called as apply(X, *parameters, settings) with the parameters in `parameter_spec` order; it
+    takes them back by name, so the node's inputs, this unpacking and the ONNX function's declared
+    inputs (ls_conv_function) all come from the one spec.
+    """
+
+    @staticmethod
+    def forward(ctx, x, *args):
+        *tensors, settings = args
+        return ls_conv(x, _by_name(settings, tensors), settings)
+
+    @staticmethod
+    def symbolic(g, x, *args):
+        *tensors, settings = args
+        out = g.op(f"{DOMAIN}::{FUNCTION_NAME}", x, *tensors)
+        weight = _by_name(settings, tensors)["W"]
+        try:  # give the output a shape so later ops export with static sizes
+            sizes = list(x.type().sizes())
+            sizes[1] = weight.type().sizes()[0]
+            out.setType(x.type().with_sizes(sizes))
+        except Exception:  # shape unknown during tracing: ONNX infers it from the function later
+            pass
+        return out
+
+
+def _by_name(settings: LSConvSettings, tensors) -> dict:
+    names = parameter_names(settings)
+    if len(tensors) != len(names):
+        raise ValueError(f"LS-Conv with {settings} takes {len(names)} parameters ({', '.join(names)}), got {len(tensors)}")
+    return dict(zip(names, tensors))
+
+
+def _traced(x, params: dict, settings: LSConvSettings):
+    return LSConvFunction.apply(x, *params.values(), settings)
+
+
+@contextlib.contextmanager
+def traced_ls_conv(model: torch.nn.Module):
+    """For the duration of an export, every LS-Conv layer of `model` runs as one traced node."""
+    layers = [m for m in model.modules() if isinstance(m, LSConv)]
+    for layer in layers:
+        layer.implementation = _traced
+    try:
+        yield bool(layers)
+    finally:
+        for layer in layers:
+            del layer.implementation  # back to the class's ls_conv
+
+
+@contextlib.contextmanager
+def folded_graphs(model: torch.nn.Module):
+    """(I + A)^T of every adaptive graph of `model` frozen into its constant (see AdaptiveGraph.fold)
+    for the duration; graphs already folded stay so."""
+    graphs = [m for m in model.modules() if isinstance(m, AdaptiveGraph) and m.folded is None]
+    for graph in graphs:
+        graph.fold()
+    try:
+        yield
+    finally:
+        for graph in graphs:
+            graph.unfold()
 
 
 def ls_conv_function(settings: LSConvSettings) -> onnx.FunctionProto:
     """The body of `ai.lsntp::LSConv` for one model's settings, in standard ONNX operators.
 
-    Inputs, in order: X, [G = (I+A)^T if LAGC], [NSA: w1 b1 gn1_scale gn1_bias w2 b2 gn2_scale gn2_bias w3 b3], W, B.
+    Inputs: X, then the parameters of `ls_conv.parameter_spec(settings)` under their names, in its
+    order: [G = (I+A)^T if LAGC], [NSA: nsa_w1 nsa_b1 gn1_s gn1_b nsa_w2 nsa_b2 gn2_s gn2_b nsa_w3 nsa_b3], W, B.
     """
-    nodes, inputs = [], ["X"]
+    nodes, inputs = [], ["X"] + parameter_names(settings)
     const = lambda name, arr, dtype=TensorProto.INT64: nodes.append(helper.make_node(
         "Constant", [], [name], value=helper.make_tensor(name + "_value", dtype, [len(arr)], arr)))
     x = "X"
-    if settings.lagc:
-        inputs.append("G")
     if settings.nsa:
-        nsa_in = ["nsa_w1", "nsa_b1", "gn1_s", "gn1_b", "nsa_w2", "nsa_b2", "gn2_s", "gn2_b", "nsa_w3", "nsa_b3"]
-        inputs.extend(nsa_in)
         const("gn_shape", [0, NSA_GROUPS, -1])
         const("gn_ones", [1.0] * NSA_GROUPS, TensorProto.FLOAT)
         const("gn_zeros", [0.0] * NSA_GROUPS, TensorProto.FLOAT)
@@ -83,12 +152,14 @@ def ls_conv_function(settings: LSConvSettings) -> onnx.FunctionProto:
             helper.make_node("Reshape", ["l_nodes", "x_shape"], ["L"]),
         ])
         x = "L"
-    inputs.extend(["W", "B"])
-    k = settings.kernel if settings.lsi else 1
+    k = settings.lsi_kernel
     conv_out = "Y_lin" if settings.relu else "Y"
     nodes.append(helper.make_node("Conv", [x, "W", "B"], [conv_out], kernel_shape=[k, k], pads=[k // 2] * 4))
     if settings.relu:
         nodes.append(helper.make_node("Relu", ["Y_lin"], ["Y"]))
+    unused = set(inputs) - {i for n in nodes for i in n.input}
+    if unused:  # the body and parameter_spec disagree
+        raise ValueError(f"LS-Conv function body for {settings} does not use its input(s) {sorted(unused)}")
     return helper.make_function(DOMAIN, FUNCTION_NAME, inputs, ["Y"], nodes,
                                 [helper.make_opsetid("", OPSET)], [],
                                 doc_string="LS-Conv: NSA, graph constraint (I + A) X, LSI k x k convolution (Xu et al. 2022)")
@@ -136,6 +207,7 @@ def metadata(model, cfg, prepared, ck, version: str, command: str | None) -> dic
         "input": "frames: float32 (batch, alpha, H, W), kelvin, oldest first, rows and columns in the source's order",
         "output": "forecast: float32 (batch, beta, H, W), kelvin, lead 1 first",
         "normalisation": json.dumps({"kind": "min-max", "lo": prepared.norm.lo, "hi": prepared.norm.hi}),
+        "missing_fill": MISSING_FILL,  # how missing cells were filled in training (data.fill_missing); the job does the same
         "training_period": ck.get("training_period") or prepared.training_period(),
         "validation_metrics": json.dumps(_validation_metrics(model, prepared)),
         "weights_sha256": weights_sha256(model),
@@ -146,26 +218,36 @@ def metadata(model, cfg, prepared, ck, version: str, command: str | None) -> dic
     }
 
 
+def to_onnx(model: torch.nn.Module, example: torch.Tensor) -> onnx.ModelProto:
+    """Trace `model` on one example batch into ONNX (opset 17, input `frames`, output `forecast`,
+    dynamic batch): each LS-Conv call one `ai.lsntp::LSConv` node whose ONNX function ships in the
+    model, the adaptive graph's (I + A)^T folded into one initializer that every node shares."""
+    settings = {m.settings for m in model.modules() if isinstance(m, LSConv)}
+    if len(settings) > 1:
+        raise ValueError(f"one ONNX function per model: its LS-Conv layers differ in settings {settings}")
+    buf = io.BytesIO()
+    with torch.no_grad(), folded_graphs(model), traced_ls_conv(model) as has_ls_conv:
+        torch.onnx.export(model, (example,), buf, input_names=["frames"], output_names=["forecast"],
+                          dynamic_axes={"frames": {0: "batch"}, "forecast": {0: "batch"}},
+                          opset_version=OPSET, custom_opsets={DOMAIN: 1} if has_ls_conv else None,
+                          do_constant_folding=True)
+    proto = onnx.load_model_from_string(buf.getvalue())
+    if settings:
+        proto.functions.append(ls_conv_function(settings.pop()))
+    return proto
+
+
 def export(checkpoint: str, out: str, data_path: str | None = None, version: str = "1.0.0", command: str | None = None) -> str:
     model, cfg, prepared, ck = load_checkpoint(checkpoint, data_path)
-    has_ls_conv = any(isinstance(m, LSConv) for m in model.modules())
-    core = core_of(model)
-    if core.graph is not None:
-        core.graph.fold()
     a, b = cfg.data.alpha, cfg.data.beta
     h, w = prepared.series.lats.size, prepared.series.lons.size
     x_real = torch.from_numpy(prepared.test[0][0][None].copy())  # a real held-out window
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    with torch.no_grad():
+    with torch.no_grad(), folded_graphs(model):  # PyTorch's numbers with the very constant the ONNX graph holds
         expected = model(x_real).numpy()
-        torch.onnx.export(model, (x_real,), out, input_names=["frames"], output_names=["forecast"],
-                          dynamic_axes={"frames": {0: "batch"}, "forecast": {0: "batch"}},
-                          opset_version=OPSET, custom_opsets={DOMAIN: 1} if has_ls_conv else None,
-                          do_constant_folding=True)
-    proto = onnx.load(out)
-    if has_ls_conv:
-        proto.functions.append(ls_conv_function(cfg.model.ls_settings))
-    for k, v in metadata(model, cfg, prepared, ck, version, command).items():
+        proto = to_onnx(model, x_real)
+        meta = metadata(model, cfg, prepared, ck, version, command)
+    for k, v in meta.items():
         proto.metadata_props.append(onnx.StringStringEntryProto(key=k, value=v))
     proto.doc_string = f"{cfg.model.label} forecaster for grid {cfg.data.grid_id}: {a} frames in, {b} out, kelvin"
     onnx.checker.check_model(proto)

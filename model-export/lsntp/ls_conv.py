@@ -10,21 +10,23 @@ On an input X (B, C, H, W):
    ConvLSTM the ReLU clips every gate's pre-activation at zero (gates >= sigmoid(bias));
    `lsi_relu: false` leaves them signed, as ConvLSTM's own convolutions are.
 
-Ablations (the seed's Table 4 and Q1/Q2) are switches of `LSConvSettings`. When the model is
-exported, each LS-Conv call becomes one node `ai.lsntp::LSConv` whose body is an ONNX function
-(see export.py), and (I + A) is folded into one constant shared by every node.
+Ablations (the seed's Table 4 and Q1/Q2) are switches of `LSConvSettings`. The operator's
+parameters are named once (`parameter_spec`); `ls_conv` computes it from them. This module knows
+nothing of export: export.py makes each LS-Conv call one node `ai.lsntp::LSConv` taking those
+parameters as named inputs, with an ONNX function body, and folds (I + A) into one shared constant.
 """
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import operator
+from typing import Callable, Mapping
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-DOMAIN = "ai.lsntp"
 NSA_GROUPS = 4
 GN_EPS = 1e-5
 
@@ -36,11 +38,16 @@ class LSConvSettings:
     lagc: bool = True  # long-range adaptive graph (graph constraint with I + A)
     lsi: bool = True  # k x k integration + ReLU; False: per-node linear map of the graph result (GCN form)
     lsi_relu: bool = True  # the reference's ReLU after the LSI; False leaves LSTM gate pre-activations signed
+    nsa_hidden: int = 16
 
     @property
     def relu(self) -> bool:
         return self.lsi and self.lsi_relu
-    nsa_hidden: int = 16
+
+    @property
+    def lsi_kernel(self) -> int:
+        """Size of the LSI convolution: `kernel`, or 1 without LSI (the per-node linear map)."""
+        return self.kernel if self.lsi else 1
 
     def __post_init__(self):
         if self.kernel < 1 or self.kernel % 2 == 0:
@@ -119,6 +126,57 @@ class AdaptiveGraph(nn.Module):
         self.folded = None
 
 
+# The operator's parameters, one definition: (name, path of the tensor in an LS-Conv layer), in
+# order. The exported `ai.lsntp::LSConv` node takes them as its inputs after X under these names
+# (export.py builds the node, its traced stand-in and its ONNX function body from this list).
+NSA_PARAMETERS = (
+    ("nsa_w1", "conv1.weight"), ("nsa_b1", "conv1.bias"), ("gn1_s", "norm1.weight"), ("gn1_b", "norm1.bias"),
+    ("nsa_w2", "conv2.weight"), ("nsa_b2", "conv2.bias"), ("gn2_s", "norm2.weight"), ("gn2_b", "norm2.bias"),
+    ("nsa_w3", "conv3.weight"), ("nsa_b3", "conv3.bias"),
+)
+
+
+def parameter_spec(settings: LSConvSettings) -> list[tuple[str, Callable[["LSConv"], torch.Tensor]]]:
+    """The parameters of an LS-Conv with these settings: an ordered list of (name, getter of the
+    tensor from an `LSConv` layer). G = (I + A)^T when LAGC is on, NSA's ten when NSA is on, then
+    the LSI convolution's W and B. The one statement of which parameters there are and their order."""
+    spec: list[tuple[str, Callable[[LSConv], torch.Tensor]]] = []
+    if settings.lagc:
+        spec.append(("G", lambda layer: layer.graph[0].operator_t()))
+    if settings.nsa:
+        spec.extend((name, operator.attrgetter("nsa." + path)) for name, path in NSA_PARAMETERS)
+    spec.extend([("W", operator.attrgetter("conv.weight")), ("B", operator.attrgetter("conv.bias"))])
+    return spec
+
+
+def parameter_names(settings: LSConvSettings) -> list[str]:
+    return [name for name, _ in parameter_spec(settings)]
+
+
+def node_attention(x: torch.Tensor, p: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """NSA on X with the named parameters of NSA_PARAMETERS."""
+    w = F.relu(F.group_norm(F.conv2d(x, p["nsa_w1"], p["nsa_b1"]), NSA_GROUPS, p["gn1_s"], p["gn1_b"], GN_EPS))
+    w = F.relu(F.group_norm(F.conv2d(w, p["nsa_w2"], p["nsa_b2"]), NSA_GROUPS, p["gn2_s"], p["gn2_b"], GN_EPS))
+    return x * torch.sigmoid(F.conv2d(w, p["nsa_w3"], p["nsa_b3"]))
+
+
+def graph_constraint(x: torch.Tensor, operator_t: torch.Tensor) -> torch.Tensor:
+    """L = (I + A) X with X flattened to (B, C, N) and folded back to (B, C, H, W)."""
+    b, c, h, w = x.shape
+    return (x.reshape(b, c, h * w) @ operator_t).reshape(b, c, h, w)
+
+
+def ls_conv(x: torch.Tensor, p: Mapping[str, torch.Tensor], settings: LSConvSettings) -> torch.Tensor:
+    """LS-Conv of X with the named parameters of `parameter_spec(settings)`: the operator's one
+    PyTorch definition (training and evaluation run it; export traces it as one node)."""
+    if settings.nsa:
+        x = node_attention(x, p)
+    if settings.lagc:
+        x = graph_constraint(x, p["G"])
+    y = F.conv2d(x, p["W"], p["B"], padding=settings.lsi_kernel // 2)  # a Python int, also when traced
+    return F.relu(y) if settings.relu else y
+
+
 class NodeSpatialAttention(nn.Module):
     """NSA: three 1x1 convolutions with GroupNorm and ReLU between them, ending in a sigmoid."""
 
@@ -131,24 +189,18 @@ class NodeSpatialAttention(nn.Module):
         self.conv3 = nn.Conv2d(hidden, channels, 1)
 
     def forward(self, x):
-        w = F.relu(self.norm1(self.conv1(x)))
-        w = F.relu(self.norm2(self.conv2(w)))
-        return x * torch.sigmoid(self.conv3(w))
-
-    def params(self):
-        return [self.conv1.weight, self.conv1.bias, self.norm1.weight, self.norm1.bias,
-                self.conv2.weight, self.conv2.bias, self.norm2.weight, self.norm2.bias,
-                self.conv3.weight, self.conv3.bias]
-
-
-def graph_constraint(x: torch.Tensor, operator_t: torch.Tensor) -> torch.Tensor:
-    """L = (I + A) X with X flattened to (B, C, N) and folded back to (B, C, H, W)."""
-    b, c, h, w = x.shape
-    return (x.reshape(b, c, h * w) @ operator_t).reshape(b, c, h, w)
+        return node_attention(x, {name: operator.attrgetter(path)(self) for name, path in NSA_PARAMETERS})
 
 
 class LSConv(nn.Module):
-    """One LS-Conv operator: in_channels -> out_channels on the grid of `graph`."""
+    """One LS-Conv operator: in_channels -> out_channels on the grid of `graph`.
+
+    The parameters live in the submodules (state_dict keys `nsa.conv1.weight`, ..., `conv.weight`);
+    forward hands them by name (`parameter_spec`) to `implementation`, which is `ls_conv` unless an
+    exporter replaces it on the instance for the duration of an export (export.traced_ls_conv).
+    """
+
+    implementation = staticmethod(ls_conv)
 
     def __init__(self, in_channels: int, out_channels: int, settings: LSConvSettings, graph: AdaptiveGraph | None):
         super().__init__()
@@ -157,60 +209,13 @@ class LSConv(nn.Module):
         self.settings = settings
         self.graph = [graph]  # a list, so the shared graph is not registered once per layer
         self.nsa = NodeSpatialAttention(in_channels, settings.nsa_hidden) if settings.nsa else None
-        k = settings.kernel if settings.lsi else 1
+        k = settings.lsi_kernel
         self.conv = nn.Conv2d(in_channels, out_channels, k, padding=k // 2)
+        self.spec = parameter_spec(settings)
+
+    def named_operands(self) -> dict[str, torch.Tensor]:
+        """The operator's parameters by name, in `parameter_spec` order."""
+        return {name: get(self) for name, get in self.spec}
 
     def forward(self, x):
-        if torch.onnx.is_in_onnx_export():
-            return LSConvFunction.apply(x, *self.onnx_inputs(), self.settings)
-        if self.nsa is not None:
-            x = self.nsa(x)
-        if self.settings.lagc:
-            x = graph_constraint(x, self.graph[0].operator_t())
-        y = self.conv(x)
-        return F.relu(y) if self.settings.relu else y
-
-    def onnx_inputs(self):
-        """Inputs of the exported node, in the order the ONNX function (export.ls_conv_function) declares."""
-        inputs = []
-        if self.settings.lagc:
-            inputs.append(self.graph[0].operator_t())
-        if self.nsa is not None:
-            inputs.extend(self.nsa.params())
-        inputs.extend([self.conv.weight, self.conv.bias])
-        return inputs
-
-
-class LSConvFunction(torch.autograd.Function):
-    """Export-only wrapper: traced as one `ai.lsntp::LSConv` node (its body is attached by export.py)."""
-
-    @staticmethod
-    def forward(ctx, x, *args):
-        *tensors, settings = args
-        it = iter(tensors)
-        if settings.lagc:
-            op_t = next(it)
-        if settings.nsa:
-            p = [next(it) for _ in range(10)]
-            w = F.relu(F.group_norm(F.conv2d(x, p[0], p[1]), NSA_GROUPS, p[2], p[3], GN_EPS))
-            w = F.relu(F.group_norm(F.conv2d(w, p[4], p[5]), NSA_GROUPS, p[6], p[7], GN_EPS))
-            x = x * torch.sigmoid(F.conv2d(w, p[8], p[9]))
-        if settings.lagc:
-            x = graph_constraint(x, op_t)
-        weight, bias = next(it), next(it)
-        k = settings.kernel if settings.lsi else 1  # a Python int: traced shapes would become tensors
-        y = F.conv2d(x, weight, bias, padding=k // 2)
-        return F.relu(y) if settings.relu else y
-
-    @staticmethod
-    def symbolic(g, x, *args):
-        *tensors, settings = args
-        out = g.op(f"{DOMAIN}::LSConv", x, *tensors)
-        weight = tensors[-2]
-        try:  # give the output a shape so later ops export with static sizes
-            sizes = list(x.type().sizes())
-            sizes[1] = weight.type().sizes()[0]
-            out.setType(x.type().with_sizes(sizes))
-        except Exception:  # shape unknown during tracing: ONNX infers it from the function later
-            pass
-        return out
+        return self.implementation(x, self.named_operands(), self.settings)

@@ -25,7 +25,10 @@ def write(model_dir: str) -> str:
         f"{meta['alpha']} frames in, {meta['beta']} out, every {meta['step_hours']} h; grid {meta['grid_height']} x "
         f"{meta['grid_width']}, first cell {meta['grid_lat0']}N {meta['grid_lon0']}E, spacing {meta['grid_dlat']} / "
         f"{meta['grid_dlon']} degrees; {meta['units']}. Trained on {meta['source_data']} ({meta['source_variable']}), "
-        f"training period {meta['training_period']}.", "",
+        f"training period {meta['training_period']}." + (
+            f" Missing cells: `{meta['missing_fill']}` (each takes the mean of its frame's valid cells, in training "
+            "and in the streaming job)." if meta.get("missing_fill") == "frame-mean" else
+            f" Missing cells: `{meta['missing_fill']}`." if meta.get("missing_fill") else ""), "",
         f"`model.onnx`: {size / 1e6:.2f} MB, {len(proto.graph.node)} nodes of which {n_ls} `ai.lsntp::LSConv`; "
         f"weights SHA-256 `{meta['weights_sha256'][:16]}...`. Architecture: " +
         ", ".join(f"{k}={v}" for k, v in arch.items()) + ".", "",

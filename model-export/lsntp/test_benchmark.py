@@ -14,3 +14,7 @@ def test_counts_convolution_and_graph_products():
     layer = LSConv(3, 4, LSConvSettings(kernel=3, nsa=False), AdaptiveGraph(30, 4))
     graph = 2 * 2 * 3 * 30 * 30  # (B, C, N) @ (N, N)
     assert count_flops(layer, torch.zeros(2, 3, 5, 6)) == graph + 2 * (2 * 4 * 30) * 3 * 9
+
+    with_nsa = LSConv(3, 4, LSConvSettings(kernel=3, nsa_hidden=8), AdaptiveGraph(30, 4))
+    nsa = 2 * (2 * 30) * (3 * 8 + 8 * 8 + 8 * 3)  # three 1x1 convolutions 3 -> 8 -> 8 -> 3
+    assert count_flops(with_nsa, torch.zeros(2, 3, 5, 6)) == nsa + graph + 2 * (2 * 4 * 30) * 3 * 9

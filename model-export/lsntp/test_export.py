@@ -9,7 +9,7 @@ import onnx
 import pytest
 
 from . import export, train
-from .ls_conv import DOMAIN
+from .export import DOMAIN
 
 
 @pytest.fixture
@@ -91,3 +91,119 @@ def test_resume_after_early_stop_trains_no_further(small_config, tmp_path):
     assert len(first["epochs"]) == 1 and "early stop" in first["finished"]
     again = train.train(cfg, run, resume=True, quiet=True)
     assert len(again["epochs"]) == 1
+
+
+# --- The exported LS-Conv function body, evaluated in numpy, against the PyTorch module -------------
+# Debian has no Python onnxruntime, so a small interpreter of the standard operators the body uses
+# runs it. Every ablation exports a tiny model; each LSConv node's function body is then fed the
+# node's own parameter inputs (initializers of the exported graph, bound by position to the
+# function's declared inputs) and a random X, and must equal the PyTorch layer those weights came from.
+
+def _conv(x, w, b=None, kernel_shape=None, pads=(0, 0, 0, 0), strides=(1, 1), dilations=(1, 1), group=1):
+    assert tuple(strides) == (1, 1) and tuple(dilations) == (1, 1) and group == 1, "LSConv uses plain convolutions"
+    kh, kw = w.shape[2:]
+    assert kernel_shape is None or tuple(kernel_shape) == (kh, kw)
+    xp = np.pad(x, ((0, 0), (0, 0), (pads[0], pads[2]), (pads[1], pads[3])))
+    oh, ow = xp.shape[2] - kh + 1, xp.shape[3] - kw + 1
+    y = np.zeros((x.shape[0], w.shape[0], oh, ow))
+    for p in range(kh):
+        for q in range(kw):  # cross-correlation, as ONNX Conv
+            y += np.einsum("bchw,fc->bfhw", xp[:, :, p:p + oh, q:q + ow], w[:, :, p, q])
+    return y if b is None else y + b[None, :, None, None]
+
+
+def _reshape(x, shape):
+    shape = [x.shape[i] if s == 0 else int(s) for i, s in enumerate(shape)]
+    return x.reshape(shape)
+
+
+def _instance_norm(x, scale, bias, epsilon=1e-5):
+    axes = tuple(range(2, x.ndim))
+    mean = x.mean(axis=axes, keepdims=True)
+    var = x.var(axis=axes, keepdims=True)
+    bshape = (1, -1) + (1,) * (x.ndim - 2)
+    return (x - mean) / np.sqrt(var + epsilon) * scale.reshape(bshape) + bias.reshape(bshape)
+
+
+NUMPY_OPS = {
+    "Conv": lambda a, x, w, b=None: _conv(x, w, b, **a),
+    "Reshape": lambda a, x, s: _reshape(x, s),
+    "Shape": lambda a, x: np.array(x.shape, dtype=np.int64),
+    "InstanceNormalization": lambda a, x, s, b: _instance_norm(x, s, b, **a),
+    "Unsqueeze": lambda a, x, axes: np.expand_dims(x, tuple(int(i) for i in axes)),
+    "Mul": lambda a, x, y: x * y,
+    "Add": lambda a, x, y: x + y,
+    "Relu": lambda a, x: np.maximum(x, 0.0),
+    "Sigmoid": lambda a, x: 1.0 / (1.0 + np.exp(-x)),
+    "MatMul": lambda a, x, y: x @ y,
+    "Constant": lambda a: a["value"],
+}
+
+
+def run_function(fn, inputs: dict) -> dict:
+    """Evaluate an ONNX FunctionProto in float64 numpy; returns every value by name."""
+    from onnx import numpy_helper
+    env = {k: np.asarray(v, dtype=np.float64) for k, v in inputs.items()}
+    assert set(env) == set(fn.input), (sorted(env), list(fn.input))
+    for node in fn.node:
+        assert node.domain in ("", "ai.onnx") and node.op_type in NUMPY_OPS, f"no numpy rule for {node.domain}::{node.op_type}"
+        attrs = {}
+        for a in node.attribute:
+            v = onnx.helper.get_attribute_value(a)
+            attrs[a.name] = numpy_helper.to_array(v) if isinstance(v, onnx.TensorProto) else v
+        (out,) = node.output
+        env[out] = NUMPY_OPS[node.op_type](attrs, *(env[i] for i in node.input))
+    return env
+
+
+ABLATIONS = {
+    "full": {}, "no-nsa": {"nsa": False}, "no-lagc": {"lagc": False}, "no-nsa-no-lagc": {"nsa": False, "lagc": False},
+    "no-lsi": {"lsi": False}, "linear-lsi": {"lsi_relu": False}, "k1": {"kernel": 1}, "k5": {"kernel": 5},
+    "d60km": {"distance_km": 60.0}, "d0": {"distance_km": 0.0},
+}
+
+
+@pytest.mark.parametrize("name", list(ABLATIONS))
+def test_exported_ls_conv_function_computes_what_the_module_does(name):
+    import torch
+    from onnx import numpy_helper
+    from .data import MinMax
+    from .forecaster import ModelConfig, build_forecaster, core_of
+    from .ls_conv import LSConv, parameter_names
+
+    torch.manual_seed(7)
+    cfg = ModelConfig(hidden=4, embed_dim=6, down_channels=4, nsa_hidden=4, **ABLATIONS[name])
+    h, w = 6, 8
+    lats, lons = 55.0 - 0.25 * np.arange(h), -3.0 + 0.25 * np.arange(w)
+    model = build_forecaster(cfg, h, w, 1, MinMax(270.0, 290.0), lats, lons, 0.5).eval()
+    with torch.no_grad():  # away from their initial values, so every parameter matters
+        for p in model.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    proto = export.to_onnx(model, 270.0 + 20.0 * torch.rand(1, 2, h, w))
+    onnx.checker.check_model(proto)
+    (fn,) = [f for f in proto.functions if (f.domain, f.name) == (DOMAIN, export.FUNCTION_NAME)]
+    assert list(fn.input) == ["X"] + parameter_names(cfg.ls_settings)
+    init = {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
+    ls_nodes = [n for n in proto.graph.node if (n.domain, n.op_type) == (DOMAIN, export.FUNCTION_NAME)]
+    assert len(ls_nodes) == 2 * (2 + 1)
+    layers = [m for m in model.modules() if isinstance(m, LSConv)]
+    assert all(m.implementation.__name__ == "ls_conv" for m in layers)  # the export put the module back
+    assert core_of(model).graph is None or core_of(model).graph.folded is None
+    checked = set()
+    for node in ls_nodes:
+        params = {name: init[i] for name, i in zip(fn.input[1:], node.input[1:])}
+        # the layer whose weights these are (the node of each layer repeats once per time step)
+        (layer,) = [m for m in layers if np.array_equal(m.conv.weight.detach().numpy(), params["W"])]
+        if id(layer) in checked:
+            continue
+        checked.add(id(layer))
+        x = torch.randn(2, layer.conv.in_channels, *core_of(model).grid)
+        with torch.no_grad():
+            want = layer(x).numpy()
+            for pname, tensor in layer.named_operands().items():  # the node's inputs are the layer's parameters
+                np.testing.assert_array_equal(params[pname], tensor.numpy(), err_msg=pname)
+        got = run_function(fn, {"X": x.numpy(), **params})["Y"]
+        np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)
+        if name == "d0":
+            np.testing.assert_allclose(params["G"], 2.0 * np.eye(params["G"].shape[0]))  # (I + A)^T with A = I
+    assert len(checked) == 4  # two encoder and two decoder layers

@@ -124,3 +124,23 @@ def test_linear_lsi_drops_only_the_relu():
         y = linear(x)
         assert (y < 0).any()
         torch.testing.assert_close(torch.relu(y), relu(x))
+
+
+@pytest.mark.parametrize("switches", [{}, {"nsa": False}, {"lagc": False}, {"nsa": False, "lagc": False}, {"lsi": False},
+                                      {"lsi_relu": False}, {"kernel": 1}, {"kernel": 5}])
+def test_parameter_spec_names_every_parameter_of_the_layer_once(switches):
+    """The one list the exported node's inputs come from holds every trained tensor of the layer, and
+    G = (I + A)^T exactly when the layer reads the graph."""
+    from .ls_conv import ls_conv, parameter_names
+    layer, graph = _layer(**switches)
+    ops = layer.named_operands()
+    assert list(ops) == parameter_names(layer.settings)
+    assert ("G" in ops) == layer.settings.lagc and ops["W"] is layer.conv.weight and ops["B"] is layer.conv.bias
+    own = {id(p) for p in layer.parameters()}
+    named = [id(t) for n, t in ops.items() if n != "G"]
+    assert sorted(named) == sorted(own)  # each parameter once, none left out
+    x = torch.randn(2, 3, 3, 4)
+    with torch.no_grad():
+        if "G" in ops:
+            torch.testing.assert_close(ops["G"], graph.operator_t())
+        torch.testing.assert_close(ls_conv(x, ops, layer.settings), layer(x))
