@@ -1,4 +1,12 @@
-"""Evaluation on the held-out test part: every model against persistence and hour-of-day climatology.
+"""Evaluation on the held-out test part: every model against persistence and a seasonal climatology.
+
+Climatology (`seasonal_climatology`): for each target time, the mean of the training frames with
+the same hour of day (UTC) whose day of year lies within CLIMATOLOGY_WINDOW_DAYS (15) days of the
+target's, wrapping the year end (on a 365-day calendar; 29 February counts as 28 February). Only
+where the training part has no such frame does it fall back to every training frame of that hour,
+and the report says so (`climatology` in metrics.json, a line in evaluation.md). The earlier
+hour-of-day mean over the whole training part (`hour_of_day_climatology`) mixed seasons: NCEP trains
+on January-October 2013 and is tested on January-February 2014.
 
 Writes metrics.json, evaluation.md (tables) and plots/ into the output folder.
 """
@@ -16,6 +24,8 @@ from .checkpoint import load as load_checkpoint
 from .forecaster import core_of, predict
 
 REFERENCES = ("Persistence", "Climatology")
+CLIMATOLOGY_WINDOW_DAYS = 15
+_MONTH_START = np.cumsum([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30])  # day of a 365-day year each month starts at
 
 
 def persistence(xs: np.ndarray, beta: int) -> np.ndarray:
@@ -35,6 +45,65 @@ def climatology_forecast(clim: dict[int, np.ndarray], target_times: np.ndarray) 
     if missing:
         raise ValueError(f"the training part has no frames at hour(s) {missing} UTC for climatology")
     return np.stack([np.stack([clim[int(h)] for h in row]) for row in hours])
+
+
+def day_of_year(times: np.ndarray) -> np.ndarray:
+    """0-based day of year on a 365-day calendar (29 February counts as 28 February), UTC."""
+    t = np.asarray(times).astype("datetime64[m]")
+    months = t.astype("datetime64[M]")
+    month = months.astype(np.int64) % 12
+    day = (t.astype("datetime64[D]") - months.astype("datetime64[D]")).astype(np.int64)
+    day = np.where((month == 1) & (day == 28), 27, day)
+    return _MONTH_START[month] + day
+
+
+def hours_of_day(times: np.ndarray) -> np.ndarray:
+    return (np.asarray(times).astype("datetime64[h]").astype(np.int64) % 24).astype(int)
+
+
+def seasonal_climatology(values: np.ndarray, times: np.ndarray, target_times: np.ndarray,
+                         window_days: int = CLIMATOLOGY_WINDOW_DAYS) -> tuple[np.ndarray, dict]:
+    """The climatology forecast for target_times (S, beta) from training frames values (T, H, W) at times (T,):
+    per target, the mean of the frames of the same hour of day whose day of year is within
+    +-window_days of the target's (year wrapped), or of every frame of that hour where there is none.
+    Returns (forecast (S, beta, H, W), what was done: rule, counts, fallback target times)."""
+    hours, doys = hours_of_day(times), day_of_year(times)
+    flat = np.asarray(target_times).ravel()
+    missing = sorted(set(hours_of_day(flat)) - set(hours))
+    if missing:
+        raise ValueError(f"the training part has no frames at hour(s) {missing} UTC for climatology")
+    means, fallback, frames_used = {}, [], []
+    out = np.empty((flat.size,) + values.shape[1:], dtype=np.float64)
+    for i, (h, d, t) in enumerate(zip(hours_of_day(flat), day_of_year(flat), flat)):
+        key = (int(h), int(d))
+        if key not in means:
+            gap = np.abs(doys - d)
+            near = (hours == h) & (np.minimum(gap, 365 - gap) <= window_days)
+            if not near.any():
+                near = hours == h
+                fallback.append(np.datetime_as_string(np.datetime64(t, "m")) + "Z")
+            frames_used.append(int(near.sum()))
+            means[key] = np.nanmean(values[near], axis=0)
+        out[i] = means[key]
+    info = {"rule": f"mean of the training frames with the target's hour of day (UTC) and day of year within "
+                    f"+-{window_days} days (year wrapped); all training frames of that hour where none",
+            "window_days": window_days, "target_times": int(len(means)),
+            "frames_per_target": {"min": min(frames_used), "max": max(frames_used)},
+            "fallback_target_times": len(fallback), "fallback_examples": fallback[:5]}
+    return out.reshape(np.shape(target_times) + values.shape[1:]).astype(values.dtype), info
+
+
+def climatology_note(info: dict) -> str:
+    """One line for a report: the rule, and whether (and where) it fell back to the whole training part."""
+    s = (f"Climatology: mean of the training frames with the target's hour of day and day of year within "
+         f"+-{info['window_days']} days ({info['frames_per_target']['min']}-{info['frames_per_target']['max']} frames per target).")
+    if info["fallback_target_times"]:
+        s += (f" For {info['fallback_target_times']} of {info['target_times']} target times (e.g. "
+              f"{', '.join(info['fallback_examples'])}) the training part has no frame within the window: "
+              "those fall back to every training frame of that hour.")
+    else:
+        s += " Every target time had such frames (no fall-back)."
+    return s
 
 
 def _n_params(model) -> int:
@@ -64,7 +133,7 @@ def evaluate(checkpoints: list[str], out: str, data_path: str | None = None, adj
                        "validation_mae": round(float(ck["best"]), 4)}
     preds["Persistence"] = persistence(xs, beta)
     a, b = prep0.split.train
-    preds["Climatology"] = climatology_forecast(hour_of_day_climatology(series.values[a:b], series.times[a:b]), target_times)
+    preds["Climatology"], clim_info = seasonal_climatology(series.values[a:b], series.times[a:b], target_times)
     leads = {k: metrics.per_lead(p, ys, mask, data_range) for k, p in preds.items()}
     pers_mae = leads["Persistence"]["mae"]
     results = {k: metrics.summarise(v, pers_mae) for k, v in leads.items()}
@@ -77,7 +146,7 @@ def evaluate(checkpoints: list[str], out: str, data_path: str | None = None, adj
                  "train": f"{fmt(series.times[a])}/{fmt(series.times[b - 1])}",
                  "test": f"{fmt(series.times[t0])}/{fmt(series.times[t1 - 1])}", "test_windows": int(len(xs)),
                  "masked_cells": int(mask.sum())},
-        "models": info, "results": results,
+        "models": info, "results": results, "climatology": clim_info,
     }
     title = title or f"{cfg0.data.grid_id}: held-out test {report['data']['test']}"
     plots.lead_curves({k: v for k, v in results.items()}, step, os.path.join(out, "plots", "lead_metrics.png"), title)
@@ -140,8 +209,8 @@ def _distance_plot(runs, primary_loaded, primary_result, xs, ys, mask, data_path
             trained.append((float(cfg.model.distance_km), test_mae(model), f"d={cfg.model.distance_km:g} km"))
     graph = core_of(model0).graph
     at_inference = []
-    for d in INFERENCE_THRESHOLDS_KM:
-        graph.keep = torch.as_tensor(dist <= d)
+    for d in INFERENCE_THRESHOLDS_KM:  # the sparse form cuts its neighbour list, the dense one its N x N adjacency
+        graph.keep = graph.neighbour_km <= d if graph.form == "sparse" else torch.as_tensor(dist <= d)
         at_inference.append((float(d), test_mae(model0), f"{d} km"))
     graph.keep = None
     at_inference.append((diameter, primary_result["mean"]["mae"], "no threshold"))
@@ -158,16 +227,22 @@ def markdown(report: dict, title: str) -> str:
              f"Data: `{d['file']}` ({d['grid']['height']}x{d['grid']['width']} grid, every {d['step_hours']:g} h), "
              f"{d['alpha']} frames in, {d['beta']} out. Train {d['train']}, held-out test {d['test']} "
              f"({d['test_windows']} windows); masked cells left out: {d['masked_cells']}.", "",
-             "| model | parameters | MAE (K) | RMSE (K) | SSIM | PSNR (dB) | skill vs persistence (MAE) | beats persistence at every lead |",
-             "|---|---:|---:|---:|---:|---:|---:|:---:|"]
+             "| model | parameters | MAE (K) | RMSE (K) | SSIM (ours) | SSIM (paper-style) | PSNR (dB) | skill vs persistence (MAE) | beats persistence at every lead |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|:---:|"]
     order = sorted(res, key=lambda k: res[k]["mean"]["mae"])
     for k in order:
         m = res[k]["mean"]
         params = f"{report['models'][k]['parameters']:,}" if k in report["models"] else "-"
         every = "-" if k == "Persistence" else ("yes" if all(s > 0 for s in res[k]["skill_vs_persistence"]) else "no")
-        lines.append(f"| {k} | {params} | {m['mae']:.3f} | {m['rmse']:.3f} | {m['ssim']:.3f} | {m['psnr']:.2f} | "
+        paper = f"{m['ssim_paper']:.3f}" if "ssim_paper" in m else "-"  # metrics.json written before it had none
+        lines.append(f"| {k} | {params} | {m['mae']:.3f} | {m['rmse']:.3f} | {m['ssim']:.3f} | {paper} | {m['psnr']:.2f} | "
                      f"{m['skill_vs_persistence']:+.3f} | {every} |")
     beta = d["beta"]
+    lines += ["", "SSIM (ours): 7x7 window, data range = the training range, every cell; SSIM (paper-style): as the "
+              "seed's SimVP/OpenSTL lineage computes it on kelvin frames (skimage defaults of its time: data range 2.0, "
+              "border strip cropped); see lsntp/metrics.py."]
+    if "climatology" in report:
+        lines += ["", climatology_note(report["climatology"])]
     lines += ["", "MAE (K) per lead:", "",
               "| model | " + " | ".join(f"+{(i + 1) * d['step_hours']:g} h" for i in range(beta)) + " |",
               "|---|" + "---:|" * beta]

@@ -99,3 +99,36 @@ def mae_vs_distance(series: dict, path: str, title: str):
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def scaling_curves(panels, series, path, title):
+    """Cost against grid cells, log-log: one panel per measure ((key, label) in `panels`), one line per
+    form in each (series[key][form] = [(cells, value, k), ...]; a form with no point is left out)."""
+    n = len(panels)
+    cols = 2 if n > 1 else 1
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(6 * cols, 4.2 * rows), squeeze=False)
+    for ax, (key, label) in zip(axes.ravel(), panels):
+        drawn = False
+        for form, pts in series.get(key, {}).items():
+            if not pts:
+                continue
+            xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+            ax.plot(xs, ys, marker="o", label=form)
+            drawn = True
+        ax.set_xscale("log")
+        if drawn:
+            ax.set_yscale("log")
+            ax.legend()
+        else:
+            ax.text(0.5, 0.5, "no measurements", ha="center", va="center", transform=ax.transAxes)
+        ax.set_xlabel("grid cells (H x W)")
+        ax.set_ylabel(label)
+        ax.grid(True, which="both", alpha=0.3)
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    fig.suptitle(title)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -38,7 +38,11 @@ def test_climatology_without_an_hour_says_which():
         evaluate.climatology_forecast(clim, np.array([["2020-01-01T06"]], dtype="datetime64[ns]"))
 
 
-def test_tiny_evaluation_writes_metrics_report_and_plots(small_config, tmp_path):
+@pytest.mark.parametrize("graph", ["dense", "sparse"])
+def test_tiny_evaluation_writes_metrics_report_and_plots(small_config, tmp_path, graph):
+    if graph == "sparse":  # the adjacency map and the distance cut at inference work on a neighbour list too
+        import dataclasses
+        small_config = dataclasses.replace(small_config, model=dataclasses.replace(small_config.model, graph="sparse", graph_k=8))
     train.train(small_config, str(tmp_path / "run"), max_steps=2, quiet=True)
     out = tmp_path / "eval"
     report = evaluate.evaluate([str(tmp_path / "run" / "best.pt")], str(out))
@@ -59,3 +63,37 @@ def test_tiny_evaluation_writes_metrics_report_and_plots(small_config, tmp_path)
     assert not (out / "report.md").exists()
     for png in ("lead_metrics", "mae_map", "mae_map_persistence", "adjacency_column", "mae_vs_distance"):
         assert os.path.getsize(out / "plots" / f"{png}.png") > 0, png
+
+
+def test_day_of_year_wraps_on_a_365_day_calendar():
+    t = np.array(["2013-01-01T00", "2013-12-31T18", "2016-02-29T06", "2016-03-01T00"], dtype="datetime64[ns]")
+    assert list(evaluate.day_of_year(t)) == [0, 364, 58, 59]
+
+
+def test_seasonal_climatology_takes_the_same_hour_within_15_days_wrapping_the_year():
+    # a tiny 6-hourly series over one year: a seasonal cycle (cell 0, cos of the day of year) and the hour (cell 1)
+    times = np.arange("2013-01-01T00", "2014-01-01T00", 6, dtype="datetime64[h]").astype("datetime64[ns]")
+    season = np.cos(2 * np.pi * evaluate.day_of_year(times) / 365)
+    hour = evaluate.hours_of_day(times)
+    values = np.stack([season, hour], axis=-1)[:, None, :].astype(np.float64)  # (T, 1, 2)
+    targets = np.array([["2014-01-02T06", "2014-01-02T12"], ["2014-06-30T18", "2014-07-01T00"]], dtype="datetime64[ns]")
+    f, info = evaluate.seasonal_climatology(values, times, targets)
+    assert f.shape == (2, 2, 1, 2)
+    # 2 January (day 1): days 351..364 of 2013 and 0..16, wrapping the year: winter, not the year's mean (0)
+    days = np.array([d for d in range(365) if min(abs(d - 1), 365 - abs(d - 1)) <= 15])
+    assert len(days) == 31 and f[0, 0, 0, 0] == pytest.approx(np.cos(2 * np.pi * days / 365).mean()) and f[0, 0, 0, 0] > 0.9
+    assert f[0, 0, 0, 1] == 6 and f[0, 1, 0, 1] == 12 and f[1, 1, 0, 1] == 0  # the target's own hour
+    assert f[1, 0, 0, 0] == pytest.approx(np.cos(2 * np.pi * np.arange(165, 196) / 365).mean())  # 30 June: days 165..195
+    assert info["fallback_target_times"] == 0 and info["frames_per_target"] == {"min": 31, "max": 31}
+
+
+def test_seasonal_climatology_falls_back_to_the_whole_hour_and_says_so():
+    times = np.arange("2013-01-01T00", "2013-01-11T00", 12, dtype="datetime64[h]").astype("datetime64[ns]")  # 10 days
+    values = np.arange(len(times), dtype=np.float32)[:, None, None]
+    f, info = evaluate.seasonal_climatology(values, times, np.array([["2013-06-01T12", "2013-01-05T00"]], dtype="datetime64[ns]"))
+    assert f[0, 0, 0, 0] == pytest.approx(np.mean(np.arange(1, 20, 2)))  # June: no frame within 15 days, every 12 UTC frame
+    assert f[0, 1, 0, 0] == pytest.approx(np.mean(np.arange(0, 20, 2)))  # 5 January: every 00 UTC frame is within 15 days
+    assert info["fallback_target_times"] == 1 and info["fallback_examples"] == ["2013-06-01T12:00Z"]
+    assert "fall back" in evaluate.climatology_note(info)
+    with pytest.raises(ValueError, match=r"hour\(s\) \[6\]"):
+        evaluate.seasonal_climatology(values, times, np.array([["2013-01-05T06"]], dtype="datetime64[ns]"))

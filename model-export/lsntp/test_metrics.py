@@ -45,3 +45,23 @@ def test_persistence_and_hour_of_day_climatology():
     clim = hour_of_day_climatology(values, times)
     f = climatology_forecast(clim, np.array([["2020-02-01T05", "2020-02-01T06"]], dtype="datetime64[h]"))
     assert f.shape == (1, 2, 2, 2) and f[0, 0, 0, 0] == 5.0 and f[0, 1, 0, 0] == 6.0
+
+
+def test_both_ssims_equal_skimage_on_kelvin_frames():
+    """ssim: skimage with the training range, map averaged over every cell; ssim_paper: skimage's
+    defaults for float64 input (data range 2.0, border strip cropped), as the seed's lineage called it."""
+    from skimage.metrics import structural_similarity
+
+    rng = np.random.default_rng(2)
+    truth = (280 + np.cumsum(rng.normal(size=(2, 2, 12, 15)), axis=-1)).astype(np.float32)  # float32, as models give
+    pred = (truth + rng.normal(scale=0.5, size=truth.shape)).astype(np.float32)
+    w = metrics.per_window(pred, truth, None, data_range=30.0)
+    truth = truth.astype(np.float64)
+    for i in range(2):
+        for lead in range(2):
+            _, smap = structural_similarity(truth[i, lead], pred[i, lead].astype(np.float64), data_range=30.0, full=True, win_size=7)
+            assert w["ssim"][i, lead] == pytest.approx(smap.mean(), abs=1e-9)
+            paper = structural_similarity(pred[i, lead].astype(np.float64), truth[i, lead])  # no data_range: 2.0 from the dtype
+            assert w["ssim_paper"][i, lead] == pytest.approx(paper, abs=1e-9)
+    lead = metrics.per_lead(pred, truth, None, data_range=30.0)
+    np.testing.assert_allclose(lead["ssim_paper"], w["ssim_paper"].mean(axis=0))

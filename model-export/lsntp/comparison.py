@@ -1,0 +1,611 @@
+"""The comparison of issue 10: every system of the training queue, on both data sets, honestly.
+
+    ./lsntp compare model-export/queues/comparison.yaml --runs-dir RUNS --out models/comparison
+
+For each data set (a config's `data.grid_id`), every finished run's best checkpoint (the best
+validation MAE of its run) predicts the held-out test part once; its scores per test window and
+lead are cached in OUT/cache/ under the checkpoint's SHA-256, so a rerun only predicts new runs.
+Rows, in the seed's tables:
+- Table 3: LS-NTP and every other system at a matched size (parameters within 20% of LS-NTP's,
+  configs checked by test_sizes.py), plus Persistence and Climatology (evaluate.py's);
+- Table 4: the ablations (w/o NSA, w/o LAGC, both, w/o LSI, DAGG-ConvLSTM, the LSI's ReLU switched);
+- Table 5 / Q1: the LSI kernel k and the LAGC distance threshold d.
+Each row: MAE, RMSE, SSIM (ours and paper-style, metrics.py), PSNR as mean +- sd over its seeds
+(sd from 2 seeds on), seeds, epochs, training minutes and where, parameters; and its MAE minus
+LS-NTP's on the same data set (seeds averaged per window) with a block-bootstrap 95% interval over
+calendar days (bootstrap.py). A headline per data set: LS-NTP's MAE as a fraction of persistence's
+against the issue's aim, and whether LS-NTP is ahead of ConvLSTM by more than the interval.
+Rows of the queue that have not finished are listed with the reason (waiting, training, failed).
+
+Writes OUT/comparison.json, OUT/README.md, OUT/plots/mae_bars.png, OUT/plots/lead_mae.png.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import time
+
+import numpy as np
+
+from . import bootstrap, metrics, queue
+from .config import ConfigError
+from .config import load as load_config
+
+METRICS_VERSION = 2  # part of every cache key: bump when a score's definition changes
+SCORES = ("mae", "rmse", "ssim", "ssim_paper", "psnr")
+SCORE_NAMES = {"mae": "MAE (K)", "rmse": "RMSE (K)", "ssim": "SSIM (ours)", "ssim_paper": "SSIM (paper-style)", "psnr": "PSNR (dB)"}
+# The issue's aims for LS-NTP's test MAE as a fraction of persistence's, per data set (grid_id prefix)
+AIMS = {"era5": 0.62, "ncep": 0.70}
+SIZE_TOLERANCE = 0.2
+REFERENCE_ROWS = ("Persistence", "Climatology")
+
+
+@dataclasses.dataclass
+class System:
+    """One row of the comparison: a queue entry (a config with its overrides), all its seeds."""
+    name: str  # the queue's run name without -sN, e.g. era5-lsntp, era5-lsntp-no-nsa
+    runs: list  # queue.QueuedRun, one per seed
+    cfg: object  # the RunConfig of its first run (the queue's config with its overrides)
+    table: str = "3"
+    row: str = ""  # the row's name in the tables
+    folder: str = ""  # lowercase folder name without the data set prefix (the zoo's)
+    reference: bool = False  # the data set's LS-NTP: what every row is compared with
+
+    @property
+    def grid_id(self) -> str:
+        return self.cfg.data.grid_id
+
+
+def _base_name(r: queue.QueuedRun) -> str:
+    seed = r.overrides.get("train.seed")
+    suffix = f"-s{seed}"
+    return r.name[: -len(suffix)] if seed is not None and r.name.endswith(suffix) else r.name
+
+
+def _variant(ref_model, model) -> tuple[str, str]:
+    """(table, row name) of an LS-NTP variant, named by what differs from the data set's LS-NTP."""
+    if model.kind != "lsntp":
+        return "4", model.label
+    parts, table = [], "4"
+    if not model.nsa and not model.lagc and (ref_model.nsa or ref_model.lagc):
+        parts.append("w/o NSA & LAGC")
+    elif model.nsa != ref_model.nsa:
+        parts.append("w/o NSA" if not model.nsa else "with NSA")
+    elif model.lagc != ref_model.lagc:
+        parts.append("w/o LAGC" if not model.lagc else "with LAGC")
+    if model.lsi != ref_model.lsi:
+        parts.append("w/o LSI" if not model.lsi else "with LSI")
+    elif model.lsi_relu != ref_model.lsi_relu:
+        parts.append("LSI without ReLU (linear)" if not model.lsi_relu else "LSI with ReLU (the seed's)")
+    if model.kernel != ref_model.kernel:
+        parts.append(f"k = {model.kernel}")
+        table = "5" if len(parts) == 1 else table
+    if model.distance_km != ref_model.distance_km:
+        parts.append("no threshold" if model.distance_km is None else f"d = {model.distance_km:g} km")
+        table = "5" if len(parts) == 1 else table
+    for field in ("hidden", "embed_dim", "graph", "graph_k", "downsample", "layers", "nsa_hidden", "residual"):
+        if getattr(model, field) != getattr(ref_model, field):
+            parts.append(f"{field} = {getattr(model, field)}")
+            table = "4"
+    return table, ", ".join(parts) or "LS-NTP (same settings)"
+
+
+def systems(queue_file: str) -> list[System]:
+    """The queue's runs grouped into systems (seeds together), each with its table, row name and folder."""
+    groups: dict[str, System] = {}
+    for r in queue.read(queue_file):
+        name = _base_name(r)
+        if name in groups:
+            groups[name].runs.append(r)
+            continue
+        path = r.config if os.path.isabs(r.config) else os.path.join(queue.MODEL_EXPORT, r.config)
+        cfg = load_config(path, {"name": r.name, **r.overrides})
+        groups[name] = System(name, [r], cfg)
+    out = list(groups.values())
+    refs = {}
+    for s in out:  # the data set's LS-NTP: kind lsntp, no model setting changed by the queue, most seeds
+        model_overrides = [k for k in s.runs[0].overrides if k.startswith("model.")]
+        if s.cfg.model.kind == "lsntp" and not model_overrides:
+            if s.grid_id not in refs or len(s.runs) > len(refs[s.grid_id].runs):
+                refs[s.grid_id] = s
+    for s in out:
+        ref = refs.get(s.grid_id)
+        prefix = (ref.name.split("-")[0] + "-") if ref else ""
+        s.folder = (s.name[len(prefix):] if prefix and s.name.startswith(prefix) else s.name).lower()
+        if s is ref:
+            s.reference, s.table, s.row = True, "3", "LS-NTP"
+        elif s.cfg.model.kind == "lsntp":
+            s.table, s.row = _variant(ref.cfg.model, s.cfg.model) if ref else ("4", s.cfg.model.label)
+        elif s.cfg.model.kind == "daggconvlstm":
+            s.table, s.row = "4", s.cfg.model.label
+        else:
+            s.table, s.row = "3", s.cfg.model.label
+    return out
+
+
+def references(systems_: list[System]) -> dict[str, System]:
+    return {s.grid_id: s for s in systems_ if s.reference}
+
+
+# ---------------------------------------------------------------------------------------------
+# runs: state, checkpoint, cached scores
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def run_state(run_dir: str) -> tuple[str, str]:
+    """(state, why) of a queue run: finished, or the reason it has no row yet."""
+    st = queue.state(run_dir)
+    if st == "finished":
+        if not os.path.exists(os.path.join(run_dir, "best.pt")):
+            return "missing", "finished, but its best.pt is missing"
+        return "finished", ""
+    if st == "failed":
+        with open(os.path.join(run_dir, "failed.txt")) as f:
+            return "failed", "failed: " + f.read().strip() + f" ({os.path.join(run_dir, 'failed.txt')})"
+    if st == "training":
+        with open(os.path.join(run_dir, "progress.json")) as f:
+            p = json.load(f)
+        return "training", f"training, epoch {p.get('epoch', '?')}/{p.get('epochs', '?')} (not finished yet)"
+    return "waiting", "not trained yet (waiting in the queue)"
+
+
+def where_trained(history: dict) -> str:
+    machines = history.get("machines") or []
+    if not machines:
+        return "this machine, 2 shared cores"
+    out = []
+    for m in machines:
+        dev = m.get("gpu") or m.get("device", "cpu")
+        out.append(f"{m.get('host_cpu', '?')}, {m.get('cores', '?')} cores, {m.get('threads', '?')} thread(s), {dev}")
+    return "; ".join(out)
+
+
+def _run_history(run_dir: str, ck_history: dict) -> dict:
+    """The whole run's history (history.json, every epoch) where there is one, else the checkpoint's."""
+    p = os.path.join(run_dir, "history.json")
+    if os.path.exists(p):
+        with open(p) as f:
+            return json.load(f)
+    return ck_history
+
+
+def _data_signature(cfg) -> dict:
+    d = cfg.data
+    return {"file": os.path.basename(d.path), "grid_id": d.grid_id, "val_start": d.val_start,
+            "test_start": d.test_start, "alpha": d.alpha, "beta": d.beta}
+
+
+class DataSet:
+    """A data set's test part, prepared once: truth, windows, issue days, references."""
+
+    def __init__(self, cfg):
+        from .data import prepare
+
+        self.cfg = cfg
+        self.prepared = prepare(cfg.data)
+        p = self.prepared
+        self.xs, self.ys = p.test.arrays()
+        self.mask = p.series.mask
+        self.data_range = p.norm.hi - p.norm.lo
+        self.target_times = np.stack([p.test.target_times(i) for i in range(len(p.test))])
+        self.issue_times = np.array([p.test.times[int(s) + cfg.data.alpha - 1] for s in p.test.starts])
+        self.blocks = bootstrap.issue_days(self.issue_times)
+        self.signature = _data_signature(cfg)
+
+    def scores(self, pred: np.ndarray) -> dict[str, np.ndarray]:
+        return metrics.per_window(pred, self.ys, self.mask, self.data_range)
+
+
+def _scores_of_run(run_dir: str, ds: DataSet, cache_dir: str, log) -> dict:
+    """The run's per-window scores and facts, from the cache when its checkpoint has not changed."""
+    import torch
+
+    from .checkpoint import build_model, read, run_config
+    from .forecaster import predict
+
+    best = os.path.join(run_dir, "best.pt")
+    sha = _sha256(best)
+    key = json.dumps({"sha256": sha, "metrics": METRICS_VERSION, "data": ds.signature, "windows": int(len(ds.xs)),
+                      "data_bytes": os.path.getsize(ds.cfg.data.resolved_path)}, sort_keys=True)
+    name = os.path.basename(os.path.normpath(run_dir))
+    cache = os.path.join(cache_dir, f"{name}.npz")
+    if os.path.exists(cache):
+        with np.load(cache, allow_pickle=False) as z:
+            if str(z["key"]) == key:
+                return {"facts": json.loads(str(z["facts"])), **{k: z[k] for k in ("abs", "sq", "ssim", "ssim_paper")}}
+    t0 = time.time()
+    ck = read(best)
+    cfg = run_config(ck)
+    if _data_signature(cfg) != ds.signature:
+        raise ConfigError(f"{name} was trained on {_data_signature(cfg)}, not the data set's {ds.signature}")
+    norm = ck.get("norm")
+    if norm and (abs(norm["lo"] - ds.prepared.norm.lo) > 1e-4 or abs(norm["hi"] - ds.prepared.norm.hi) > 1e-4):
+        raise ConfigError(f"{name}: its normalisation {norm} is not the data set's {ds.prepared.norm}")
+    model = build_model(cfg, ds.prepared)
+    model.load_state_dict(ck["model"])
+    model.eval()
+    pred = predict(model, torch.from_numpy(ds.xs))
+    w = ds.scores(pred)
+    hist = _run_history(run_dir, ck.get("history", {}))
+    epochs = [e["val_mae"] for e in hist.get("epochs", [])]
+    facts = {"run": name, "checkpoint": os.path.abspath(best), "sha256": sha, "config": cfg.name,
+             "label": cfg.model.label, "kind": cfg.model.kind, "seed": cfg.train.seed,
+             "parameters": int(sum(p.numel() for p in model.parameters())),
+             "validation_mae": float(ck["best"]), "epochs": len(epochs),
+             "best_epoch": int(np.argmin(epochs)) + 1 if epochs else None,
+             "train_minutes": round(hist.get("train_seconds", ck.get("history", {}).get("train_seconds", 0.0)) / 60, 1),
+             "trained_on": where_trained(hist), "finished": hist.get("finished")}
+    os.makedirs(cache_dir, exist_ok=True)
+    tmp = cache + ".tmp.npz"
+    np.savez(tmp, key=np.array(key), facts=np.array(json.dumps(facts)), **{k: w[k] for k in ("abs", "sq", "ssim", "ssim_paper")})
+    os.replace(tmp, cache)
+    log(f"compare: {name}: predicted {len(ds.xs)} test windows in {time.time() - t0:.0f} s")
+    return {"facts": facts, **w}
+
+
+# ---------------------------------------------------------------------------------------------
+# rows
+
+
+def _mean_scores(w: dict) -> tuple[dict, dict]:
+    """(mean over leads, per lead) of each score from per-window scores."""
+    lead = metrics.from_windows(w)
+    return {k: float(np.mean(lead[k])) for k in SCORES}, {k: [float(v) for v in lead[k]] for k in SCORES}
+
+
+def _seed_stats(values: list[float]) -> dict:
+    v = np.asarray(values, dtype=np.float64)
+    return {"mean": float(v.mean()), "sd": float(v.std(ddof=1)) if len(v) >= 2 else None, "per_seed": [float(x) for x in v]}
+
+
+def _row(name: str, table: str, label: str, kind: str, window_scores: list[dict], facts: list[dict]) -> tuple[dict, np.ndarray]:
+    """A row from its seeds' per-window scores: per seed means, mean +- sd over seeds, per lead means
+    over seeds, and the per-window MAE averaged over seeds (what the bootstrap pairs)."""
+    per_seed = [_mean_scores(w) for w in window_scores]
+    leads = {k: [float(np.mean([ps[1][k][i] for ps in per_seed])) for i in range(len(per_seed[0][1][k]))] for k in SCORES}
+    row = {"system": name, "table": table, "row": label, "kind": kind, "seeds": len(window_scores),
+           "metrics": {k: _seed_stats([ps[0][k] for ps in per_seed]) for k in SCORES}, "per_lead": leads,
+           "runs": [{**f, "test": ps[0], "test_per_lead": ps[1]} for f, ps in zip(facts, per_seed)]}
+    return row, np.mean([w["abs"].mean(axis=1) for w in window_scores], axis=0)
+
+
+def _parameters(system: System, ds: DataSet) -> int:
+    from .checkpoint import build_model
+
+    return int(sum(p.numel() for p in build_model(system.cfg, ds.prepared).parameters()))
+
+
+def compare(queue_file: str, runs_dir: str, out: str, n_resamples: int = bootstrap.DEFAULT_RESAMPLES,
+            seed: int = bootstrap.DEFAULT_SEED, log=print) -> dict:
+    from .evaluate import climatology_note, persistence, seasonal_climatology
+    from .train import set_threads
+
+    set_threads()
+    all_systems = systems(queue_file)
+    refs = references(all_systems)
+    cache_dir = os.path.join(out, "cache")
+    os.makedirs(os.path.join(out, "plots"), exist_ok=True)
+    grids = list(dict.fromkeys(s.grid_id for s in all_systems))
+    report = {"generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "queue": os.path.abspath(queue_file),
+              "runs_dir": os.path.abspath(runs_dir),
+              "bootstrap": {"blocks": "UTC calendar date of each test window's issue time (its newest input frame)",
+                            "resamples": n_resamples, "seed": seed, "level": bootstrap.DEFAULT_LEVEL,
+                            "statistic": "mean over windows of (row MAE - LS-NTP MAE), each averaged over its seeds"},
+              "metrics_version": METRICS_VERSION, "datasets": {}, "missing": []}
+    for grid in grids:
+        members = [s for s in all_systems if s.grid_id == grid]
+        ref = refs.get(grid)
+        if ref is None:
+            report["missing"] += [{"run": r.name, "system": s.name, "grid_id": grid, "state": "skipped",
+                                   "why": "no LS-NTP system in the queue for this data set"} for s in members for r in s.runs]
+            continue
+        ds = DataSet(ref.cfg)
+        rows, window_mae, states = [], {}, []
+        ref_params = _parameters(ref, ds)
+        for s in members:
+            scores, facts = [], []
+            for r in s.runs:
+                run_dir = os.path.join(runs_dir, r.name)
+                state, why = run_state(run_dir)
+                if state == "finished":
+                    try:
+                        res = _scores_of_run(run_dir, ds, cache_dir, log)
+                    except (ConfigError, RuntimeError, KeyError, ValueError) as e:
+                        state, why = "unusable", f"its checkpoint could not be scored: {e}"
+                    else:
+                        scores.append({k: res[k] for k in ("abs", "sq", "ssim", "ssim_paper")})
+                        facts.append(res["facts"])
+                if state != "finished":
+                    report["missing"].append({"run": r.name, "system": s.name, "grid_id": grid, "row": s.row,
+                                              "table": s.table, "state": state, "why": why})
+            params = facts[0]["parameters"] if facts else _parameters(s, ds)
+            base = {"system": s.name, "table": s.table, "row": s.row, "kind": s.cfg.model.kind, "label": s.cfg.model.label,
+                    "folder": s.folder, "reference": s.reference, "parameters": params,
+                    "parameters_vs_lsntp": round(params / ref_params, 3),
+                    "within_20pct_of_lsntp": bool(abs(params / ref_params - 1) <= SIZE_TOLERANCE),
+                    "queued_seeds": len(s.runs)}
+            if not scores:
+                rows.append({**base, "seeds": 0, "why_missing": "; ".join(sorted({m["why"].split(" (")[0] for m in report["missing"] if m["system"] == s.name}))})
+                continue
+            row, wm = _row(s.name, s.table, s.row, s.cfg.model.kind, scores, facts)
+            rows.append({**base, **row})
+            window_mae[s.name] = wm
+        # references: persistence and seasonal climatology of the training part
+        a, b = ds.prepared.split.train
+        series = ds.prepared.series
+        clim, clim_info = seasonal_climatology(series.values[a:b], series.times[a:b], ds.target_times)
+        for name, pred in (("Persistence", persistence(ds.xs, ds.cfg.data.beta)), ("Climatology", clim)):
+            w = ds.scores(pred)
+            row, wm = _row(name, "3", name, "reference", [w], [{"run": None}])
+            row["runs"] = []
+            rows.append({**row, "system": name, "reference": False, "parameters": 0, "label": name, "folder": None})
+            window_mae[name] = wm
+        # differences against LS-NTP, and the headline
+        if ref.name in window_mae:
+            base_w = window_mae[ref.name]
+            for row in rows:
+                if row["system"] in window_mae and row["system"] != ref.name:
+                    row["vs_lsntp"] = bootstrap.mean_difference(window_mae[row["system"]], base_w, ds.blocks, n_resamples, seed)
+        report["datasets"][grid] = {
+            "data": _data_facts(ds, clim_info), "reference": ref.name, "rows": rows,
+            "headline": _headline(grid, ref, rows, window_mae, ds, n_resamples, seed),
+            "climatology_note": climatology_note(clim_info)}
+        del ds
+    with open(os.path.join(out, "comparison.json"), "w") as f:
+        json.dump(report, f, indent=1)
+    _plots(report, os.path.join(out, "plots"))
+    text = markdown(report)
+    with open(os.path.join(out, "README.md"), "w") as f:
+        f.write(text)
+    log(f"compare: wrote {os.path.join(out, 'README.md')}, comparison.json and plots/")
+    return report
+
+
+def _data_facts(ds: DataSet, clim_info: dict) -> dict:
+    s, p = ds.prepared.series, ds.prepared
+    fmt = lambda t: np.datetime_as_string(t, unit="h") + "Z"
+    (a, b), (t0, t1) = p.split.train, p.split.test
+    return {**ds.signature, "grid": s.grid, "step_hours": s.step_hours, "train": f"{fmt(s.times[a])}/{fmt(s.times[b - 1])}",
+            "test": f"{fmt(s.times[t0])}/{fmt(s.times[t1 - 1])}", "test_windows": int(len(ds.xs)),
+            "test_days": int(len(np.unique(ds.blocks))), "masked_cells": int(ds.mask.sum()),
+            "ssim_data_range_k": float(ds.data_range), "climatology": clim_info}
+
+
+def _find(rows, kind=None, system=None):
+    for r in rows:
+        if (system and r["system"] == system) or (kind and r["kind"] == kind and r["table"] == "3" and r.get("seeds")):
+            return r
+    return None
+
+
+def _headline(grid: str, ref: System, rows: list, window_mae: dict, ds: DataSet, n_resamples: int, seed: int) -> dict:
+    out = {"aim_fraction_of_persistence": next((v for k, v in AIMS.items() if grid.startswith(k)), None)}
+    if ref.name not in window_mae:
+        out["statement"] = "LS-NTP has no finished run on this data set yet: no headline."
+        return out
+    ratio = bootstrap.ratio_of_means(window_mae[ref.name], window_mae["Persistence"], ds.blocks, n_resamples, seed)
+    aim = out["aim_fraction_of_persistence"]
+    out["lsntp_over_persistence"] = ratio
+    out["aim_met"] = None if aim is None else bool(ratio["ratio"] <= aim)
+    out["aim_met_with_interval"] = None if aim is None else bool(ratio["hi"] <= aim)
+    conv = _find(rows, kind="convlstm")
+    lines = []
+    if aim is not None:
+        lines.append(f"LS-NTP's test MAE is {ratio['ratio']:.3f} x persistence's (95% interval {ratio['lo']:.3f}-{ratio['hi']:.3f}); "
+                     f"the aim is <= {aim:.2f} x: " + ("met." if out["aim_met"] else "NOT met.") +
+                     ("" if out["aim_met"] == out["aim_met_with_interval"] else " (the interval reaches past the aim)"))
+    if conv is not None and "vs_lsntp" in conv:
+        d = conv["vs_lsntp"]
+        out["convlstm_minus_lsntp"] = d
+        ahead = d["lo"] > 0
+        out["lsntp_ahead_of_convlstm"] = ahead
+        if ahead:
+            lines.append(f"LS-NTP is ahead of ConvLSTM: ConvLSTM's MAE minus LS-NTP's is {d['diff']:+.4f} K, 95% interval "
+                         f"[{d['lo']:+.4f}, {d['hi']:+.4f}] K over {d['blocks']} days, above zero.")
+        elif d["hi"] < 0:
+            lines.append(f"LS-NTP is NOT ahead of ConvLSTM: ConvLSTM is better, by {-d['diff']:.4f} K (ConvLSTM minus LS-NTP "
+                         f"{d['diff']:+.4f} K, 95% interval [{d['lo']:+.4f}, {d['hi']:+.4f}] K over {d['blocks']} days, below zero).")
+        else:
+            lines.append(f"LS-NTP is NOT ahead of ConvLSTM by more than the interval: ConvLSTM's MAE minus LS-NTP's is "
+                         f"{d['diff']:+.4f} K with a 95% interval [{d['lo']:+.4f}, {d['hi']:+.4f}] K over {d['blocks']} days, "
+                         "which contains zero: on this test part the two cannot be told apart.")
+    else:
+        lines.append("ConvLSTM has no finished run on this data set yet: no comparison with it.")
+    out["statement"] = " ".join(lines)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# report
+
+
+def _pm(stat: dict | None, digits: int) -> str:
+    if not stat:
+        return "-"
+    s = f"{stat['mean']:.{digits}f}"
+    return s + (f" +- {stat['sd']:.{digits}f}" if stat.get("sd") is not None else "")
+
+
+def _diff(row: dict) -> str:
+    d = row.get("vs_lsntp")
+    if row.get("reference"):
+        return "(reference)"
+    if not d:
+        return "-"
+    mark = " *" if d["lo"] > 0 or d["hi"] < 0 else ""
+    return f"{d['diff']:+.3f} [{d['lo']:+.3f}, {d['hi']:+.3f}]{mark}"
+
+
+TABLES = (("3", "Table 3: every system at a matched size, and the references"),
+          ("4", "Table 4: ablations of LS-NTP (and DAGG-ConvLSTM)"),
+          ("5", "Table 5 / Q1: the LSI kernel k and the LAGC distance threshold d"))
+
+
+def _table(rows: list, table: str, ref_row: dict | None) -> list[str]:
+    sizes = table == "3"
+    head = ["row", "kind", "parameters"] + (["within +-20% of LS-NTP"] if sizes else []) + \
+        ["seeds", "MAE (K)", "RMSE (K)", "SSIM (ours)", "SSIM (paper-style)", "PSNR (dB)", "MAE minus LS-NTP's (K) [95% interval]"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * 2 + "---:|" + ("---|" if sizes else "") + "---:|" * 7]
+    members = [r for r in rows if r["table"] == table and not r.get("reference")]
+    if table in ("4", "5") and ref_row is not None:
+        members = [ref_row] + members
+    elif ref_row is not None:
+        members = [ref_row] + [r for r in members if r["system"] not in REFERENCE_ROWS] + [r for r in members if r["system"] in REFERENCE_ROWS]
+    for r in members:
+        m = r.get("metrics")
+        name = r["row"] + (" (k = 3, no threshold)" if r.get("reference") and table == "5" else "")
+        kind = r["kind"] if r["kind"] != "reference" else "-"
+        params = f"{r['parameters']:,}" if r.get("parameters") else "-"
+        cells = [name, kind, params]
+        if sizes:
+            cells.append("-" if r["system"] in REFERENCE_ROWS else ("yes" if r["within_20pct_of_lsntp"] else f"no ({r['parameters_vs_lsntp']:.2f} x)"))
+        if not r.get("seeds"):
+            cells += [f"0 of {r.get('queued_seeds', '?')}", f"missing: {r.get('why_missing', '')}", "", "", "", "", ""]
+        else:
+            seeds = "-" if r["system"] in REFERENCE_ROWS else str(r["seeds"])
+            cells += [seeds, _pm(m["mae"], 3), _pm(m["rmse"], 3), _pm(m["ssim"], 3), _pm(m["ssim_paper"], 3),
+                      _pm(m["psnr"], 2), _diff(r)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def markdown(report: dict) -> str:
+    b = report["bootstrap"]
+    n_rows = sum(1 for d in report["datasets"].values() for r in d["rows"] if r.get("seeds") and r["system"] not in REFERENCE_ROWS)
+    lines = ["# The comparison of issue 10: every system on both data sets", "",
+             f"Generated {report['generated']} by `./lsntp compare {os.path.relpath(report['queue'], os.path.dirname(queue.MODEL_EXPORT))} "
+             f"--runs-dir {report['runs_dir']}` from the runs finished then ({n_rows} system rows with at least one seed; "
+             f"{len(report['missing'])} queued runs missing, listed at the end).", "",
+             "Conventions (model-export/README.md, Comparison): every number is on the held-out test part; each run is "
+             "its best-validation checkpoint; a row's value is the mean +- sd over its seeds (sd from 2 seeds on). "
+             "SSIM (ours): 7x7 window, data range = the training range, every cell; SSIM (paper-style): as the seed's "
+             "SimVP/OpenSTL lineage computes it on kelvin frames (skimage's old defaults: data range 2.0, border strip "
+             "cropped) - nearly a 7x7 correlation, not comparable with ours. PSNR: 10 log10(255^2/MSE) on kelvin errors, as "
+             "the seed's tables. 'MAE minus LS-NTP's': the row's MAE minus LS-NTP's on the same windows (seeds averaged per "
+             f"window); 95% block-bootstrap interval with calendar days (UTC date of the issue time) as blocks, "
+             f"{b['resamples']:,} resamples, seed {b['seed']}; * marks an interval that excludes zero. Parameters are "
+             "counted on the data set's grid.", ""]
+    for grid, d in report["datasets"].items():
+        data = d["data"]
+        rows = d["rows"]
+        ref_row = next((r for r in rows if r.get("reference")), None)
+        lines += [f"## {grid}", "",
+                  f"`{data['file']}`, {data['grid']['height']} x {data['grid']['width']} cells every {data['step_hours']:g} h, "
+                  f"{data['alpha']} frames in, {data['beta']} out; train {data['train']}, held-out test {data['test']} "
+                  f"({data['test_windows']} windows issued on {data['test_days']} days; masked cells {data['masked_cells']}).",
+                  "", d["climatology_note"], "", f"**Headline.** {d['headline']['statement']}", ""]
+        if data["test_days"] < 10:
+            lines += [f"With only {data['test_days']} test days as bootstrap blocks, the intervals are coarse and, if anything, "
+                      "too narrow (a percentile interval from n blocks is narrower by about sqrt((n-1)/n)); read them as a "
+                      "lower bound of the uncertainty.", ""]
+        for table, title in TABLES:
+            if not any(r["table"] == table for r in rows if not r.get("reference")) and table != "3":
+                continue
+            lines += [f"### {title}", ""] + _table(rows, table, ref_row) + [""]
+        lines += ["### Training of each row", "",
+                  "| row | table | runs (seed: best validation MAE K, epochs run, best epoch, minutes) | where trained |",
+                  "|---|---|---|---|"]
+        for r in rows:
+            if r["system"] in REFERENCE_ROWS or not r.get("seeds"):
+                continue
+            runs = "; ".join(f"{x['run']} (s{x['seed']}: {x['validation_mae']:.4f}, {x['epochs']}, {x['best_epoch']}, {x['train_minutes']})"
+                             for x in r["runs"])
+            where = "; ".join(sorted({x["trained_on"] for x in r["runs"]}))
+            lines.append(f"| {r['row']} | {r['table']} | {runs} | {where} |")
+        lines.append("")
+        per_lead = [r for r in rows if r.get("seeds")]
+        lines += ["### MAE (K) per lead", "", "| row | " + " | ".join(f"+{(i + 1) * data['step_hours']:g} h" for i in range(data["beta"])) + " |",
+                  "|---|" + "---:|" * data["beta"]]
+        lines += [f"| {r['row']} | " + " | ".join(f"{v:.3f}" for v in r["per_lead"]["mae"]) + " |" for r in per_lead]
+        lines.append("")
+    lines += ["## Rows still missing", ""]
+    if report["missing"]:
+        lines += ["| run | data set | row | why |", "|---|---|---|---|"]
+        lines += [f"| {m['run']} | {m['grid_id']} | {m.get('row', '-')} | {m['why']} |" for m in report["missing"]]
+    else:
+        lines.append("None: every queued run is in the tables.")
+    lines += ["", "## Plots", "",
+              "- `plots/mae_bars.png`: test MAE of every row per data set; each bar's error bar is LS-NTP's MAE plus the 95% "
+              "interval of the row's difference from it (a bar whose error bar crosses the dashed LS-NTP line cannot be told apart from it);",
+              "- `plots/lead_mae.png`: MAE per lead of LS-NTP, ConvLSTM, the best other system (by validation MAE, never test), "
+              "persistence and climatology, per data set.", ""]
+    return "\n".join(lines)
+
+
+def best_other(rows: list) -> dict | None:
+    """The best Table 3 system other than LS-NTP and ConvLSTM, chosen by mean validation MAE (never test)."""
+    cands = [r for r in rows if r["table"] == "3" and r.get("seeds") and not r.get("reference")
+             and r["kind"] not in ("convlstm", "reference")]
+    if not cands:
+        return None
+    return min(cands, key=lambda r: np.mean([x["validation_mae"] for x in r["runs"]]))
+
+
+def _plots(report: dict, folder: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    grids = [g for g, d in report["datasets"].items() if any(r.get("seeds") for r in d["rows"])]
+    if not grids:
+        return
+    fig, axes = plt.subplots(1, len(grids), figsize=(7.5 * len(grids), 1.5 + 0.32 * max(
+        sum(1 for r in report["datasets"][g]["rows"] if r.get("seeds")) for g in grids)), squeeze=False)
+    for ax, grid in zip(axes[0], grids):
+        rows = [r for r in report["datasets"][grid]["rows"] if r.get("seeds")]
+        rows.sort(key=lambda r: r["metrics"]["mae"]["mean"], reverse=True)
+        ref = next((r for r in rows if r.get("reference")), None)
+        y = np.arange(len(rows))
+        mae = [r["metrics"]["mae"]["mean"] for r in rows]
+        colours = ["tab:red" if r.get("reference") else ("tab:grey" if r["system"] in REFERENCE_ROWS else
+                   {"3": "tab:blue", "4": "tab:orange", "5": "tab:green"}[r["table"]]) for r in rows]
+        ax.barh(y, mae, color=colours, alpha=0.8)
+        if ref is not None:
+            base = ref["metrics"]["mae"]["mean"]
+            for i, r in enumerate(rows):
+                d = r.get("vs_lsntp")
+                if d:
+                    ax.plot([base + d["lo"], base + d["hi"]], [i, i], color="black", linewidth=1.5)
+            ax.axvline(base, color="tab:red", linestyle="--", linewidth=1)
+        ax.set_yticks(y)
+        ax.set_yticklabels([f"{r['row']} ({r['seeds']} seed{'s' if r['seeds'] > 1 else ''})" if r["system"] not in REFERENCE_ROWS
+                            else r["row"] for r in rows], fontsize=8)
+        lo = min(mae) * 0.9
+        ax.set_xlim(lo, max(mae) * 1.03)
+        ax.set_xlabel("test MAE (K), mean over leads and seeds")
+        ax.set_title(f"{grid}: MAE; black = LS-NTP + 95% interval of the difference", fontsize=9)
+        ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(os.path.join(folder, "mae_bars.png"), dpi=110)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(1, len(grids), figsize=(7 * len(grids), 4.5), squeeze=False)
+    for ax, grid in zip(axes[0], grids):
+        d = report["datasets"][grid]
+        rows = d["rows"]
+        picks = [next((r for r in rows if r.get("reference") and r.get("seeds")), None), _find(rows, kind="convlstm"),
+                 best_other(rows), _find(rows, system="Persistence"), _find(rows, system="Climatology")]
+        step = d["data"]["step_hours"]
+        for r, style in zip(picks, ("-o", "-s", "-^", "--", ":")):
+            if r is None:
+                continue
+            leads = np.arange(1, len(r["per_lead"]["mae"]) + 1) * step
+            ax.plot(leads, r["per_lead"]["mae"], style, label=f"{r['row']}" + (" (best other, by validation)" if r is picks[2] else ""), markersize=4)
+        ax.set_xlabel("lead time (h)")
+        ax.set_ylabel("test MAE (K)")
+        ax.set_title(f"{grid}: MAE per lead", fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(os.path.join(folder, "lead_mae.png"), dpi=110)
+    plt.close(fig)

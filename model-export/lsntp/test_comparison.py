@@ -1,0 +1,100 @@
+"""The comparison on a tiny queue: two seeds of LS-NTP, one of ConvLSTM, trained two steps each on
+the small real cut; an ablation waiting, one failed. Checks the rows, seeds, intervals, missing rows,
+the cache, and that a row's MAE is the plain masked MAE of its checkpoint's forecasts."""
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from . import comparison, config, train
+from .checkpoint import load
+from .forecaster import predict
+from .metrics import masked_mae
+
+
+def make_tiny_queue(folder: str, data_path: str) -> tuple[str, str]:
+    """Configs, a queue and its runs under folder; returns (queue file, runs dir)."""
+    base = {"name": "tiny-lsntp", "data": {"path": data_path, "grid_id": "test-grid", "val_start": "2019-03-02T00:00",
+                                           "test_start": "2019-03-02T12:00", "alpha": 3, "beta": 2},
+            "model": {"kind": "lsntp", "hidden": 4, "embed_dim": 8, "down_channels": 4, "nsa_hidden": 4},
+            "train": {"epochs": 1, "batch": 4}}
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "tiny-lsntp.yaml"), "w") as f:
+        yaml.safe_dump(base, f)
+    with open(os.path.join(folder, "tiny-convlstm.yaml"), "w") as f:
+        yaml.safe_dump({"base": "tiny-lsntp.yaml", "name": "tiny-convlstm", "model": {"kind": "convlstm", "hidden": 4}}, f)
+    cfgs = {n: os.path.join(folder, f"{n}.yaml") for n in ("tiny-lsntp", "tiny-convlstm")}
+    q = os.path.join(folder, "queue.yaml")
+    with open(q, "w") as f:
+        yaml.safe_dump({"runs": [{"config": cfgs["tiny-lsntp"], "seeds": [0, 1]}, {"config": cfgs["tiny-convlstm"], "seeds": [0]},
+                                 {"config": cfgs["tiny-lsntp"], "name": "tiny-lsntp-no-nsa", "set": {"model.nsa": False}},
+                                 {"config": cfgs["tiny-lsntp"], "name": "tiny-lsntp-k1", "set": {"model.kernel": 1}}]}, f)
+    runs = os.path.join(folder, "runs")
+    for name, cfg_name, seed in (("tiny-lsntp-s0", "tiny-lsntp", 0), ("tiny-lsntp-s1", "tiny-lsntp", 1),
+                                 ("tiny-convlstm-s0", "tiny-convlstm", 0)):
+        cfg = config.load(cfgs[cfg_name], {"name": name, "train.seed": seed})
+        train.train(cfg, os.path.join(runs, name), max_steps=2, quiet=True)
+    os.makedirs(os.path.join(runs, "tiny-lsntp-k1"))
+    with open(os.path.join(runs, "tiny-lsntp-k1", "failed.txt"), "w") as f:
+        f.write("exit status 1; see train.log\n")
+    return q, runs
+
+
+@pytest.fixture(scope="module")
+def tiny_queue(era5_small_nc, tmp_path_factory):
+    return make_tiny_queue(str(tmp_path_factory.mktemp("cmp")), era5_small_nc)
+
+
+def test_the_real_queue_groups_into_the_seeds_tables():
+    systems = {s.name: s for s in comparison.systems(os.path.join(comparison.queue.MODEL_EXPORT, "queues", "comparison.yaml"))}
+    assert systems["era5-lsntp"].reference and len(systems["era5-lsntp"].runs) == 3 and systems["era5-lsntp"].folder == "lsntp"
+    assert (systems["era5-saconvlstm"].table, systems["era5-saconvlstm"].row, systems["era5-saconvlstm"].folder) == ("3", "SA-ConvLSTM", "saconvlstm")
+    assert (systems["era5-daggconvlstm"].table, systems["ncep-lsntp-no-nsa-lagc"].row) == ("4", "w/o NSA & LAGC")
+    assert (systems["era5-lsntp-k5"].table, systems["era5-lsntp-k5"].row) == ("5", "k = 5")
+    assert (systems["era5-lsntp-d300"].table, systems["era5-lsntp-d300"].row) == ("5", "d = 300 km")
+    assert systems["era5-lsntp-linear"].row == "LSI without ReLU (linear)" and systems["ncep-lsntp-relu"].row == "LSI with ReLU (the seed's)"
+    assert systems["ncep-lsntp-no-lsi"].folder == "lsntp-no-lsi" and systems["ncep-lsntp"].grid_id == "ncep-na-2p5"
+
+
+def test_compare_rows_intervals_missing_and_cache(tiny_queue, tmp_path):
+    q, runs = tiny_queue
+    out = str(tmp_path / "cmp")
+    logs = []
+    report = comparison.compare(q, runs, out, n_resamples=500, seed=1, log=logs.append)
+    d = report["datasets"]["test-grid"]
+    rows = {r["system"]: r for r in d["rows"]}
+    lsntp, conv = rows["tiny-lsntp"], rows["tiny-convlstm"]
+    assert lsntp["reference"] and lsntp["seeds"] == 2 and lsntp["metrics"]["mae"]["sd"] is not None
+    assert conv["seeds"] == 1 and conv["metrics"]["mae"]["sd"] is None and conv["table"] == "3"
+    assert rows["tiny-lsntp-no-nsa"]["seeds"] == 0 and rows["tiny-lsntp-k1"]["table"] == "5"
+    # a row's MAE is the plain masked MAE of its checkpoint's forecasts, mean over seeds
+    maes = []
+    for s in (0, 1):
+        model, cfg, prep, _ = load(os.path.join(runs, f"tiny-lsntp-s{s}", "best.pt"))
+        xs, ys = prep.test.arrays()
+        maes.append(masked_mae(predict(model, torch.from_numpy(xs)), ys, prep.series.mask))
+    assert lsntp["metrics"]["mae"]["mean"] == pytest.approx(np.mean(maes), rel=1e-5)
+    for name in ("tiny-convlstm", "Persistence", "Climatology"):
+        v = rows[name]["vs_lsntp"]
+        assert v["lo"] <= v["diff"] <= v["hi"] and v["resamples"] == 500 and v["seed"] == 1
+        assert v["diff"] == pytest.approx(rows[name]["metrics"]["mae"]["mean"] - lsntp["metrics"]["mae"]["mean"], abs=1e-6)
+    assert d["data"]["test_days"] == v["blocks"] == 2
+    assert "statement" in d["headline"] and "ConvLSTM" in d["headline"]["statement"]
+    missing = {m["run"]: m for m in report["missing"]}
+    assert set(missing) == {"tiny-lsntp-no-nsa", "tiny-lsntp-k1"}
+    assert missing["tiny-lsntp-no-nsa"]["why"].startswith("not trained yet") and missing["tiny-lsntp-k1"]["why"].startswith("failed: exit status 1")
+    text = open(os.path.join(out, "README.md")).read()
+    for s in ("| LS-NTP |", "| ConvLSTM |", "| Persistence |", "| Climatology |", "SSIM (paper-style)", "Rows still missing",
+              "tiny-lsntp-k1", "Climatology: mean of the training frames"):
+        assert s in text, s
+    for png in ("mae_bars", "lead_mae"):
+        assert os.path.getsize(os.path.join(out, "plots", f"{png}.png")) > 0
+    assert json.load(open(os.path.join(out, "comparison.json")))["bootstrap"]["seed"] == 1
+    assert sum("predicted" in m for m in logs) == 3
+    logs.clear()  # a rerun predicts nothing again, and gives the same numbers
+    again = comparison.compare(q, runs, out, n_resamples=500, seed=1, log=logs.append)
+    assert not any("predicted" in m for m in logs)
+    assert again["datasets"]["test-grid"]["rows"][0]["metrics"] == d["rows"][0]["metrics"]

@@ -1,0 +1,47 @@
+"""The zoo on the tiny queue of test_comparison: one exported model per system with a finished run,
+the seed with the best validation MAE, its test metrics from the comparison, a README listing them,
+nothing where the streaming job looks for served models, and no second export of an unchanged system."""
+import glob
+import json
+import os
+
+import onnx
+import pytest
+
+from . import zoo
+from .test_comparison import make_tiny_queue
+
+
+@pytest.fixture(scope="module")
+def tiny_queue(era5_small_nc, tmp_path_factory):
+    return make_tiny_queue(str(tmp_path_factory.mktemp("zoo")), era5_small_nc)
+
+
+def test_zoo_exports_the_best_validation_seed_of_every_system(tiny_queue, tmp_path):
+    q, runs = tiny_queue
+    out = str(tmp_path / "models" / "zoo")
+    logs = []
+    doc = zoo.build(q, runs, out, n_resamples=200, log=logs.append)
+    assert os.path.exists(tmp_path / "models" / "comparison" / "comparison.json")  # the comparison was brought up to date
+    assert sorted(e["folder"] for e in doc["models"]) == ["test-grid/convlstm", "test-grid/lsntp"]
+    assert {s["system"] for s in doc["not_yet"]} == {"tiny-lsntp-no-nsa", "tiny-lsntp-k1"}
+    comparison = json.load(open(tmp_path / "models" / "comparison" / "comparison.json"))
+    lsntp_row = next(r for r in comparison["datasets"]["test-grid"]["rows"] if r["system"] == "tiny-lsntp")
+    chosen = min(lsntp_row["runs"], key=lambda r: r["validation_mae"])
+    folder = os.path.join(out, "test-grid", "lsntp")
+    m = json.load(open(os.path.join(folder, "metrics.json")))
+    assert m["run"] == chosen["run"] and m["test"]["mae"] == chosen["test"]["mae"] and m["row_seeds"] == 2
+    for f in ("model.onnx", "parity-input.f32", "parity-expected.f32", "parity.json", "README.md", "evaluation.md", "commands.sh"):
+        assert os.path.getsize(os.path.join(folder, f)) > 0, f
+    meta = {p.key: p.value for p in onnx.load(os.path.join(folder, "model.onnx"), load_external_data=False).metadata_props}
+    assert meta["grid_id"] == "test-grid" and meta["model_label"].startswith("LS-NTP")
+    text = open(os.path.join(out, "README.md")).read()
+    assert "`test-grid/lsntp`" in text and "`test-grid/convlstm`" in text and "Total: 2 models" in text
+    assert 0 < doc["total_bytes"] < doc["projected_bytes_when_all_finished"]  # two systems still to come
+    # the job serves OUT/*.onnx and OUT/*/model.onnx of its models directory: none of these may be there
+    models_dir = str(tmp_path / "models")
+    assert glob.glob(os.path.join(models_dir, "*.onnx")) == glob.glob(os.path.join(models_dir, "*", "model.onnx")) == []
+    stamp = os.path.getmtime(os.path.join(folder, "model.onnx"))
+    logs.clear()
+    zoo.build(q, runs, out, n_resamples=200, log=logs.append)  # nothing changed: nothing exported again
+    assert not any("exporting" in s for s in logs) and os.path.getmtime(os.path.join(folder, "model.onnx")) == stamp

@@ -1,0 +1,164 @@
+"""The zoo: every system of the comparison exported, one model per system and data set.
+
+    ./lsntp zoo model-export/queues/comparison.yaml --runs-dir RUNS --out models/zoo
+
+For each system with a finished run (a row of comparison.py: a config or an ablation of the
+queue), the seed with the best VALIDATION MAE (its checkpoint's `best`; never the test part) is
+exported by export.export to OUT/<grid_id>/<system>/model.onnx with its parity files, beside it
+metrics.json (its test scores from the comparison, which is brought up to date first: cached, so
+cheap when no run changed), evaluation.md, commands.sh and the model card (model_card.write).
+System folders are the queue's names without the data set prefix: `lsntp`, `convlstm`,
+`saconvlstm`, `lsntp-no-nsa`, ... OUT/README.md lists every model with its size, parameters,
+seed, validation and test MAE. A system whose chosen checkpoint has not changed since the last
+export is not exported again.
+
+The streaming job serves `*.onnx` directly in its models directory and `*/model.onnx` one level
+below (ModelCatalog.modelFiles walks two levels); the zoo's models lie three levels below OUT, so
+a zoo inside the served folder (models/zoo) is not picked up as served models.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+from . import bootstrap, comparison
+
+VERSION = "1.0.0"
+
+
+def _size(path: str) -> int:
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files)
+
+
+def estimate_bytes(parameters: int, graph_nodes: int, alpha: int, beta: int, cells: int) -> int:
+    """A system folder's size before it is exported: float32 weights, the folded (I + A)^T of a graph
+    system (graph_nodes^2 floats), ~150 kB of graph structure, parity files and text (within ~5% of
+    the exported ERA5 and NCEP LS-NTP and ConvLSTM)."""
+    return 4 * parameters + 4 * graph_nodes ** 2 + 150_000 + 4 * (alpha + beta) * cells + 10_000
+
+
+def _graph_nodes(system, grid: dict) -> int:
+    from .forecaster import coarse_shape
+
+    if not system.cfg.model.uses_graph:
+        return 0
+    gh, gw = coarse_shape(grid["height"], grid["width"], system.cfg.model.downsample)
+    return gh * gw
+
+
+def _evaluation_md(grid: str, row: dict, run: dict) -> str:
+    t = run["test"]
+    lines = [f"## Test metrics ({grid}, held-out test part)", "",
+             f"This model is `{run['run']}` (seed {run['seed']}), the seed of row **{row['row']}** (Table {row['table']}) "
+             f"with the lowest validation MAE ({run['validation_mae']:.4f} K) among its {row['seeds']} finished seed(s).", "",
+             "| | MAE (K) | RMSE (K) | SSIM (ours) | SSIM (paper-style) | PSNR (dB) |", "|---|---:|---:|---:|---:|---:|",
+             f"| this seed | {t['mae']:.3f} | {t['rmse']:.3f} | {t['ssim']:.3f} | {t['ssim_paper']:.3f} | {t['psnr']:.2f} |"]
+    m = row["metrics"]
+    if row["seeds"] > 1:
+        pm = lambda s, d: f"{s['mean']:.{d}f} +- {s['sd']:.{d}f}"
+        lines.append(f"| row, {row['seeds']} seeds | {pm(m['mae'], 3)} | {pm(m['rmse'], 3)} | {pm(m['ssim'], 3)} | "
+                     f"{pm(m['ssim_paper'], 3)} | {pm(m['psnr'], 2)} |")
+    d = row.get("vs_lsntp")
+    if d:
+        lines += ["", f"Row MAE minus LS-NTP's on the same windows: {d['diff']:+.4f} K, 95% block-bootstrap interval "
+                  f"[{d['lo']:+.4f}, {d['hi']:+.4f}] K ({d['blocks']} days, {d['resamples']} resamples, seed {d['seed']})."]
+    lines += ["", "MAE per lead (K): " + ", ".join(f"{v:.3f}" for v in run["test_per_lead"]["mae"]), "",
+              "Scores as models/comparison/README.md defines them (model-export/lsntp/metrics.py)."]
+    return "\n".join(lines)
+
+
+def build(queue_file: str, runs_dir: str, out: str, comparison_dir: str | None = None,
+          n_resamples: int = bootstrap.DEFAULT_RESAMPLES, seed: int = bootstrap.DEFAULT_SEED,
+          tables: tuple[str, ...] = ("3", "4", "5"), log=print) -> dict:
+    """tables: the comparison tables whose systems go into the zoo (all by default)."""
+    from . import export, model_card
+
+    comparison_dir = comparison_dir or os.path.join(os.path.dirname(os.path.abspath(out)), "comparison")
+    report = comparison.compare(queue_file, runs_dir, comparison_dir, n_resamples=n_resamples, seed=seed, log=log)
+    by_name = {s.name: s for s in comparison.systems(queue_file)}
+    entries, skipped, projected = [], [], 0
+    for grid, d in report["datasets"].items():
+        data = d["data"]
+        for row in d["rows"]:
+            if row["system"] in comparison.REFERENCE_ROWS or row["table"] not in tables:
+                continue
+            if not row.get("seeds"):
+                skipped.append({"grid_id": grid, "system": row["system"], "why": row.get("why_missing", "no finished run")})
+                projected += estimate_bytes(row["parameters"], _graph_nodes(by_name[row["system"]], data["grid"]), data["alpha"],
+                                            data["beta"], data["grid"]["height"] * data["grid"]["width"])
+                continue
+            run = min(row["runs"], key=lambda r: r["validation_mae"])  # validation, never test
+            folder = os.path.join(out, grid, row["folder"])
+            model = os.path.join(folder, "model.onnx")
+            meta_path = os.path.join(folder, "metrics.json")
+            previous = None
+            if os.path.exists(meta_path) and os.path.exists(model):
+                with open(meta_path) as f:
+                    previous = json.load(f).get("checkpoint_sha256")
+            command = f"./lsntp export {run['checkpoint']} --out {os.path.relpath(model, os.path.dirname(comparison.queue.MODEL_EXPORT))} --version {VERSION}"
+            if previous != run["sha256"]:
+                if os.path.isdir(folder):
+                    shutil.rmtree(folder)  # only this system's folder, written by an earlier zoo
+                log(f"zoo: exporting {row['system']} ({run['run']}) to {model}")
+                export.export(run["checkpoint"], model, version=VERSION, command=command)
+            metrics_doc = {"grid_id": grid, "system": row["system"], "row": row["row"], "table": row["table"], "kind": row["kind"],
+                           "label": row["label"], "run": run["run"], "seed": run["seed"], "checkpoint": run["checkpoint"],
+                           "checkpoint_sha256": run["sha256"], "parameters": run["parameters"],
+                           "selected_by": "lowest validation MAE among the row's seeds (" +
+                                          ", ".join(f"{r['run']}: {r['validation_mae']:.4f}" for r in row["runs"]) + ")",
+                           "validation_mae": run["validation_mae"], "test": run["test"], "test_per_lead": run["test_per_lead"],
+                           "row_over_seeds": row["metrics"], "row_seeds": row["seeds"], "vs_lsntp": row.get("vs_lsntp"),
+                           "comparison": os.path.join(comparison_dir, "comparison.json"), "comparison_generated": report["generated"]}
+            with open(meta_path, "w") as f:
+                json.dump(metrics_doc, f, indent=1)
+            with open(os.path.join(folder, "evaluation.md"), "w") as f:
+                f.write(_evaluation_md(grid, row, run) + "\n")
+            with open(os.path.join(folder, "commands.sh"), "w") as f:
+                rel = lambda p: os.path.relpath(p, os.path.dirname(comparison.queue.MODEL_EXPORT))
+                f.write("# from the project root: train the queue, compare, export this system's best-validation seed\n"
+                        f"./lsntp queue {rel(queue_file)} --runs-dir {runs_dir}\n"
+                        f"./lsntp compare {rel(queue_file)} --runs-dir {runs_dir} --out {rel(comparison_dir)}\n"
+                        f"{command}\n")
+            model_card.write(folder)
+            entries.append({"grid_id": grid, "system": row["system"], "folder": os.path.relpath(folder, out), "row": row["row"],
+                            "table": row["table"], "label": row["label"], "run": run["run"], "seed": run["seed"],
+                            "parameters": run["parameters"], "validation_mae": run["validation_mae"], "test_mae": run["test"]["mae"],
+                            "model_bytes": os.path.getsize(model), "folder_bytes": _size(folder)})
+    total = _size(out) if os.path.isdir(out) else 0
+    projected += sum(e["folder_bytes"] for e in entries)
+    doc = {"generated": report["generated"], "tables": list(tables), "models": entries, "not_yet": skipped, "total_bytes": total,
+           "projected_bytes_when_all_finished": projected}
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "zoo.json"), "w") as f:
+        json.dump(doc, f, indent=1)
+    with open(os.path.join(out, "README.md"), "w") as f:
+        f.write(markdown(doc, comparison_dir))
+    doc["total_bytes"] = _size(out)
+    log(f"zoo: {len(entries)} model(s) in {out}, {doc['total_bytes'] / 1e6:.1f} MB in all; {len(skipped)} system(s) not trained yet")
+    return doc
+
+
+def markdown(doc: dict, comparison_dir: str) -> str:
+    lines = ["# The zoo: every system of the comparison, exported", "",
+             "One model per system and data set: the seed with the best validation MAE (never chosen on test). Each folder "
+             "holds `model.onnx` (with its parity files, as every shipped model), `metrics.json` (its test scores from the "
+             "comparison), `evaluation.md`, `commands.sh` and `README.md` (the model card). These are NOT served models: "
+             "the streaming job looks two levels deep only (`*.onnx` and `*/model.onnx` in its models directory); "
+             "these lie three levels down.", "",
+             f"Scores and conventions: `{os.path.relpath(os.path.join(comparison_dir, 'README.md'), os.path.dirname(os.path.abspath(comparison_dir)))}` "
+             f"(comparison of {doc['generated']}).", "",
+             "| data set | folder | row (table) | label | run (seed) | parameters | model.onnx (MB) | folder (MB) | validation MAE (K) | test MAE (K) |",
+             "|---|---|---|---|---|---:|---:|---:|---:|---:|"]
+    for e in doc["models"]:
+        lines.append(f"| {e['grid_id']} | `{e['folder']}` | {e['row']} ({e['table']}) | {e['label']} | {e['run']} ({e['seed']}) | "
+                     f"{e['parameters']:,} | {e['model_bytes'] / 1e6:.2f} | {e['folder_bytes'] / 1e6:.2f} | "
+                     f"{e['validation_mae']:.4f} | {e['test_mae']:.4f} |")
+    lines += ["", f"Total: {len(doc['models'])} models, {doc['total_bytes'] / 1e6:.1f} MB (this folder). With every queued "
+              f"system of tables {', '.join(doc['tables'])} finished: about {doc['projected_bytes_when_all_finished'] / 1e6:.0f} MB "
+              "(the missing ones estimated from their parameter counts and graph sizes).", ""]
+    if doc["not_yet"]:
+        lines += ["Not in the zoo yet (no finished run):", ""]
+        lines += [f"- {s['grid_id']} `{s['system']}`: {s['why']}" for s in doc["not_yet"]]
+        lines.append("")
+    return "\n".join(lines)
