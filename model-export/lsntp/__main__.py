@@ -6,6 +6,10 @@
     /usr/bin/python3 -m lsntp ingest ../shared/data/era5-...grib --out ../data/frames/era5.avro --grid-id era5-uk-0p25
     /usr/bin/python3 -m lsntp ingest sample.nc --out frames.avro --grid-id g --time-var timestep --time-units "hours since 1900-01-01 00:00"
     /usr/bin/python3 -m lsntp parity-fixtures --out DIR [--kinds lsntp,agcrn]
+    /usr/bin/python3 -m lsntp compare queues/comparison.yaml --runs-dir RUNS --out ../models/comparison
+    /usr/bin/python3 -m lsntp zoo queues/comparison.yaml --runs-dir RUNS --out ../models/zoo
+    /usr/bin/python3 -m lsntp scaling-models --out DIR [--sizes 33x49,150x280] [--forms dense,sparse] [--k 9] [--seed 0]
+    /usr/bin/python3 -m lsntp scaling-plot RESULTS.csv --out scaling.png
 """
 from __future__ import annotations
 
@@ -89,13 +93,46 @@ def cmd_benchmark(args):
     benchmark.run(_path(args.model_dir), _path(args.checkpoint), data_path=_path(args.data), repeats=args.repeats)
 
 
+def cmd_scaling_models(args):
+    from . import scaling
+    from .train import set_threads
+    sizes, forms = scaling.parse_sizes(args.sizes), scaling.parse_forms(args.forms)
+    set_threads()  # every core, or LSNTP_THREADS
+    out = _path(args.out)
+    entries = scaling.scaling_models(out, sizes, forms, k=args.k, seed=args.seed, dense_limit_gb=args.dense_limit_gb,
+                                     command="python3 -m lsntp scaling-models " + " ".join(sys.argv[2:]))
+    made = sum(1 for e in entries if "skipped" not in e)
+    print(f"wrote {made} scaling model(s), skipped {len(entries) - made}; list in {os.path.join(out, 'scaling-models.json')}")
+
+
+def cmd_scaling_plot(args):
+    from . import scaling
+    print(f"wrote {scaling.scaling_plot(_path(args.results), _path(args.out))}")
+
+
 def cmd_card(args):
     from . import model_card
     print(f"wrote {model_card.write(_path(args.model_dir))}")
 
 
+def _runs_dir(arg):
+    return _path(arg) if arg else os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "runs")
+
+
+def cmd_compare(args):
+    from . import comparison
+    comparison.compare(_path(args.queue), _runs_dir(args.runs_dir), _path(args.out), n_resamples=args.resamples,
+                       seed=args.seed)
+
+
+def cmd_zoo(args):
+    from . import zoo
+    zoo.build(_path(args.queue), _runs_dir(args.runs_dir), _path(args.out), comparison_dir=_path(args.comparison),
+              n_resamples=args.resamples, seed=args.seed, tables=tuple(t.strip() for t in args.tables.split(",") if t.strip()))
+
+
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="lsntp", description="LS-NTP model tools: train, evaluate, export, ingest, benchmark, parity fixtures.")
+    p = argparse.ArgumentParser(prog="lsntp", description="LS-NTP model tools: train, evaluate, export, ingest, benchmark, parity fixtures, scaling models.")
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train one model from a YAML config")
@@ -157,9 +194,47 @@ def main(argv=None) -> int:
     b.add_argument("--repeats", type=int, default=30)
     b.set_defaults(func=cmd_benchmark)
 
+    from .scaling import DEFAULT_DENSE_LIMIT_GB, DEFAULT_FORMS, DEFAULT_K, DEFAULT_SIZES  # numpy only, no torch
+    sm = sub.add_parser("scaling-models", help="random-weight LS-NTP models (ERA5 architecture) on synthetic grids of growing "
+                                               "size, dense and sparse graph, for the scaling benchmark (cost only)")
+    sm.add_argument("--out", required=True, help="folder: OUT/<form>-<H>x<W>/model.onnx and OUT/scaling-models.json")
+    sm.add_argument("--sizes", default=DEFAULT_SIZES, help=f"grid sizes HxW, comma-separated (default {DEFAULT_SIZES})")
+    sm.add_argument("--forms", default=DEFAULT_FORMS, help=f"graph forms, comma-separated (default {DEFAULT_FORMS})")
+    sm.add_argument("--k", type=int, default=DEFAULT_K, help=f"neighbours per node of the sparse graph (default {DEFAULT_K})")
+    sm.add_argument("--seed", type=int, default=0, help="seed of the random weights (default 0)")
+    sm.add_argument("--dense-limit-gb", type=float, default=DEFAULT_DENSE_LIMIT_GB,
+                    help=f"skip a dense model whose (I + A) constant exceeds this many GB (default {DEFAULT_DENSE_LIMIT_GB:g})")
+    sm.set_defaults(func=cmd_scaling_models)
+
+    sp = sub.add_parser("scaling-plot", help="plot the scaling benchmark's CSV: latency and size against grid cells, log-log")
+    sp.add_argument("results", help="CSV: form,height,width,cells,graph_nodes,k,file_bytes,session_mb,latency_b1_ms,latency_b16_ms")
+    sp.add_argument("--out", required=True, help="PNG to write")
+    sp.set_defaults(func=cmd_scaling_plot)
+
     c = sub.add_parser("card", help="write a shipped model's README.md from its metadata, evaluation, benchmark and commands.sh")
     c.add_argument("model_dir")
     c.set_defaults(func=cmd_card)
+
+    from .bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED  # numpy only
+    cp = sub.add_parser("compare", help="every finished run of a training queue on the held-out test part: the seed's "
+                                        "Tables 3, 4 and 5 with seeds, bootstrap intervals against LS-NTP and the missing rows")
+    cp.add_argument("queue", help="queue file (YAML, see lsntp/queue.py)")
+    cp.add_argument("--runs-dir", help="where the queue's run folders are (default model-export/runs)")
+    cp.add_argument("--out", required=True, help="folder for comparison.json, README.md, plots/ and cache/")
+    cp.add_argument("--resamples", type=int, default=DEFAULT_RESAMPLES, help=f"bootstrap resamples (default {DEFAULT_RESAMPLES})")
+    cp.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"bootstrap seed (default {DEFAULT_SEED})")
+    cp.set_defaults(func=cmd_compare)
+
+    zo = sub.add_parser("zoo", help="export every system of a queue (its seed with the best validation MAE) with its test "
+                                    "metrics from the comparison: OUT/<grid>/<system>/model.onnx")
+    zo.add_argument("queue", help="queue file (YAML, see lsntp/queue.py)")
+    zo.add_argument("--runs-dir", help="where the queue's run folders are (default model-export/runs)")
+    zo.add_argument("--out", required=True, help="the zoo's folder")
+    zo.add_argument("--comparison", help="the comparison's folder, brought up to date first (default: OUT/../comparison)")
+    zo.add_argument("--resamples", type=int, default=DEFAULT_RESAMPLES, help=f"bootstrap resamples (default {DEFAULT_RESAMPLES})")
+    zo.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"bootstrap seed (default {DEFAULT_SEED})")
+    zo.add_argument("--tables", default="3,4,5", help="the comparison tables whose systems go in (default 3,4,5)")
+    zo.set_defaults(func=cmd_zoo)
 
     args = p.parse_args(argv)
     try:

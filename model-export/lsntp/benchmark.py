@@ -46,8 +46,8 @@ def count_flops(model: nn.Module, x: torch.Tensor) -> int:
         # LS-Conv computes from its parameters (ls_conv.ls_conv), not through its Conv2d modules:
         # its graph product and its convolutions (stride 1, same size out) are counted here
         b, c, h, w = inp[0].shape
-        if m.settings.lagc:
-            total[0] += 2 * b * c * (h * w) ** 2
+        if m.settings.lagc:  # each node sums k neighbours: every node in the dense form, graph_k in the sparse one
+            total[0] += 2 * b * c * (h * w) * m.graph[0].k
         for conv in ([m.nsa.conv1, m.nsa.conv2, m.nsa.conv3] if m.nsa is not None else []) + [m.conv]:
             k = conv.kernel_size[0] * conv.kernel_size[1]
             total[0] += 2 * b * conv.out_channels * h * w * (conv.in_channels // conv.groups) * k

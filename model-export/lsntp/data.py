@@ -504,3 +504,74 @@ def cell_distances_km(lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
 def coarse_grid(lats: np.ndarray, lons: np.ndarray, factor: int):
     """Cell centres seen by a stride-`factor` convolution with padding 1 and kernel 3 (every factor-th cell)."""
     return lats[::factor], lons[::factor]
+
+
+NEIGHBOUR_KM_DECIMALS = 3  # distances compared to the metre when choosing neighbours, so ties break by index alone
+
+
+def _unit_vectors(lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
+    la, lo = np.meshgrid(np.radians(lats), np.radians(lons), indexing="ij")
+    la, lo = la.ravel(), lo.ravel()
+    return np.stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)], axis=1)
+
+
+def _candidates_kdtree(xyz: np.ndarray, m: int) -> np.ndarray:
+    """The m nearest cells of every cell by chord length (monotone in great-circle distance)."""
+    from scipy.spatial import cKDTree
+    _, idx = cKDTree(xyz).query(xyz, k=m)
+    return np.asarray(idx, dtype=np.int64).reshape(len(xyz), m)
+
+
+def _candidates_chunked(la: np.ndarray, lo: np.ndarray, m: int, chunk_cells: int = 4_000_000) -> np.ndarray:
+    """The same without scipy: great-circle distances of a block of rows to every cell at a time
+    (O(N^2) time, O(chunk_cells) memory)."""
+    n = la.size
+    rows = max(1, chunk_cells // n)
+    out = np.empty((n, m), dtype=np.int64)
+    for s in range(0, n, rows):
+        d = haversine_km(la[s:s + rows, None], lo[s:s + rows, None], la[None, :], lo[None, :])
+        out[s:s + rows] = np.argpartition(d, m - 1, axis=1)[:, :m] if m < n else np.arange(n)[None, :]
+    return out
+
+
+def nearest_cells(lats: np.ndarray, lons: np.ndarray, k: int, use_scipy: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """The k nearest cells of every cell of a lat-lon grid by great-circle distance, cells numbered
+    row-major as in `cell_distances_km`: (index (N, k) int64, km (N, k) float64), each row nearest
+    first and the cell itself first of all (distance 0; k is capped at N).
+
+    The set is the same on every machine and with either search: distances are compared rounded to
+    the metre and ties go to the lower index (a regular grid is full of equidistant cells), and
+    candidates are widened until the k-th distance is strictly inside them. Never O(N^2) memory: a
+    KD-tree on unit vectors (scipy), else a search in blocks of rows (`use_scipy=False`, O(N^2) time).
+    """
+    la, lo = np.meshgrid(np.asarray(lats, dtype=np.float64), np.asarray(lons, dtype=np.float64), indexing="ij")
+    la, lo = la.ravel(), lo.ravel()
+    n = la.size
+    k = min(int(k), n)
+    if k < 1:
+        raise ValueError(f"the number of neighbours must be at least 1, got {k}")
+    try:
+        if not use_scipy:
+            raise ImportError
+        import scipy.spatial  # noqa: F401
+        xyz = _unit_vectors(lats, lons)
+        search = lambda m: _candidates_kdtree(xyz, m)
+    except ImportError:
+        search = lambda m: _candidates_chunked(la, lo, m)
+    m = min(n, k + max(8, k // 2))
+    rows = np.arange(n)
+    while True:
+        cand = search(m)  # (N, m), the m nearest in some order (ties at the edge arbitrary)
+        km = np.round(haversine_km(la[:, None], lo[:, None], la[cand], lo[cand]), NEIGHBOUR_KM_DECIMALS)
+        order = np.lexsort((cand, cand != rows[:, None], km), axis=1)  # by km, then self first, then index
+        cand = np.take_along_axis(cand, order, 1)
+        km = np.take_along_axis(km, order, 1)
+        # complete when every row's k-th distance is strictly nearer than the farthest candidate
+        # (so no cell outside the candidates could tie with it), or when the candidates are every cell
+        if m == n or np.all(km[:, k - 1] < km[:, m - 1]):
+            break
+        m = min(n, 2 * m)
+    index, dist = np.ascontiguousarray(cand[:, :k]), haversine_km(la[:, None], lo[:, None], la[cand[:, :k]], lo[cand[:, :k]])
+    if not np.all(index[:, 0] == rows):  # only two cells at one point (a pole row) could do this; self-first sort prevents it
+        raise ValueError("nearest_cells: a cell is not its own first neighbour")
+    return index, dist

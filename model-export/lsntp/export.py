@@ -9,7 +9,10 @@
   declared inputs all come from it); the comparison's other systems export in standard operators
   only (no function, no `ai.lsntp` domain);
 - (I + A)^T is folded into one initializer shared by every LS-Conv node (and by every graph
-  convolution of AGCRN and DAGG-ConvLSTM);
+  convolution of AGCRN and DAGG-ConvLSTM); in the sparse graph form (ls_conv.SparseAdaptiveGraph)
+  into two, the neighbour indices G_index (int64, N x k) and the weights of I + A on them
+  G_weight (N x k), which the function body reads with Gather, Mul and ReduceSum (and Transposes);
+- the output `forecast` has concrete dims (beta, H, W) after its symbolic batch dim `batch`;
 - metadata properties describe the model, its grid and its provenance; the streaming job checks
   them against the frames it serves.
 Beside the model: parity-input.f32 / parity-expected.f32 / parity.json, a real test window and
@@ -22,6 +25,8 @@ import hashlib
 import io
 import json
 import os
+import re
+import warnings
 
 import numpy as np
 import onnx
@@ -31,11 +36,12 @@ from onnx import TensorProto, helper
 from .checkpoint import load as load_checkpoint
 from .data import MISSING_FILL
 from .forecaster import predict
-from .ls_conv import GN_EPS, NSA_GROUPS, AdaptiveGraph, LSConv, LSConvSettings, ls_conv, parameter_names
+from .ls_conv import FOLDED_BUFFERS, GN_EPS, NSA_GROUPS, AdaptiveGraph, LSConv, LSConvSettings, ls_conv, parameter_names
 
 OPSET = 17
 DOMAIN = "ai.lsntp"
 FUNCTION_NAME = "LSConv"
+BATCH_DIM = "batch"  # the symbolic batch dim of `frames` and `forecast`
 
 
 class LSConvFunction(torch.autograd.Function):
@@ -49,7 +55,9 @@ class LSConvFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, *args):
         *tensors, settings = args
-        return ls_conv(x, _by_name(settings, tensors), settings)
+        with warnings.catch_warnings():  # the tracer sees the sizes ls_conv computes with; symbolic() replaces it all
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            return ls_conv(x, _by_name(settings, tensors), settings)
 
     @staticmethod
     def symbolic(g, x, *args):
@@ -91,9 +99,9 @@ def traced_ls_conv(model: torch.nn.Module):
 
 @contextlib.contextmanager
 def folded_graphs(model: torch.nn.Module):
-    """(I + A)^T of every adaptive graph of `model` frozen into its constant (see AdaptiveGraph.fold)
-    for the duration; graphs already folded stay so."""
-    graphs = [m for m in model.modules() if isinstance(m, AdaptiveGraph) and m.folded is None]
+    """The operands of every adaptive graph of `model` ((I + A)^T, or the sparse form's indices and
+    weights) frozen into constants (see AdaptiveGraph.fold) for the duration; graphs already folded stay so."""
+    graphs = [m for m in model.modules() if isinstance(m, AdaptiveGraph) and not m.is_folded]
     for graph in graphs:
         graph.fold()
     try:
@@ -107,7 +115,12 @@ def ls_conv_function(settings: LSConvSettings) -> onnx.FunctionProto:
     """The body of `ai.lsntp::LSConv` for one model's settings, in standard ONNX operators.
 
     Inputs: X, then the parameters of `ls_conv.parameter_spec(settings)` under their names, in its
-    order: [G = (I+A)^T if LAGC], [NSA: nsa_w1 nsa_b1 gn1_s gn1_b nsa_w2 nsa_b2 gn2_s gn2_b nsa_w3 nsa_b3], W, B.
+    order: [LAGC: G = (I+A)^T (dense form), or G_index G_weight (sparse form)],
+    [NSA: nsa_w1 nsa_b1 gn1_s gn1_b nsa_w2 nsa_b2 gn2_s gn2_b nsa_w3 nsa_b3], W, B.
+    The sparse form's graph constraint, node-major so that each gathered neighbour is one contiguous
+    block (ONNX Runtime gathers those about twice as fast as along the last axis): X (B, C, N)
+    -> Transpose (N, B, C) -> Gather(axis 0, G_index) (N, k, B, C) -> Mul G_weight as (N, k, 1, 1)
+    -> ReduceSum over the neighbours (N, B, C) -> Transpose (B, C, N).
     """
     nodes, inputs = [], ["X"] + parameter_names(settings)
     const = lambda name, arr, dtype=TensorProto.INT64: nodes.append(helper.make_node(
@@ -148,9 +161,22 @@ def ls_conv_function(settings: LSConvSettings) -> onnx.FunctionProto:
         nodes.extend([
             helper.make_node("Shape", [x], ["x_shape"]),
             helper.make_node("Reshape", [x, "flat_shape"], ["x_nodes"]),  # (B, C, N)
-            helper.make_node("MatMul", ["x_nodes", "G"], ["l_nodes"]),  # L = (I + A) X
-            helper.make_node("Reshape", ["l_nodes", "x_shape"], ["L"]),
         ])
+        if settings.graph == "sparse":
+            # nodes first, so that each gathered neighbour is one contiguous block of B x C values
+            const("neighbour_axis", [1])
+            const("weight_axes", [2, 3])
+            nodes.extend([
+                helper.make_node("Transpose", ["x_nodes"], ["x_by_node"], perm=[2, 0, 1]),  # (N, B, C)
+                helper.make_node("Gather", ["x_by_node", "G_index"], ["x_neighbours"], axis=0),  # (N, k, B, C)
+                helper.make_node("Unsqueeze", ["G_weight", "weight_axes"], ["w_neighbours"]),  # (N, k, 1, 1)
+                helper.make_node("Mul", ["x_neighbours", "w_neighbours"], ["x_weighted"]),  # weights of I + A
+                helper.make_node("ReduceSum", ["x_weighted", "neighbour_axis"], ["l_by_node"], keepdims=0),  # (N, B, C)
+                helper.make_node("Transpose", ["l_by_node"], ["l_nodes"], perm=[1, 2, 0]),  # L = (I + A) X, (B, C, N)
+            ])
+        else:
+            nodes.append(helper.make_node("MatMul", ["x_nodes", "G"], ["l_nodes"]))  # L = (I + A) X
+        nodes.append(helper.make_node("Reshape", ["l_nodes", "x_shape"], ["L"]))
         x = "L"
     k = settings.lsi_kernel
     conv_out = "Y_lin" if settings.relu else "Y"
@@ -165,10 +191,13 @@ def ls_conv_function(settings: LSConvSettings) -> onnx.FunctionProto:
                                 doc_string="LS-Conv: NSA, graph constraint (I + A) X, LSI k x k convolution (Xu et al. 2022)")
 
 
+_FOLDED = re.compile(r"(^|\.)graph\.(" + "|".join(sorted(set(FOLDED_BUFFERS.values()))) + ")$")
+
+
 def weights_sha256(model: torch.nn.Module) -> str:
     h = hashlib.sha256()
     for name, t in sorted(model.state_dict().items()):
-        if name.endswith("graph.folded"):  # derived from the embedding, present only while exporting
+        if _FOLDED.search(name):  # derived from the embedding, present only while exporting
             continue
         h.update(name.encode())
         h.update(t.detach().cpu().contiguous().numpy().tobytes())
@@ -186,82 +215,133 @@ def _validation_metrics(model, prepared) -> dict:
             "mae": round(float(np.abs(err).mean()), 4), "rmse": round(float(np.sqrt((err ** 2).mean())), 4)}
 
 
-def metadata(model, cfg, prepared, ck, version: str, command: str | None) -> dict[str, str]:
-    s = prepared.series
-    g = s.grid
-    arch = dict(vars(cfg.model)) if not hasattr(cfg.model, "__dataclass_fields__") else {
-        f: getattr(cfg.model, f) for f in cfg.model.__dataclass_fields__}
+def graph_metadata(model: torch.nn.Module) -> dict[str, str]:
+    """The long-range graph's form for a reader of the model: `graph_form` dense, sparse or none
+    (no adaptive graph), `graph_k` neighbours per node (every node in the dense form, 0 for none),
+    `graph_nodes` N."""
+    graphs = [m for m in model.modules() if isinstance(m, AdaptiveGraph)]
+    if not graphs:
+        return {"graph_form": "none", "graph_k": "0", "graph_nodes": "0"}
+    g = graphs[0]
+    return {"graph_form": g.form, "graph_k": str(g.k), "graph_nodes": str(g.n_nodes)}
+
+
+def describe(model, model_cfg, *, grid_id: str, alpha: int, beta: int, step_hours: float, grid: dict, norm,
+             training_period: str, validation_metrics: dict, source_data: str, source_variable: str,
+             version: str, command: str | None, model_name: str | None = None) -> dict[str, str]:
+    """Every metadata property of an exported model, from what is known of it (the one list of keys:
+    `metadata` fills it from a checkpoint and its data, scaling.py from a synthetic grid)."""
+    arch = dict(vars(model_cfg)) if not hasattr(model_cfg, "__dataclass_fields__") else {
+        f: getattr(model_cfg, f) for f in model_cfg.__dataclass_fields__}
     return {
-        "model_name": "LS-NTP" if cfg.model.kind == "lsntp" else cfg.model.label,
+        "model_name": model_name or ("LS-NTP" if model_cfg.kind == "lsntp" else model_cfg.label),
         "model_version": version,
-        "model_label": cfg.model.label,
-        "grid_id": cfg.data.grid_id,
+        "model_label": model_cfg.label,
+        "grid_id": grid_id,
         "architecture": json.dumps(arch),
-        "alpha": str(cfg.data.alpha),
-        "beta": str(cfg.data.beta),
-        "step_hours": f"{s.step_hours:g}",
-        "grid_height": str(g["height"]), "grid_width": str(g["width"]),
-        "grid_lat0": repr(g["lat0"]), "grid_lon0": repr(g["lon0"]),
-        "grid_dlat": repr(g["dlat"]), "grid_dlon": repr(g["dlon"]),
+        "alpha": str(alpha),
+        "beta": str(beta),
+        "step_hours": f"{step_hours:g}",
+        "grid_height": str(grid["height"]), "grid_width": str(grid["width"]),
+        "grid_lat0": repr(grid["lat0"]), "grid_lon0": repr(grid["lon0"]),
+        "grid_dlat": repr(grid["dlat"]), "grid_dlon": repr(grid["dlon"]),
         "units": "K",
         "input": "frames: float32 (batch, alpha, H, W), kelvin, oldest first, rows and columns in the source's order",
         "output": "forecast: float32 (batch, beta, H, W), kelvin, lead 1 first",
-        "normalisation": json.dumps({"kind": "min-max", "lo": prepared.norm.lo, "hi": prepared.norm.hi}),
+        "normalisation": json.dumps({"kind": "min-max", "lo": norm.lo, "hi": norm.hi}),
         "missing_fill": MISSING_FILL,  # how missing cells were filled in training (data.fill_missing); the job does the same
-        "training_period": ck.get("training_period") or prepared.training_period(),
-        "validation_metrics": json.dumps(_validation_metrics(model, prepared)),
+        "training_period": training_period,
+        "validation_metrics": json.dumps(validation_metrics),
         "weights_sha256": weights_sha256(model),
-        "source_data": os.path.basename(cfg.data.path),
-        "source_variable": s.variable,
+        "source_data": source_data,
+        "source_variable": source_variable,
+        **graph_metadata(model),
         "producer": f"lsntp model-export, torch {torch.__version__}, onnx {onnx.__version__}",
         "command": command or "",
     }
 
 
-def to_onnx(model: torch.nn.Module, example: torch.Tensor) -> onnx.ModelProto:
+def metadata(model, cfg, prepared, ck, version: str, command: str | None) -> dict[str, str]:
+    s = prepared.series
+    return describe(model, cfg.model, grid_id=cfg.data.grid_id, alpha=cfg.data.alpha, beta=cfg.data.beta,
+                    step_hours=s.step_hours, grid=s.grid, norm=prepared.norm,
+                    training_period=ck.get("training_period") or prepared.training_period(),
+                    validation_metrics=_validation_metrics(model, prepared), source_data=os.path.basename(cfg.data.path),
+                    source_variable=s.variable, version=version, command=command)
+
+
+def _set_output_shape(proto: onnx.ModelProto, shape) -> None:
+    """`forecast`'s dims: the symbolic batch dim of `frames`, then concrete (beta, H, W), so a reader
+    (the Java job's signature check) can compare them with the metadata."""
+    (out,) = [o for o in proto.graph.output if o.name == "forecast"]
+    dims = out.type.tensor_type.shape.dim
+    while len(dims) < len(shape):
+        dims.add()
+    for i, d in enumerate(dims):
+        d.Clear()
+        if i == 0:
+            d.dim_param = BATCH_DIM
+        else:
+            d.dim_value = int(shape[i])
+
+
+def to_onnx(model: torch.nn.Module, example: torch.Tensor, output_shape=None) -> onnx.ModelProto:
     """Trace `model` on one example batch into ONNX (opset 17, input `frames`, output `forecast`,
-    dynamic batch): each LS-Conv call one `ai.lsntp::LSConv` node whose ONNX function ships in the
-    model, the adaptive graph's (I + A)^T folded into one initializer that every node shares."""
+    dynamic batch `batch`, the output's other dims concrete): each LS-Conv call one `ai.lsntp::LSConv`
+    node whose ONNX function ships in the model, the adaptive graph's operands ((I + A)^T, or the
+    sparse form's G_index and G_weight) folded into initializers that every node shares.
+    output_shape: the model's output shape for `example`, when the caller has it (else one more forward)."""
     settings = {m.settings for m in model.modules() if isinstance(m, LSConv)}
     if len(settings) > 1:
         raise ValueError(f"one ONNX function per model: its LS-Conv layers differ in settings {settings}")
     buf = io.BytesIO()
     with torch.no_grad(), folded_graphs(model), traced_ls_conv(model) as has_ls_conv:
+        out_shape = tuple(output_shape) if output_shape is not None else tuple(model(example).shape)
         torch.onnx.export(model, (example,), buf, input_names=["frames"], output_names=["forecast"],
-                          dynamic_axes={"frames": {0: "batch"}, "forecast": {0: "batch"}},
+                          dynamic_axes={"frames": {0: BATCH_DIM}, "forecast": {0: BATCH_DIM}},
                           opset_version=OPSET, custom_opsets={DOMAIN: 1} if has_ls_conv else None,
                           do_constant_folding=True)
     proto = onnx.load_model_from_string(buf.getvalue())
+    _set_output_shape(proto, out_shape)
     if settings:
         proto.functions.append(ls_conv_function(settings.pop()))
     return proto
 
 
+def write(proto: onnx.ModelProto, meta: dict[str, str], doc: str, out: str, x: np.ndarray, expected: np.ndarray,
+          parity_extra: dict) -> int:
+    """Metadata into the model, the checker, then `out` and its parity files beside it (the window x and
+    PyTorch's forecast of it, float32 little-endian; parity.json their shapes and `parity_extra`).
+    Returns the model file's size in bytes."""
+    for k, v in meta.items():
+        proto.metadata_props.append(onnx.StringStringEntryProto(key=k, value=v))
+    proto.doc_string = doc
+    onnx.checker.check_model(proto)
+    folder = os.path.dirname(os.path.abspath(out))
+    os.makedirs(folder, exist_ok=True)
+    onnx.save(proto, out)
+    x.astype("<f4").tofile(os.path.join(folder, "parity-input.f32"))
+    expected.astype("<f4").tofile(os.path.join(folder, "parity-expected.f32"))
+    with open(os.path.join(folder, "parity.json"), "w") as f:
+        json.dump({"input_shape": list(x.shape), "expected_shape": list(expected.shape), "dtype": "float32 little-endian",
+                   **parity_extra}, f, indent=1)
+    return os.path.getsize(out)
+
+
 def export(checkpoint: str, out: str, data_path: str | None = None, version: str = "1.0.0", command: str | None = None) -> str:
     model, cfg, prepared, ck = load_checkpoint(checkpoint, data_path)
     a, b = cfg.data.alpha, cfg.data.beta
-    h, w = prepared.series.lats.size, prepared.series.lons.size
     x_real = torch.from_numpy(prepared.test[0][0][None].copy())  # a real held-out window
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with torch.no_grad(), folded_graphs(model):  # PyTorch's numbers with the very constant the ONNX graph holds
         expected = model(x_real).numpy()
-        proto = to_onnx(model, x_real)
+        proto = to_onnx(model, x_real, expected.shape)
         meta = metadata(model, cfg, prepared, ck, version, command)
-    for k, v in meta.items():
-        proto.metadata_props.append(onnx.StringStringEntryProto(key=k, value=v))
-    proto.doc_string = f"{cfg.model.label} forecaster for grid {cfg.data.grid_id}: {a} frames in, {b} out, kelvin"
-    onnx.checker.check_model(proto)
-    onnx.save(proto, out)
-    folder = os.path.dirname(os.path.abspath(out))
-    x_real.numpy().astype("<f4").tofile(os.path.join(folder, "parity-input.f32"))
-    expected.astype("<f4").tofile(os.path.join(folder, "parity-expected.f32"))
     times = prepared.test.times[:a]
-    with open(os.path.join(folder, "parity.json"), "w") as f:
-        json.dump({"input_shape": [1, a, h, w], "expected_shape": [1, b, h, w], "dtype": "float32 little-endian",
-                   "input_valid_times": [np.datetime_as_string(t, unit="m") + "Z" for t in times],
-                   "note": "first held-out test window; expected is PyTorch's output for it"}, f, indent=1)
+    size = write(proto, meta, f"{cfg.model.label} forecaster for grid {cfg.data.grid_id}: {a} frames in, {b} out, kelvin",
+                 out, x_real.numpy(), expected,
+                 {"input_valid_times": [np.datetime_as_string(t, unit="m") + "Z" for t in times],
+                  "note": "first held-out test window; expected is PyTorch's output for it"})
     n_ls = sum(1 for n in proto.graph.node if n.op_type == FUNCTION_NAME and n.domain == DOMAIN)
-    size = os.path.getsize(out)
     print(f"exported {out}: {size / 1e6:.2f} MB, {len(proto.graph.node)} nodes of which {n_ls} {DOMAIN}::{FUNCTION_NAME}, "
-          f"{len(proto.graph.initializer)} initializers")
+          f"{len(proto.graph.initializer)} initializers, graph {meta['graph_form']}")
     return out

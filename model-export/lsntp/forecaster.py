@@ -17,9 +17,9 @@ import torch
 from torch import nn
 
 from .cells import LayerSpec
-from .data import MinMax, cell_distances_km, coarse_grid
+from .data import MinMax, cell_distances_km, coarse_grid, nearest_cells
 from .kinds import KINDS, make_cell
-from .ls_conv import AdaptiveGraph, LSConvSettings
+from .ls_conv import GRAPH_FORMS, AdaptiveGraph, LSConvSettings, SparseAdaptiveGraph
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +37,8 @@ class ModelConfig:
     nsa_hidden: int = 16
     embed_dim: int = 64  # the adaptive graph's node embedding (LS-NTP's LAGC; AGCRN's and DAGG-ConvLSTM's E)
     distance_km: float | None = None  # LAGC limited to cells at most this far apart (seed's Q1)
+    graph: str = "dense"  # LAGC's form: dense (every pair of nodes) or sparse (graph_k nearest nodes each)
+    graph_k: int | None = None  # sparse: neighbours per node, itself included (capped at the node count)
     residual: bool = True  # predict the change from the newest frame, seeing each frame's tendency too
 
     def __post_init__(self):
@@ -46,11 +48,20 @@ class ModelConfig:
             raise ValueError("model.hidden and model.layers must be at least 1")
         if self.distance_km is not None and self.distance_km < 0:
             raise ValueError(f"model.distance_km must be >= 0, got {self.distance_km}")
+        if self.graph not in GRAPH_FORMS:
+            raise ValueError(f"model.graph must be one of {', '.join(GRAPH_FORMS)}, got '{self.graph}'")
+        if self.graph == "sparse":
+            if self.kind != "lsntp":
+                raise ValueError(f"model.graph: sparse is implemented for kind lsntp only, not {self.kind}")
+            if self.graph_k is None or isinstance(self.graph_k, bool) or not isinstance(self.graph_k, int) or self.graph_k < 1:
+                raise ValueError(f"model.graph: sparse needs model.graph_k, a whole number of neighbours >= 1, got {self.graph_k!r}")
+        elif self.graph_k is not None:
+            raise ValueError("model.graph_k applies to the sparse graph only: set model.graph: sparse too")
 
     @property
     def ls_settings(self) -> LSConvSettings:
         return LSConvSettings(kernel=self.kernel, nsa=self.nsa, lagc=self.lagc, lsi=self.lsi, lsi_relu=self.lsi_relu,
-                              nsa_hidden=self.nsa_hidden)
+                              nsa_hidden=self.nsa_hidden, graph=self.graph)
 
     @property
     def uses_graph(self) -> bool:
@@ -76,6 +87,8 @@ class ModelConfig:
             parts.append(f"k={self.kernel}")
         if self.distance_km is not None:
             parts.append(f"d={self.distance_km:g} km")
+        if self.graph == "sparse" and self.lagc:
+            parts.append(f"sparse graph ({self.graph_k} nearest)")
         if self.hidden != ModelConfig.hidden:
             parts.append(f"hidden {self.hidden}")
         return "LS-NTP" + (" " + ", ".join(parts) if parts else "")
@@ -83,6 +96,22 @@ class ModelConfig:
 
 def coarse_shape(h: int, w: int, downsample: bool) -> tuple[int, int]:
     return ((h + 1) // 2, (w + 1) // 2) if downsample else (h, w)
+
+
+def build_graph(cfg: ModelConfig, gh: int, gw: int, lats: np.ndarray | None, lons: np.ndarray | None) -> AdaptiveGraph:
+    """The network's one adaptive graph over the gh x gw graph nodes, in the form `cfg.graph` names.
+    The dense form needs the grid's coordinates only for a distance threshold; the sparse form always
+    (its neighbours are the nearest nodes), and never builds anything N x N."""
+    sparse = cfg.graph == "sparse"
+    if (sparse or cfg.distance_km is not None) and (lats is None or lons is None):
+        raise ValueError(("the sparse graph" if sparse else "a distance threshold") + " needs the grid's latitudes and longitudes")
+    if lats is not None and lons is not None:
+        clat, clon = coarse_grid(np.asarray(lats), np.asarray(lons), 2) if cfg.downsample else (lats, lons)
+    if sparse:
+        index, km = nearest_cells(clat, clon, cfg.graph_k)
+        return SparseAdaptiveGraph(gh * gw, cfg.embed_dim, index, km, cfg.distance_km)
+    distances = cell_distances_km(clat, clon) if cfg.distance_km is not None else None
+    return AdaptiveGraph(gh * gw, cfg.embed_dim, distances, cfg.distance_km)
 
 
 class EncoderDecoder(nn.Module):
@@ -97,15 +126,7 @@ class EncoderDecoder(nn.Module):
         self.grid = (gh, gw)
         in_ch = cfg.down_channels if cfg.downsample else frame_channels
         self.down = nn.Sequential(nn.Conv2d(frame_channels, in_ch, 3, stride=2, padding=1), nn.ReLU()) if cfg.downsample else None
-        self.graph = None
-        if cfg.uses_graph:
-            distances = None
-            if cfg.distance_km is not None:
-                if lats is None or lons is None:
-                    raise ValueError("a distance threshold needs the grid's latitudes and longitudes")
-                clat, clon = coarse_grid(lats, lons, 2) if cfg.downsample else (lats, lons)
-                distances = cell_distances_km(clat, clon)
-            self.graph = AdaptiveGraph(gh * gw, cfg.embed_dim, distances, cfg.distance_km)
+        self.graph = build_graph(cfg, gh, gw, lats, lons) if cfg.uses_graph else None
         settings = cfg.ls_settings
 
         def stack(first_in):

@@ -10,10 +10,29 @@ On an input X (B, C, H, W):
    ConvLSTM the ReLU clips every gate's pre-activation at zero (gates >= sigmoid(bias));
    `lsi_relu: false` leaves them signed, as ConvLSTM's own convolutions are.
 
+The graph comes in two forms (`LSConvSettings.graph`, the config's `model.graph`):
+- dense (the default, the seed's): A over every pair of the N graph nodes, (I + A)^T one N x N
+  matrix; memory and time grow with N^2 (a 150 x 280 grid's 75 x 140 nodes: a 441 MB float32 constant).
+- sparse (`SparseAdaptiveGraph`, `model.graph_k: k`): the seed's own Q1 knob, the distance
+  threshold d that zeroes A_ij between nodes farther apart than d, turned into a neighbour list.
+  Each node keeps a FIXED neighbour set chosen from geometry: its k nearest nodes by great-circle
+  distance (itself first, distance 0; `data.nearest_cells`), further limited to `distance_km` when
+  that is set. The learned weights are the row softmax of relu(e_i . e_j) over that set only:
+  w_ij = exp(relu(e_i . e_j)) / sum_{j' in nbr(i)} exp(relu(e_i . e_j')), and
+  L_i = x_i + sum_{j in nbr(i)} w_ij x_j, with the identity folded into the self entry's weight
+  (column 0). With k = N it is the dense form exactly (with or without d); with `distance_km` = d
+  and k at least the most nodes any node has within d, it is the dense form with threshold d
+  exactly; with k alone it is Q1's disc made adaptive to the grid: a fixed count of nearest nodes,
+  so every node pays the same and coarse and fine grids keep the same neighbourhood in node units.
+  The weights cost O(N k D) (D: embedding size), each call O(B C N k) (in blocks of neighbours, keeping only X for the
+  backward), and nothing of size N x N is ever built (the neighbour search is a KD-tree). The
+  operator's graph operands are the neighbour indices G_index (int64, N x k) and the folded weights
+  G_weight (N x k) instead of G; the exported model grows with N k, not N^2.
+
 Ablations (the seed's Table 4 and Q1/Q2) are switches of `LSConvSettings`. The operator's
 parameters are named once (`parameter_spec`); `ls_conv` computes it from them. This module knows
 nothing of export: export.py makes each LS-Conv call one node `ai.lsntp::LSConv` taking those
-parameters as named inputs, with an ONNX function body, and folds (I + A) into one shared constant.
+parameters as named inputs, with an ONNX function body, and folds (I + A) into shared constants.
 """
 from __future__ import annotations
 
@@ -30,6 +49,12 @@ from torch import nn
 NSA_GROUPS = 4
 GN_EPS = 1e-5
 
+GRAPH_FORMS = ("dense", "sparse")
+# The graph's operands of LS-Conv by form, in order: the parameter names the exported node takes.
+GRAPH_OPERANDS = {"dense": ("G",), "sparse": ("G_index", "G_weight")}
+# The buffer each operand is frozen into for export (AdaptiveGraph.fold); the exporter makes it an initializer.
+FOLDED_BUFFERS = {"G": "folded", "G_index": "folded_index", "G_weight": "folded_weight"}
+
 
 @dataclasses.dataclass(frozen=True)
 class LSConvSettings:
@@ -39,6 +64,7 @@ class LSConvSettings:
     lsi: bool = True  # k x k integration + ReLU; False: per-node linear map of the graph result (GCN form)
     lsi_relu: bool = True  # the reference's ReLU after the LSI; False leaves LSTM gate pre-activations signed
     nsa_hidden: int = 16
+    graph: str = "dense"  # form of the LAGC graph: dense (N x N) or sparse (k neighbours per node)
 
     @property
     def relu(self) -> bool:
@@ -54,20 +80,27 @@ class LSConvSettings:
             raise ValueError(f"LS-Conv kernel must be odd and at least 1, got {self.kernel}")
         if self.nsa_hidden % NSA_GROUPS:
             raise ValueError(f"nsa_hidden must be a multiple of {NSA_GROUPS}, got {self.nsa_hidden}")
+        if self.graph not in GRAPH_FORMS:
+            raise ValueError(f"the graph form must be one of {', '.join(GRAPH_FORMS)}, got '{self.graph}'")
 
 
 class AdaptiveGraph(nn.Module):
-    """LAGC: learnable node embedding E and the adjacency A = softmax_row(relu(E E^T)).
+    """LAGC: learnable node embedding E and the adjacency A = softmax_row(relu(E E^T)) (dense form).
 
     One instance is shared by every LS-Conv of a network. `distance_km` optionally limits the graph
     to pairs of cells at most that far apart (the seed's Q1): entries beyond it are left out of the
     row softmax, so they are exactly zero in A and each row still sums to one.
+
+    What LS-Conv reads of it are its `operands()`, named as in GRAPH_OPERANDS[form]: here
+    G = (I + A)^T; SparseAdaptiveGraph gives neighbour indices and folded weights instead.
     """
+
+    form = "dense"
 
     def __init__(self, n_nodes: int, embed_dim: int, distances_km: np.ndarray | None = None,
                  distance_km: float | None = None):
         super().__init__()
-        self.embedding = nn.Parameter(torch.randn(n_nodes, embed_dim) * (1.0 / embed_dim ** 0.5))
+        self._init_embedding(n_nodes, embed_dim)
         if distance_km is not None:
             if distances_km is None:
                 raise ValueError("a distance threshold needs the grid's cell distances")
@@ -75,14 +108,23 @@ class AdaptiveGraph(nn.Module):
             self.register_buffer("keep", keep, persistent=False)
         else:
             self.keep = None
-        # Set only for export: (I + A)^T as one constant, shared by every LS-Conv node.
-        # Persistent so the exporter makes it an initializer; None (and so absent) except while exporting.
-        self.register_buffer("folded", None)
-        self._pass_operator = None  # (I + A)^T of the current forward pass, see one_operator_per_pass
+
+    def _init_embedding(self, n_nodes: int, embed_dim: int):
+        self.embedding = nn.Parameter(torch.randn(n_nodes, embed_dim) * (1.0 / embed_dim ** 0.5))
+        # Set only for export: the operands frozen into constants, shared by every LS-Conv node.
+        # Persistent so the exporter makes them initializers; None (and so absent) except while exporting.
+        for name in GRAPH_OPERANDS[self.form]:
+            self.register_buffer(FOLDED_BUFFERS[name], None)
+        self._pass_operands = None  # the operands of the current forward pass, see one_operator_per_pass
 
     @property
     def n_nodes(self) -> int:
         return self.embedding.shape[0]
+
+    @property
+    def k(self) -> int:
+        """Neighbours per node: every node in the dense form."""
+        return self.n_nodes
 
     def adjacency(self) -> torch.Tensor:
         scores = F.relu(self.embedding @ self.embedding.T)
@@ -90,40 +132,111 @@ class AdaptiveGraph(nn.Module):
             scores = scores.masked_fill(~self.keep, float("-inf"))
         return torch.softmax(scores, dim=1)
 
+    def _compute_operands(self) -> dict[str, torch.Tensor]:
+        a = self.adjacency()
+        return {"G": (torch.eye(a.shape[0], dtype=a.dtype, device=a.device) + a).T}
+
+    def _folded(self) -> dict[str, torch.Tensor] | None:
+        tensors = {name: getattr(self, FOLDED_BUFFERS[name]) for name in GRAPH_OPERANDS[self.form]}
+        return None if any(t is None for t in tensors.values()) else tensors
+
+    @property
+    def is_folded(self) -> bool:
+        return self._folded() is not None
+
+    def operands(self) -> dict[str, torch.Tensor]:
+        """What LS-Conv reads of the graph, by the names of GRAPH_OPERANDS[form]: the frozen constants
+        while exporting, else this forward pass's (one_operator_per_pass), else computed now."""
+        folded = self._folded()
+        if folded is not None:
+            return folded
+        if self._pass_operands is not None:
+            return self._pass_operands
+        return self._compute_operands()
+
     @contextlib.contextmanager
     def one_operator_per_pass(self):
-        """Compute (I + A)^T once for a whole forward pass instead of once per LS-Conv call.
+        """Compute the operands ((I + A)^T, or the sparse weights) once for a whole forward pass
+        instead of once per LS-Conv call.
 
         A depends on the weights only, so every call of a pass sees the same matrix; computing it
         once saves the softmax and its backward for all but one of the (layers x steps) calls
         (about a quarter of a training step on ERA5) and gives bit-identical forecasts.
         """
-        if self.folded is not None or self._pass_operator is not None:
+        if self.is_folded or self._pass_operands is not None:
             yield
             return
-        self._pass_operator = self.operator_t()
+        self._pass_operands = self._compute_operands()
         try:
             yield
         finally:
-            self._pass_operator = None
+            self._pass_operands = None
 
     def operator_t(self) -> torch.Tensor:
-        """(I + A)^T, so that for X flattened to (B, C, N), L = X @ (I + A)^T."""
-        if self.folded is not None:
-            return self.folded
-        if self._pass_operator is not None:
-            return self._pass_operator
-        a = self.adjacency()
-        return (torch.eye(a.shape[0], dtype=a.dtype, device=a.device) + a).T
+        """(I + A)^T, so that for X flattened to (B, C, N), L = X @ (I + A)^T (dense form)."""
+        return self.operands()["G"]
 
     def fold(self):
-        """Freeze (I + A)^T into a constant for export: inference then pays one N x N product per call."""
+        """Freeze the operands into constants for export: inference then pays no softmax."""
         with torch.no_grad():
-            self.folded = None
-            self.folded = self.operator_t().detach().clone().contiguous()
+            self.unfold()
+            for name, t in self._compute_operands().items():
+                setattr(self, FOLDED_BUFFERS[name], t.detach().clone().contiguous())
 
     def unfold(self):
-        self.folded = None
+        for name in GRAPH_OPERANDS[self.form]:
+            setattr(self, FOLDED_BUFFERS[name], None)
+
+
+class SparseAdaptiveGraph(AdaptiveGraph):
+    """LAGC over a fixed neighbour list (the sparse form; see the module docstring).
+
+    neighbours: (N, k) node indices, each row the node itself first, then its nearest nodes
+    (data.nearest_cells); neighbour_km: their great-circle distances. With `distance_km`,
+    neighbours farther than it are left out of the row softmax (weight exactly zero), as the dense
+    form's threshold does. The embedding is initialised exactly as the dense form's (same seed, same E).
+    """
+
+    form = "sparse"
+
+    def __init__(self, n_nodes: int, embed_dim: int, neighbours: np.ndarray, neighbour_km: np.ndarray,
+                 distance_km: float | None = None):
+        nn.Module.__init__(self)
+        self._init_embedding(n_nodes, embed_dim)
+        neighbours = torch.as_tensor(np.asarray(neighbours), dtype=torch.int64)
+        if neighbours.dim() != 2 or neighbours.shape[0] != n_nodes:
+            raise ValueError(f"neighbours must be (n_nodes={n_nodes}, k), got {tuple(neighbours.shape)}")
+        if not torch.equal(neighbours[:, 0], torch.arange(n_nodes)):
+            raise ValueError("each node must be its own first neighbour (the identity is folded into column 0)")
+        # Derived from the grid's geometry, rebuilt with the model: not part of the checkpoint.
+        self.register_buffer("neighbours", neighbours, persistent=False)
+        km = torch.as_tensor(np.asarray(neighbour_km), dtype=torch.float32)
+        self.register_buffer("neighbour_km", km, persistent=False)
+        if distance_km is not None:
+            self.register_buffer("keep", km <= distance_km, persistent=False)
+        else:
+            self.keep = None
+
+    @property
+    def k(self) -> int:
+        return self.neighbours.shape[1]
+
+    def weights(self) -> torch.Tensor:
+        """(N, k): row softmax of relu(e_i . e_j) over each node's neighbours (A's non-zero entries)."""
+        e = self.embedding
+        scores = F.relu(torch.einsum("nd,nkd->nk", e, e[self.neighbours]))
+        if self.keep is not None:
+            scores = scores.masked_fill(~self.keep, float("-inf"))
+        return torch.softmax(scores, dim=1)
+
+    def adjacency(self) -> torch.Tensor:
+        """A as a dense N x N matrix: for inspection (evaluation's adjacency map) only."""
+        w = self.weights()
+        return torch.zeros(self.n_nodes, self.n_nodes, dtype=w.dtype, device=w.device).scatter(1, self.neighbours, w)
+
+    def _compute_operands(self) -> dict[str, torch.Tensor]:
+        w = self.weights()
+        return {"G_index": self.neighbours, "G_weight": torch.cat([w[:, :1] + 1.0, w[:, 1:]], dim=1)}  # I + A
 
 
 # The operator's parameters, one definition: (name, path of the tensor in an LS-Conv layer), in
@@ -136,13 +249,19 @@ NSA_PARAMETERS = (
 )
 
 
+def _graph_operand(name: str) -> Callable[["LSConv"], torch.Tensor]:
+    return lambda layer: layer.graph[0].operands()[name]
+
+
 def parameter_spec(settings: LSConvSettings) -> list[tuple[str, Callable[["LSConv"], torch.Tensor]]]:
     """The parameters of an LS-Conv with these settings: an ordered list of (name, getter of the
-    tensor from an `LSConv` layer). G = (I + A)^T when LAGC is on, NSA's ten when NSA is on, then
-    the LSI convolution's W and B. The one statement of which parameters there are and their order."""
+    tensor from an `LSConv` layer). When LAGC is on, the graph's operands (GRAPH_OPERANDS): G = (I + A)^T
+    in the dense form, G_index and G_weight (neighbour indices, int64 N x k, and the weights of I + A
+    on them, N x k) in the sparse form; NSA's ten when NSA is on; then the LSI convolution's W and B.
+    The one statement of which parameters there are and their order."""
     spec: list[tuple[str, Callable[[LSConv], torch.Tensor]]] = []
     if settings.lagc:
-        spec.append(("G", lambda layer: layer.graph[0].operator_t()))
+        spec.extend((name, _graph_operand(name)) for name in GRAPH_OPERANDS[settings.graph])
     if settings.nsa:
         spec.extend((name, operator.attrgetter("nsa." + path)) for name, path in NSA_PARAMETERS)
     spec.extend([("W", operator.attrgetter("conv.weight")), ("B", operator.attrgetter("conv.bias"))])
@@ -166,12 +285,63 @@ def graph_constraint(x: torch.Tensor, operator_t: torch.Tensor) -> torch.Tensor:
     return (x.reshape(b, c, h * w) @ operator_t).reshape(b, c, h, w)
 
 
+SPARSE_CHUNK_ELEMENTS = 1 << 22  # gathered values held at once by the sparse product (16 MB of float32)
+
+
+class _NeighbourSum(torch.autograd.Function):
+    """L[b, c, n] = sum_j weight[n, j] * X[b, c, index[n, j]] on X (B, C, N).
+
+    Node-major inside (X as N rows of B*C values, so each gathered neighbour is one contiguous row),
+    in blocks of neighbour columns, keeping only X and the weights for the backward: memory
+    O(B C N), never B C N k."""
+
+    @staticmethod
+    def _columns(rows, n, k):
+        step = max(1, min(k, SPARSE_CHUNK_ELEMENTS // max(1, rows * n)))
+        return [(s, min(k, s + step)) for s in range(0, k, step)]
+
+    @staticmethod
+    def forward(ctx, x, index, weight):
+        b, c, n = x.shape
+        xt = x.permute(2, 0, 1).reshape(n, b * c)  # (N, B*C), a copy
+        ctx.save_for_backward(xt, index, weight)
+        ctx.shape = (b, c, n)
+        out = xt.new_zeros(n, b * c)
+        for s, e in _NeighbourSum._columns(b * c, n, index.shape[1]):
+            out += (xt[index[:, s:e]] * weight[:, s:e, None].to(xt.dtype)).sum(1)
+        return out.reshape(n, b, c).permute(1, 2, 0)
+
+    @staticmethod
+    def backward(ctx, grad):
+        xt, index, weight = ctx.saved_tensors
+        b, c, n = ctx.shape
+        g = grad.permute(2, 0, 1).reshape(n, b * c)
+        gx = torch.zeros_like(xt) if ctx.needs_input_grad[0] else None
+        gw = torch.zeros_like(weight) if ctx.needs_input_grad[2] else None
+        for s, e in _NeighbourSum._columns(b * c, n, index.shape[1]):
+            idx = index[:, s:e]
+            if gx is not None:  # dL/dX[index[n, j]] += grad[n] * weight[n, j]
+                gx.index_add_(0, idx.reshape(-1), (g[:, None, :] * weight[:, s:e, None].to(g.dtype)).reshape(-1, b * c))
+            if gw is not None:
+                gw[:, s:e] = (g[:, None, :] * xt[idx]).sum(-1).to(gw.dtype)
+        return (None if gx is None else gx.reshape(n, b, c).permute(1, 2, 0)), None, gw
+
+
+def sparse_graph_constraint(x: torch.Tensor, index: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """L = (I + A) X in the sparse form: L_n = sum_j weight[n, j] X_index[n, j], with the identity in
+    the self entry's weight; X (B, C, H, W) flattened to (B, C, N) and folded back."""
+    b, c, h, w = x.shape
+    return _NeighbourSum.apply(x.reshape(b, c, h * w), index, weight).reshape(b, c, h, w)
+
+
 def ls_conv(x: torch.Tensor, p: Mapping[str, torch.Tensor], settings: LSConvSettings) -> torch.Tensor:
     """LS-Conv of X with the named parameters of `parameter_spec(settings)`: the operator's one
     PyTorch definition (training and evaluation run it; export traces it as one node)."""
     if settings.nsa:
         x = node_attention(x, p)
-    if settings.lagc:
+    if settings.lagc and settings.graph == "sparse":
+        x = sparse_graph_constraint(x, p["G_index"], p["G_weight"])
+    elif settings.lagc:
         x = graph_constraint(x, p["G"])
     y = F.conv2d(x, p["W"], p["B"], padding=settings.lsi_kernel // 2)  # a Python int, also when traced
     return F.relu(y) if settings.relu else y
@@ -206,6 +376,8 @@ class LSConv(nn.Module):
         super().__init__()
         if settings.lagc and graph is None:
             raise ValueError("LS-Conv with LAGC needs the shared AdaptiveGraph")
+        if settings.lagc and graph.form != settings.graph:
+            raise ValueError(f"LS-Conv set for the {settings.graph} graph form was given a {graph.form} graph")
         self.settings = settings
         self.graph = [graph]  # a list, so the shared graph is not registered once per layer
         self.nsa = NodeSpatialAttention(in_channels, settings.nsa_hidden) if settings.nsa else None

@@ -51,3 +51,32 @@ def test_normalisation_and_persistence_wrappers_compose():
 def test_unknown_kind_is_refused_by_name():
     with pytest.raises(ValueError, match="'transformer'"):
         ModelConfig(kind="transformer")
+
+
+def test_sparse_graph_settings_are_checked():
+    with pytest.raises(ValueError, match="graph_k"):
+        ModelConfig(graph="sparse")
+    with pytest.raises(ValueError, match="sparse graph only"):
+        ModelConfig(graph_k=9)
+    with pytest.raises(ValueError, match="model.graph must be one of"):
+        ModelConfig(graph="csr", graph_k=9)
+    with pytest.raises(ValueError, match="lsntp only"):
+        ModelConfig(kind="agcrn", graph="sparse", graph_k=9)
+    with pytest.raises(ValueError, match="latitudes"):
+        EncoderDecoder(ModelConfig(graph="sparse", graph_k=4, hidden=4, embed_dim=4, nsa_hidden=4), 9, 11, beta=2)
+    assert ModelConfig().label == "LS-NTP" and "sparse graph (9 nearest)" in ModelConfig(graph="sparse", graph_k=9).label
+
+
+def test_sparse_graph_model_trains_one_step():
+    cfg = ModelConfig(hidden=4, embed_dim=4, down_channels=4, nsa_hidden=4, graph="sparse", graph_k=7)
+    model = build_forecaster(cfg, 9, 11, beta=2, norm=MinMax(260.0, 290.0), lats=LATS, lons=LONS)
+    graph = core_of(model).graph
+    assert graph.form == "sparse" and tuple(graph.neighbours.shape) == (30, 7)
+    assert not any(n.endswith(("neighbours", "neighbour_km", "keep")) for n in model.state_dict())  # rebuilt from geometry
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    x, y = 275.0 + torch.randn(2, 4, 9, 11), 275.0 + torch.randn(2, 2, 9, 11)
+    before = graph.embedding.detach().clone()
+    loss = ((model(x) - y) ** 2).mean()
+    loss.backward()
+    opt.step()
+    assert torch.isfinite(loss) and not torch.equal(before, graph.embedding.detach())

@@ -1,4 +1,6 @@
 """LS-Conv against the seed's equation, and each ablation switch changing exactly what it names."""
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -144,3 +146,116 @@ def test_parameter_spec_names_every_parameter_of_the_layer_once(switches):
         if "G" in ops:
             torch.testing.assert_close(ops["G"], graph.operator_t())
         torch.testing.assert_close(ls_conv(x, ops, layer.settings), layer(x))
+
+
+# --- The sparse graph form (SparseAdaptiveGraph): k nearest nodes by great-circle distance ------------
+
+def _sparse_pair(h, w, k, embed_dim=4, distance_km=None, seed=3):
+    """A dense and a sparse graph over the same h x w grid of nodes with the same embedding."""
+    from .data import nearest_cells
+    from .ls_conv import SparseAdaptiveGraph
+    lats, lons = 52.0 - 0.5 * np.arange(h), -2.0 + 0.5 * np.arange(w)
+    torch.manual_seed(seed)
+    dense = AdaptiveGraph(h * w, embed_dim, cell_distances_km(lats, lons), distance_km)
+    index, km = nearest_cells(lats, lons, k)
+    torch.manual_seed(seed)
+    sparse = SparseAdaptiveGraph(h * w, embed_dim, index, km, distance_km)
+    assert torch.equal(dense.embedding, sparse.embedding)  # initialised alike
+    return dense, sparse
+
+
+@pytest.mark.parametrize("distance_km", [None, 80.0])
+def test_sparse_graph_with_every_node_as_neighbour_equals_the_dense_one(distance_km):
+    dense, sparse = _sparse_pair(3, 4, k=12, distance_km=distance_km)
+    dense.double(), sparse.double()
+    torch.testing.assert_close(sparse.adjacency(), dense.adjacency())
+    settings = LSConvSettings(kernel=3, nsa_hidden=4)
+    torch.manual_seed(0)
+    d_layer = LSConv(3, 2, settings, dense).double()
+    s_layer = LSConv(3, 2, dataclasses.replace(settings, graph="sparse"), sparse).double()
+    s_layer.load_state_dict(d_layer.state_dict())
+    x = torch.randn(2, 3, 3, 4, dtype=torch.float64)
+    yd, ys = d_layer(x), s_layer(x)
+    torch.testing.assert_close(ys, yd, rtol=1e-12, atol=1e-12)
+    (yd ** 2).sum().backward()
+    (ys ** 2).sum().backward()
+    torch.testing.assert_close(sparse.embedding.grad, dense.embedding.grad, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(s_layer.conv.weight.grad, d_layer.conv.weight.grad, rtol=1e-10, atol=1e-12)
+
+
+def test_sparse_graph_with_a_distance_covered_by_k_equals_the_dense_threshold():
+    """Q1's threshold d: with k at least the most nodes any node has within d, the sparse form is it."""
+    lats, lons = 52.0 - 0.5 * np.arange(5), -2.0 + 0.5 * np.arange(6)
+    k = int((cell_distances_km(lats, lons) <= 120.0).sum(axis=1).max())
+    dense, sparse = _sparse_pair(5, 6, k=k, distance_km=120.0)
+    assert k < 30
+    torch.testing.assert_close(sparse.adjacency(), dense.adjacency())
+
+
+def test_sparse_weights_are_a_row_softmax_over_the_neighbours_only():
+    _, sparse = _sparse_pair(4, 5, k=6)
+    e = sparse.embedding.detach().numpy()
+    idx = sparse.neighbours.numpy()
+    assert idx.shape == (20, 6) and (idx[:, 0] == np.arange(20)).all()  # itself first
+    s = np.maximum(np.einsum("nd,nkd->nk", e, e[idx]), 0)
+    want = np.exp(s) / np.exp(s).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(sparse.weights().detach().numpy(), want, rtol=1e-5)
+    ops = sparse.operands()
+    assert list(ops) == ["G_index", "G_weight"]
+    identity = np.zeros((20, 6))
+    identity[:, 0] = 1.0  # column 0 is the node itself
+    np.testing.assert_allclose(ops["G_weight"].detach().numpy(), want + identity, rtol=1e-5)  # I + A
+    a = sparse.adjacency().detach().numpy()
+    np.testing.assert_allclose(a.sum(axis=1), 1.0, rtol=1e-6)
+    assert ((a > 0).sum(axis=1) == 6).all()
+
+
+def test_sparse_neighbour_sum_gradients():
+    from .ls_conv import _NeighbourSum
+    torch.manual_seed(0)
+    n, k = 7, 3
+    index = torch.stack([torch.arange(n)] + [torch.randint(0, n, (n,)) for _ in range(k - 1)], 1)
+    x = torch.randn(2, 3, n, dtype=torch.float64, requires_grad=True)
+    w = torch.rand(n, k, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x, w: _NeighbourSum.apply(x, index, w), (x, w))
+    want = torch.einsum("nk,bcnk->bcn", w, x[:, :, index])
+    torch.testing.assert_close(_NeighbourSum.apply(x, index, w), want)
+
+
+def test_sparse_graph_never_builds_n_by_n():
+    """62,500 graph nodes (a 250 x 250 coarse grid): N x N would be 15.6 GB of float32. A training
+    step (forward and backward) of an LS-Conv on it holds only N x k tensors."""
+    import resource
+    from .data import nearest_cells
+    from .ls_conv import SparseAdaptiveGraph
+    h = w = 250
+    lats, lons = 60.0 - 0.5 * np.arange(h), -10.0 + 0.5 * np.arange(w)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB
+    index, km = nearest_cells(lats, lons, 9)
+    graph = SparseAdaptiveGraph(h * w, 4, index, km)
+    assert tuple(graph.neighbours.shape) == (h * w, 9)
+    layer = LSConv(2, 2, LSConvSettings(kernel=3, nsa=False, graph="sparse"), graph)
+    with graph.one_operator_per_pass():
+        ops = graph.operands()
+        assert tuple(ops["G_index"].shape) == tuple(ops["G_weight"].shape) == (h * w, 9)
+        y = layer(torch.randn(1, 2, h, w))
+    y.square().mean().backward()
+    assert graph.embedding.grad is not None and graph.embedding.grad.abs().sum() > 0
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 1000, f"peak memory grew by {grown_mb:.0f} MB"
+
+
+def test_nearest_cells_are_the_nearest_with_ties_to_the_lower_index_either_way():
+    from .data import nearest_cells
+    lats, lons = 58.0 - 0.5 * np.arange(9), -10.0 + 0.5 * np.arange(13)
+    dist = cell_distances_km(lats, lons)
+    for k in (1, 5, 9, 40, 117, 500):
+        idx, km = nearest_cells(lats, lons, k)
+        kk = min(k, dist.shape[0])
+        assert idx.shape == km.shape == (dist.shape[0], kk)
+        assert (idx[:, 0] == np.arange(dist.shape[0])).all()
+        np.testing.assert_allclose(km, np.sort(dist, axis=1)[:, :kk], atol=1e-9)  # the k smallest distances
+        np.testing.assert_array_equal(idx, nearest_cells(lats, lons, k, use_scipy=False)[0])  # KD-tree = block search
+    # a node's east and west neighbours are equally far: the lower index wins a tie at the k-th place
+    idx, _ = nearest_cells(np.array([50.0]), np.arange(5.0), 2)
+    assert idx[2].tolist() == [2, 1]
