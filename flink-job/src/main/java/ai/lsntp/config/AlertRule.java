@@ -9,14 +9,16 @@ public class AlertRule implements Serializable {
   public enum Kind {
     heat,
     frost,
-    change
+    change,
+    /** rolling skill of the verified forecasts below the threshold over `within` (model drift) */
+    skill
   }
 
   public String name;
   public Kind kind;
-  /** K for heat and frost; the change in K for change. */
+  /** K for heat and frost; the change in K for change; a skill (1 - MAE / MAE of persistence) for skill. */
   public Double threshold;
-  /** change only: the time span within which the change must happen. */
+  /** change: the time span within which the change must happen; skill: the span of valid times the rolling skill covers. */
   public String within;
   /** A grid id, or "*" for every grid. */
   public String grid = "*";
@@ -57,7 +59,7 @@ public class AlertRule implements Serializable {
           try {
             r.kind = Kind.valueOf(v);
           } catch (IllegalArgumentException e) {
-            throw new ConfigException("--alert '" + spec + "': kind must be heat, frost or change, got '" + v + "'");
+            throw new ConfigException("--alert '" + spec + "': kind must be heat, frost, change or skill, got '" + v + "'");
           }
           break;
         case "threshold":

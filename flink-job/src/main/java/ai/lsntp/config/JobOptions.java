@@ -20,6 +20,8 @@ public class JobOptions {
   @Option(names = "--forecasts-topic") String forecastsTopic;
   @Option(names = "--alerts-topic") String alertsTopic;
   @Option(names = "--rejects-topic") String rejectsTopic;
+  @Option(names = "--model-events-topic") String modelEventsTopic;
+  @Option(names = "--verification-topic") String verificationTopic;
 
   @Option(names = "--models", paramLabel = "DIR", description = "Model directory (*/model.onnx).")
   String models;
@@ -52,6 +54,8 @@ public class JobOptions {
       put(l, "topics.forecasts", forecastsTopic);
       put(l, "topics.alerts", alertsTopic);
       put(l, "topics.rejects", rejectsTopic);
+      put(l, "topics.model-events", modelEventsTopic);
+      put(l, "topics.verification", verificationTopic);
       put(l, "models.directory", models);
       put(l, "models.provider", provider);
       put(l, "stream.allowed-lateness", allowedLateness);

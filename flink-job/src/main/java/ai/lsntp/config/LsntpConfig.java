@@ -23,6 +23,7 @@ public class LsntpConfig implements Serializable {
   public Batching batching = new Batching();
   public Delivery delivery = new Delivery();
   public Rejects rejects = new Rejects();
+  public Verification verification = new Verification();
   public Checkpoints checkpoints = new Checkpoints();
   public Job job = new Job();
   public List<AlertRule> alerts = new ArrayList<>();
@@ -42,13 +43,24 @@ public class LsntpConfig implements Serializable {
     public String forecasts;
     public String alerts;
     public String rejects;
+    public String modelEvents;
+    public String verification;
   }
 
   public static class Models implements Serializable {
     private static final long serialVersionUID = 1L;
     public String directory;
     public String provider = "cpu";
+    /** CUDA only: TensorFloat-32 matrix products (faster on Ampere and newer, outside the 1e-3 K parity). */
+    public boolean cudaTf32 = false;
     public int intraOpThreads = 1;
+    public String pollInterval = "5s";
+  }
+
+  public static class Verification implements Serializable {
+    private static final long serialVersionUID = 1L;
+    public boolean enabled = true;
+    public String window = "24h";
   }
 
   public static class Stream implements Serializable {
@@ -100,6 +112,15 @@ public class LsntpConfig implements Serializable {
     return Durations.parse("kafka.connect-timeout", kafka.connectTimeout);
   }
 
+  /** How often the model directory is looked at for new, replaced or removed models; zero: never (the models of the start serve). */
+  public Duration modelPollInterval() {
+    return Durations.parse("models.poll-interval", models.pollInterval);
+  }
+
+  public Duration verificationWindow() {
+    return Durations.parse("verification.window", verification.window);
+  }
+
   public Duration maxOutOfOrderness() {
     return Durations.parse("stream.max-out-of-orderness", stream.maxOutOfOrderness);
   }
@@ -144,9 +165,15 @@ public class LsntpConfig implements Serializable {
     return "cuda".equals(models.provider);
   }
 
-  /** The job's topics: frames, forecasts, alerts, rejects. */
+  /** Where the models run: models.provider, with models.cuda-tf32 on CUDA. */
+  public ai.lsntp.model.Provider provider() {
+    return cuda() ? new ai.lsntp.model.Provider(true, models.cudaTf32) : ai.lsntp.model.Provider.CPU;
+  }
+
+  /** The job's topics: frames, forecasts, alerts, rejects, model events, verification. */
   public List<String> topicNames() {
-    return List.of(topics.frames, topics.forecasts, topics.alerts, topics.rejects);
+    return List.of(topics.frames, topics.forecasts, topics.alerts, topics.rejects, topics.modelEvents,
+        topics.verification);
   }
 
   /** Kafka client properties common to every client, security settings included. */
@@ -177,6 +204,10 @@ public class LsntpConfig implements Serializable {
     require("topics.forecasts", topics.forecasts);
     require("topics.alerts", topics.alerts);
     require("topics.rejects", topics.rejects);
+    require("topics.model-events", topics.modelEvents);
+    require("topics.verification", topics.verification);
+    nonNegative("models.poll-interval", modelPollInterval());
+    positive("verification.window", verificationWindow());
     require("models.directory", models.directory);
     if (!List.of("cpu", "cuda").contains(models.provider)) {
       throw new ConfigException("models.provider: must be cpu or cuda, got '" + models.provider + "'");
@@ -229,18 +260,24 @@ public class LsntpConfig implements Serializable {
         throw new ConfigException(at + ".name: '" + r.name + "' is used by two rules");
       }
       if (r.kind == null) {
-        throw new ConfigException(at + ".kind: must be heat, frost or change");
+        throw new ConfigException(at + ".kind: must be heat, frost, change or skill");
       }
       if (r.threshold == null || r.threshold.isNaN() || r.threshold.isInfinite()) {
         throw new ConfigException(at + ".threshold: a number (K) is required");
       }
-      if (r.kind == AlertRule.Kind.change) {
+      if (r.kind == AlertRule.Kind.skill) {
+        if (r.threshold > 1 || r.threshold < -10) {
+          throw new ConfigException(at + ".threshold: a skill threshold (1 - MAE / MAE of persistence) must be in "
+              + "-10..1, got " + r.threshold);
+        }
+        positive(at + ".within", Durations.parse(at + ".within", r.within));
+      } else if (r.kind == AlertRule.Kind.change) {
         if (r.threshold <= 0) {
           throw new ConfigException(at + ".threshold: a change threshold must be positive, got " + r.threshold);
         }
         positive(at + ".within", Durations.parse(at + ".within", r.within));
       } else if (r.within != null) {
-        throw new ConfigException(at + ".within: only change rules take 'within'");
+        throw new ConfigException(at + ".within: only change and skill rules take 'within'");
       } else if (r.threshold < 150 || r.threshold > 350) {
         throw new ConfigException(at + ".threshold: " + r.threshold + " K is outside 150..350 K (kelvin, not Celsius?)");
       }

@@ -2,7 +2,16 @@ package ai.lsntp.job;
 
 import ai.lsntp.avro.Alert;
 import ai.lsntp.avro.Forecast;
+import ai.lsntp.avro.ModelEvent;
 import ai.lsntp.avro.RejectedFrame;
+import ai.lsntp.avro.Verification;
+import org.apache.flink.api.common.eventtime.Watermark;
+import org.apache.flink.api.common.eventtime.WatermarkGenerator;
+import org.apache.flink.api.common.eventtime.WatermarkOutput;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.api.connector.source.util.ratelimit.RateLimiterStrategy;
+import org.apache.flink.connector.datagen.source.DataGeneratorSource;
 import ai.lsntp.config.LsntpConfig;
 import ai.lsntp.model.ModelCatalog;
 import java.time.Duration;
@@ -28,38 +37,55 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 /**
  * The streaming forecaster, given its source and sinks, so tests and production run the same
  * pipeline: frames -> validate (rejects) -> event time -> keyBy grid -> windows (LATE rejects) ->
- * batched ONNX Runtime inference -> forecasts + alerts.
+ * batched ONNX Runtime inference -> forecasts + alerts -> verification against the frames that
+ * arrive later; beside it, the model directory watcher's catalogs reach every stage as a
+ * broadcast (models roll out while the job runs; their events go to the model-events topic).
  */
 public final class ForecastJob {
   private final LsntpConfig cfg;
-  private final ModelCatalog models;
+  private final ModelCatalog.Scan models;
   private final Source<RawFrame, ?, ?> frames;
-  private final Sink<Forecast> forecasts;
-  private final Sink<Alert> alerts;
-  private final Sink<RejectedFrame> rejects;
-  private MapFunction<Frame, Frame> frameTap;
+  private final Outputs outputs;
+  private final boolean watchModels;
+  private MapFunction<RawFrame, RawFrame> recordTap;
   private StageProbe probe;
 
-  public ForecastJob(LsntpConfig cfg, ModelCatalog models, Source<RawFrame, ?, ?> frames,
-      Sink<Forecast> forecasts, Sink<Alert> alerts, Sink<RejectedFrame> rejects) {
+  /** Where the job's records go. */
+  public record Outputs(Sink<Forecast> forecasts, Sink<Alert> alerts, Sink<RejectedFrame> rejects,
+      Sink<ModelEvent> modelEvents, Sink<Verification> verifications) implements java.io.Serializable {
+    public static Outputs kafka(LsntpConfig cfg) {
+      return new Outputs(KafkaEndpoints.forecasts(cfg), KafkaEndpoints.alerts(cfg), KafkaEndpoints.rejects(cfg),
+          KafkaEndpoints.modelEvents(cfg), KafkaEndpoints.verifications(cfg));
+    }
+  }
+
+  /**
+   * @param watchModels whether the model directory is watched while the job runs (an unbounded job
+   *     with models.poll-interval > 0); otherwise the models of the start serve to the end
+   */
+  public ForecastJob(LsntpConfig cfg, ModelCatalog.Scan models, Source<RawFrame, ?, ?> frames, Outputs outputs,
+      boolean watchModels) {
     this.cfg = cfg;
     this.models = models;
     this.frames = frames;
-    this.forecasts = forecasts;
-    this.alerts = alerts;
-    this.rejects = rejects;
+    this.outputs = outputs;
+    this.watchModels = watchModels;
   }
 
-  /** The production job: Kafka in, Kafka out, models from the configured directory. */
+  /** The production job: Kafka in, Kafka out, models from the configured directory, watched unless bounded. */
   public static ForecastJob fromKafka(LsntpConfig cfg, boolean bounded) {
-    ModelCatalog models = ModelCatalog.scan(java.nio.file.Path.of(cfg.models.directory));
-    return new ForecastJob(cfg, models, KafkaEndpoints.frames(cfg, bounded), KafkaEndpoints.forecasts(cfg),
-        KafkaEndpoints.alerts(cfg), KafkaEndpoints.rejects(cfg));
+    ModelCatalog.Scan models = ModelCatalog.scan(java.nio.file.Path.of(cfg.models.directory));
+    return new ForecastJob(cfg, models, KafkaEndpoints.frames(cfg, bounded), Outputs.kafka(cfg),
+        !bounded && !cfg.modelPollInterval().isZero());
   }
 
-  /** A map applied to every valid frame before keying (used by tests to inject failures). */
-  public ForecastJob withFrameTap(MapFunction<Frame, Frame> tap) {
-    this.frameTap = tap;
+  /**
+   * A map applied to every record right after the source, in the source's own task (tests use it
+   * to fail the whole job at a chosen moment; chained to the source, it holds the source back
+   * while it waits, so checkpoint barriers come between its records, not after a read-ahead).
+   */
+  public ForecastJob withRecordTap(MapFunction<RawFrame, RawFrame> tap) {
+    this.recordTap = tap;
     return this;
   }
 
@@ -69,8 +95,9 @@ public final class ForecastJob {
     return this;
   }
 
+  /** The models the job starts with. */
   public ModelCatalog models() {
-    return models;
+    return models.catalog;
   }
 
   /**
@@ -115,21 +142,23 @@ public final class ForecastJob {
     env.enableCheckpointing(cfg.checkpointInterval().toMillis(),
         cfg.exactlyOnce() ? CheckpointingMode.EXACTLY_ONCE : CheckpointingMode.AT_LEAST_ONCE);
 
+    ModelCatalog start = models.catalog;
+    DataStream<ModelCatalog> catalogs = modelCatalogs(env);
+
     DataStream<RawFrame> raw = env.fromSource(frames, WatermarkStrategy.noWatermarks(), "frames")
         .uid("frames-source");
+    if (recordTap != null) {
+      raw = raw.map(recordTap).name("record-tap").uid("record-tap");
+    }
 
     SingleOutputStreamOperator<Frame> valid = raw
-        .process(new FrameValidator(models, cfg.stream.maxFrameBytes, cfg.futureTolerance().toMillis(),
+        .connect(catalogs.broadcast(ModelUpdates.STATE))
+        .process(new FrameValidator(start, cfg.stream.maxFrameBytes, cfg.futureTolerance().toMillis(),
             cfg.rejects.maxPayloadBytes, probe))
         .name("validate").uid("validate");
 
-    DataStream<Frame> checked = valid;
-    if (frameTap != null) {
-      checked = checked.map(frameTap).name("frame-tap").uid("frame-tap");
-    }
-
     Duration ooo = cfg.maxOutOfOrderness();
-    DataStream<Frame> timed = checked.assignTimestampsAndWatermarks(
+    DataStream<Frame> timed = valid.assignTimestampsAndWatermarks(
             WatermarkStrategy.<Frame>forBoundedOutOfOrderness(ooo)
                 .withTimestampAssigner(new ValidTimeAssigner())
                 .withIdleness(cfg.idleTimeout()))
@@ -137,20 +166,70 @@ public final class ForecastJob {
 
     SingleOutputStreamOperator<FrameWindow> windows = timed
         .keyBy(new GridKey())
-        .process(new FrameWindowFunction(models, cfg.allowedLateness().toMillis(), probe))
+        .connect(catalogs.broadcast(ModelUpdates.STATE))
+        .process(new FrameWindowFunction(start, cfg.allowedLateness().toMillis(), probe))
         .name("windows").uid("windows");
 
     SingleOutputStreamOperator<Forecast> forecast = windows
+        .connect(catalogs.broadcast())
         .transform("inference", new AvroTypeInfo<>(Forecast.class),
-            new InferenceOperator(models, cfg.cuda(), cfg.models.intraOpThreads, cfg.batching.maxWindows,
+            new InferenceOperator(start, cfg.provider(), cfg.models.intraOpThreads, cfg.batching.maxWindows,
                 cfg.batchMaxDelay().toMillis(), new AlertEvaluator(cfg.alerts), probe))
         .uid("inference");
 
-    forecast.sinkTo(forecasts).name("forecasts-sink").uid("forecasts-sink");
-    forecast.getSideOutput(InferenceOperator.ALERTS).sinkTo(alerts).name("alerts-sink").uid("alerts-sink");
+    forecast.sinkTo(outputs.forecasts()).name("forecasts-sink").uid("forecasts-sink");
+    DataStream<Alert> alerts = forecast.getSideOutput(InferenceOperator.ALERTS);
+    if (cfg.verification.enabled) {
+      SingleOutputStreamOperator<Verification> verified = forecast
+          .keyBy(Forecast::getGridId)
+          .connect(timed.keyBy(new GridKey()))
+          .process(new ForecastVerifier(cfg.allowedLateness().toMillis(), cfg.verificationWindow().toMillis(), cfg.alerts),
+              new AvroTypeInfo<>(Verification.class))
+          .name("verify").uid("verify");
+      verified.sinkTo(outputs.verifications()).name("verification-sink").uid("verification-sink");
+      alerts = alerts.union(verified.getSideOutput(InferenceOperator.ALERTS));
+    }
+    alerts.sinkTo(outputs.alerts()).name("alerts-sink").uid("alerts-sink");
     valid.getSideOutput(Rejects.TAG)
         .union(windows.getSideOutput(Rejects.TAG), forecast.getSideOutput(Rejects.TAG))
-        .sinkTo(rejects).name("rejects-sink").uid("rejects-sink");
+        .sinkTo(outputs.rejects()).name("rejects-sink").uid("rejects-sink");
+  }
+
+  /**
+   * The model catalogs every stage follows: the start's, then, when the directory is watched, each
+   * generation the watcher accepts (a tick every models.poll-interval drives it). The tick source
+   * carries no event time; it declares its watermark at the end of time, so the stages' event time
+   * is the frames' alone.
+   */
+  private DataStream<ModelCatalog> modelCatalogs(StreamExecutionEnvironment env) {
+    if (!watchModels) {
+      return env.fromData(java.util.List.of(models.catalog), TypeInformation.of(ModelCatalog.class))
+          .name("models").uid("models");
+    }
+    double perSecond = 1000.0 / cfg.modelPollInterval().toMillis();
+    DataGeneratorSource<Long> ticks = new DataGeneratorSource<>(i -> i, Long.MAX_VALUE,
+        RateLimiterStrategy.perSecond(perSecond), Types.LONG);
+    SingleOutputStreamOperator<ModelCatalog> catalogs = env
+        .fromSource(ticks, WatermarkStrategy.<Long>forGenerator(ctx -> new EndOfTime()), "model-directory-ticks")
+        .uid("model-directory-ticks").setParallelism(1)
+        .process(new ModelDirectoryWatcher(cfg.models.directory, models), TypeInformation.of(ModelCatalog.class))
+        .name("model-directory").uid("model-directory").setParallelism(1);
+    catalogs.getSideOutput(ModelDirectoryWatcher.EVENTS).sinkTo(outputs.modelEvents())
+        .name("model-events-sink").uid("model-events-sink").setParallelism(1);
+    return catalogs;
+  }
+
+  /** The watermark of a stream that carries no event time: the end of time, so it never holds the others back. */
+  static final class EndOfTime implements WatermarkGenerator<Long>, java.io.Serializable {
+    private static final long serialVersionUID = 1L;
+
+    @Override
+    public void onEvent(Long tick, long timestamp, WatermarkOutput out) {}
+
+    @Override
+    public void onPeriodicEmit(WatermarkOutput out) {
+      out.emitWatermark(new Watermark(Long.MAX_VALUE));
+    }
   }
 
   public JobExecutionResult execute(StreamExecutionEnvironment env) throws Exception {

@@ -10,6 +10,8 @@ public class Frame {
   /** When the frame arrived (Kafka record timestamp), for end-to-end latency. */
   public long arrivalTime;
   public float[] values;
+  /** Which cells were missing (filled for the model, left out of verification); null when none were. */
+  public boolean[] missing;
   public String topic;
   public int partition;
   public long offset;

@@ -14,7 +14,7 @@ import java.util.EnumMap;
 import java.util.Map;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.metrics.Counter;
-import org.apache.flink.streaming.api.functions.ProcessFunction;
+import org.apache.flink.streaming.api.functions.co.BroadcastProcessFunction;
 import org.apache.flink.util.Collector;
 
 /**
@@ -22,19 +22,21 @@ import org.apache.flink.util.Collector;
  * go on as {@link Frame}; every other record goes to the {@link Rejects#TAG} side output with its
  * reason and raw bytes (the first {@code rejects.max-payload-bytes} of them, with size and SHA-256,
  * when larger). Never throws for a record: the size is checked before anything is decoded, and an
- * unexpected exception while checking one record rejects that record as INTERNAL_ERROR.
+ * unexpected exception while checking one record rejects that record as INTERNAL_ERROR. The
+ * models it checks against are the newest catalog broadcast by the model directory watcher.
  *
  * <p>Missing cells (mask = 1, or equal to the fill value) are filled with the mean of the frame's
- * valid cells, so the model always sees kelvin values.
+ * valid cells (the model metadata's missing_fill rule, frame-mean, the same as training's), so the
+ * model always sees kelvin values; the frame keeps which cells were missing, for verification.
  */
-public class FrameValidator extends ProcessFunction<RawFrame, Frame> {
+public class FrameValidator extends BroadcastProcessFunction<RawFrame, ModelCatalog, Frame> {
   private static final long serialVersionUID = 1L;
   public static final float MIN_K = 150f;
   public static final float MAX_K = 350f;
   /** Geometry tolerance, degrees. */
   public static final double GEOMETRY_EPS = 1e-4;
 
-  private final ModelCatalog models;
+  private ModelCatalog models;
   private final long maxFrameBytes;
   private final long futureToleranceMillis;
   private final int maxRejectPayloadBytes;
@@ -83,7 +85,13 @@ public class FrameValidator extends ProcessFunction<RawFrame, Frame> {
   }
 
   @Override
-  public void processElement(RawFrame raw, Context ctx, Collector<Frame> out) {
+  public void processBroadcastElement(ModelCatalog catalog, Context ctx, Collector<Frame> out) throws Exception {
+    models = ModelUpdates.store(catalog, ctx.getBroadcastState(ModelUpdates.STATE));
+  }
+
+  @Override
+  public void processElement(RawFrame raw, ReadOnlyContext ctx, Collector<Frame> out) throws Exception {
+    models = ModelUpdates.newest(models, ctx.getBroadcastState(ModelUpdates.STATE));
     framesIn.inc();
     Frame frame;
     try {
@@ -105,7 +113,7 @@ public class FrameValidator extends ProcessFunction<RawFrame, Frame> {
     framesValid.inc();
   }
 
-  private void reject(Context ctx, RawFrame raw, Reason reason, String message, String gridId, Long validTime) {
+  private void reject(ReadOnlyContext ctx, RawFrame raw, Reason reason, String message, String gridId, Long validTime) {
     rejects.get(reason).inc();
     ctx.output(Rejects.TAG, Rejects.ofRecord(reason, message, raw, gridId, validTime, maxRejectPayloadBytes));
   }
@@ -222,6 +230,7 @@ public class FrameValidator extends ProcessFunction<RawFrame, Frame> {
       }
     }
     Frame f = new Frame(grid, vt, raw.timestamp, v);
+    f.missing = valid < cells ? missing : null;
     f.topic = raw.topic;
     f.partition = raw.partition;
     f.offset = raw.offset;

@@ -13,7 +13,7 @@ import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.metrics.Counter;
-import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
+import org.apache.flink.streaming.api.functions.co.KeyedBroadcastProcessFunction;
 import org.apache.flink.util.Collector;
 
 /**
@@ -35,13 +35,18 @@ import org.apache.flink.util.Collector;
  *   <li>state holds at most alpha + L frames (alpha + 1 with the default one-step lateness):
  *       older frames are evicted one by one, never by rewriting the window;
  *   <li>an unexpected exception while handling one frame rejects that frame as INTERNAL_ERROR
- *       (reason: the exception) and the job goes on.
+ *       (reason: the exception) and the job goes on;
+ *   <li>the models are the newest catalog broadcast by the model directory watcher: when a grid's
+ *       new model has another alpha, windows take the new alpha from the frames held (alpha - 1
+ *       behind the newest), so a larger alpha waits for more frames; when it has another step,
+ *       frames off the new step are dropped from state and the window refills; a grid whose
+ *       model was removed has its frames rejected as UNKNOWN_GRID.
  * </ul>
  */
-public class FrameWindowFunction extends KeyedProcessFunction<String, Frame, FrameWindow> {
+public class FrameWindowFunction extends KeyedBroadcastProcessFunction<String, Frame, ModelCatalog, FrameWindow> {
   private static final long serialVersionUID = 1L;
 
-  private final ModelCatalog models;
+  private ModelCatalog models;
   private final long allowedLatenessMillis;
   private final StageProbe probe;
 
@@ -53,6 +58,7 @@ public class FrameWindowFunction extends KeyedProcessFunction<String, Frame, Fra
   private transient Counter outOfOrder;
   private transient Counter late;
   private transient Counter internalErrors;
+  private transient Counter unknownGrid;
 
   public FrameWindowFunction(ModelCatalog models, long allowedLatenessMillis, StageProbe probe) {
     this.models = models;
@@ -71,6 +77,12 @@ public class FrameWindowFunction extends KeyedProcessFunction<String, Frame, Fra
     outOfOrder = getRuntimeContext().getMetricGroup().counter("outOfOrderSlotted");
     late = RejectMetrics.counter(getRuntimeContext().getMetricGroup(), Reason.LATE);
     internalErrors = RejectMetrics.counter(getRuntimeContext().getMetricGroup(), Reason.INTERNAL_ERROR);
+    unknownGrid = RejectMetrics.counter(getRuntimeContext().getMetricGroup(), Reason.UNKNOWN_GRID);
+  }
+
+  @Override
+  public void processBroadcastElement(ModelCatalog catalog, Context ctx, Collector<FrameWindow> out) throws Exception {
+    models = ModelUpdates.store(catalog, ctx.getBroadcastState(ModelUpdates.STATE));
   }
 
   /** Frames kept behind the newest one: alpha - 1 for the window plus L for lateness. */
@@ -80,7 +92,8 @@ public class FrameWindowFunction extends KeyedProcessFunction<String, Frame, Fra
   }
 
   @Override
-  public void processElement(Frame frame, Context ctx, Collector<FrameWindow> out) {
+  public void processElement(Frame frame, ReadOnlyContext ctx, Collector<FrameWindow> out) throws Exception {
+    models = ModelUpdates.newest(models, ctx.getBroadcastState(ModelUpdates.STATE));
     List<FrameWindow> completed;
     try {
       if (probe != null) {
@@ -103,9 +116,15 @@ public class FrameWindowFunction extends KeyedProcessFunction<String, Frame, Fra
   }
 
   /** Puts the frame in the grid's state; returns the windows it completes (or rejects it as LATE). */
-  private List<FrameWindow> slotIn(Frame frame, Context ctx) throws Exception {
+  private List<FrameWindow> slotIn(Frame frame, ReadOnlyContext ctx) throws Exception {
     List<FrameWindow> completed = new ArrayList<>();
     ModelSpec spec = models.forGrid(frame.gridId);
+    if (spec == null) { // validated under a model that has since been removed from the directory
+      unknownGrid.inc();
+      ctx.output(Rejects.TAG, Rejects.ofFrame(Reason.UNKNOWN_GRID, "no model serves grid '" + frame.gridId
+          + "' any more (its model was removed from the model directory)", frame));
+      return completed;
+    }
     long step = spec.stepMillis;
     long t = frame.validTime;
     Long top = newest.value();
@@ -143,7 +162,7 @@ public class FrameWindowFunction extends KeyedProcessFunction<String, Frame, Fra
         completed.add(FrameWindow.completedBy(frame, end, concat(window, spec)));
       }
     }
-    evict(top - (long) retainedSteps(spec, allowedLatenessMillis) * step);
+    evict(top - (long) retainedSteps(spec, allowedLatenessMillis) * step, step);
     return completed;
   }
 
@@ -168,10 +187,11 @@ public class FrameWindowFunction extends KeyedProcessFunction<String, Frame, Fra
     return values;
   }
 
-  private void evict(long oldestKept) throws Exception {
+  /** Drops frames older than {@code oldestKept}, and those off the model's step (after a model with another step). */
+  private void evict(long oldestKept, long step) throws Exception {
     List<Long> old = new ArrayList<>();
     for (Long k : frames.keys()) {
-      if (k < oldestKept) {
+      if (k < oldestKept || Math.floorMod(k, step) != 0) {
         old.add(k);
       }
     }
@@ -185,7 +205,11 @@ public class FrameWindowFunction extends KeyedProcessFunction<String, Frame, Fra
     if (ctx.timerService().currentWatermark() == Long.MAX_VALUE) {
       return; // end of a bounded input: nothing more will come, that is not a gap
     }
+    models = ModelUpdates.newest(models, ctx.getBroadcastState(ModelUpdates.STATE));
     ModelSpec spec = models.forGrid(ctx.getCurrentKey());
+    if (spec == null) {
+      return; // the grid is no longer served
+    }
     long expected = timestamp - allowedLatenessMillis;
     Long top = newest.value();
     if (top != null && top >= expected && !frames.contains(expected)

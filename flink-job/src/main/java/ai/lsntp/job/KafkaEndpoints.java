@@ -2,7 +2,9 @@ package ai.lsntp.job;
 
 import ai.lsntp.avro.Alert;
 import ai.lsntp.avro.Forecast;
+import ai.lsntp.avro.ModelEvent;
 import ai.lsntp.avro.RejectedFrame;
+import ai.lsntp.avro.Verification;
 import ai.lsntp.config.LsntpConfig;
 import java.util.Properties;
 import org.apache.avro.specific.SpecificRecord;
@@ -47,6 +49,15 @@ public final class KafkaEndpoints {
 
   public static KafkaSink<RejectedFrame> rejects(LsntpConfig cfg) {
     return sink(cfg, cfg.topics.rejects, RejectedFrame.class, r -> r.getGridId(), "rejects");
+  }
+
+  public static KafkaSink<ModelEvent> modelEvents(LsntpConfig cfg) {
+    return sink(cfg, cfg.topics.modelEvents, ModelEvent.class, e -> e.getGridId() != null ? e.getGridId() : e.getModelPath(),
+        "model-events");
+  }
+
+  public static KafkaSink<Verification> verifications(LsntpConfig cfg) {
+    return sink(cfg, cfg.topics.verification, Verification.class, v -> v.getGridId(), "verification");
   }
 
   private static <T extends SpecificRecord> KafkaSink<T> sink(LsntpConfig cfg, String topic, Class<T> type,

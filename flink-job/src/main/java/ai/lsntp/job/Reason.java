@@ -18,5 +18,7 @@ public enum Reason {
   TOO_LARGE,
   LATE,
   /** An unexpected exception while handling this one record or window; the job went on. */
-  INTERNAL_ERROR
+  INTERNAL_ERROR,
+  /** A window built for an alpha its grid's model, replaced meanwhile, no longer has. */
+  MODEL_CHANGED
 }

@@ -39,11 +39,16 @@ public final class OnnxForecaster implements AutoCloseable {
     this.onCuda = onCuda;
   }
 
-  /**
-   * Opens a session for {@code spec}. With {@code cuda}, tries the CUDA provider and falls back to
-   * the CPU with one log line.
-   */
+  /** Opens a session for {@code spec} on the CPU, or on CUDA with TF32 off. */
   public static OnnxForecaster open(ModelSpec spec, boolean cuda, int intraOpThreads) throws OrtException {
+    return open(spec, Provider.of(cuda), intraOpThreads);
+  }
+
+  /**
+   * Opens a session for {@code spec}. On CUDA, tries the CUDA provider (TF32 as the provider says)
+   * and falls back to the CPU with one log line.
+   */
+  public static OnnxForecaster open(ModelSpec spec, Provider provider, int intraOpThreads) throws OrtException {
     OrtEnvironment env = OrtEnvironment.getEnvironment();
     OrtSession.SessionOptions opts = new OrtSession.SessionOptions();
     boolean onCuda = false;
@@ -51,9 +56,12 @@ public final class OnnxForecaster implements AutoCloseable {
       opts.setIntraOpNumThreads(intraOpThreads);
       opts.setInterOpNumThreads(1);
       opts.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
-      if (cuda) {
-        try {
-          opts.addCUDA(0);
+      if (provider.cuda()) {
+        try (ai.onnxruntime.providers.OrtCUDAProviderOptions cudaOptions =
+            new ai.onnxruntime.providers.OrtCUDAProviderOptions(0)) {
+          // explicit both ways: the provider's own default is TF32 on
+          cudaOptions.add("use_tf32", provider.tf32() ? "1" : "0");
+          opts.addCUDA(cudaOptions);
           onCuda = true;
         } catch (OrtException | RuntimeException | UnsatisfiedLinkError e) {
           if (CUDA_FALLBACK_LOGGED.compareAndSet(false, true)) {

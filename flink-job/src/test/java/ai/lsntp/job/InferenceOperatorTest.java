@@ -16,7 +16,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
-import org.apache.flink.streaming.util.OneInputStreamOperatorTestHarness;
+import org.apache.flink.streaming.util.TwoInputStreamOperatorTestHarness;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -29,7 +29,7 @@ class InferenceOperatorTest {
   @BeforeAll
   static void load() {
     frames = RealFrames.uk(12);
-    uk = ModelCatalog.scan(TestPaths.models()).forGrid(frames.get(0).getGridId());
+    uk = ModelCatalog.load(TestPaths.models()).forGrid(frames.get(0).getGridId());
     ModelSpec copy = new ModelSpec(uk.path, uk.name, uk.version, "uk-copy", uk.alpha, uk.beta, uk.stepMillis,
         uk.height, uk.width, uk.lat0, uk.lon0, uk.dlat, uk.dlon, uk.units, uk.weightsSha256);
     twoGrids = new ModelCatalog(Map.of(uk.gridId, uk, "uk-copy", copy));
@@ -44,7 +44,7 @@ class InferenceOperatorTest {
     return new FrameWindow(grid, frames.get(end).getValidTime().toEpochMilli(), 1L, w);
   }
 
-  private static List<Forecast> forecasts(OneInputStreamOperatorTestHarness<FrameWindow, Forecast> h) {
+  private static List<Forecast> forecasts(TwoInputStreamOperatorTestHarness<FrameWindow, ModelCatalog, Forecast> h) {
     List<Forecast> out = new ArrayList<>();
     for (Object o : h.getOutput()) {
       if (o instanceof StreamRecord) {
@@ -56,19 +56,19 @@ class InferenceOperatorTest {
 
   @Test
   void batchesUpToNWindowsOrTMillisAcrossGridsAndMatchesSingleWindowInference() throws Exception {
-    InferenceOperator op = new InferenceOperator(twoGrids, false, 1, 3, 500,
+    InferenceOperator op = new InferenceOperator(twoGrids, ai.lsntp.model.Provider.CPU, 1, 3, 500,
         new AlertEvaluator(List.of(new AlertRule("cold", AlertRule.Kind.frost, 290.0, null, "uk-copy"))), null);
-    try (OneInputStreamOperatorTestHarness<FrameWindow, Forecast> h = new OneInputStreamOperatorTestHarness<>(op)) {
+    try (TwoInputStreamOperatorTestHarness<FrameWindow, ModelCatalog, Forecast> h = new TwoInputStreamOperatorTestHarness<>(op)) {
       h.setProcessingTime(0);
       h.open();
       List<FrameWindow> in = List.of(window(uk.gridId, 5), window("uk-copy", 6), window(uk.gridId, 7),
           window("uk-copy", 8));
-      h.processElement(new StreamRecord<>(in.get(0), 0));
-      h.processElement(new StreamRecord<>(in.get(1), 0));
+      h.processElement1(new StreamRecord<>(in.get(0), 0));
+      h.processElement1(new StreamRecord<>(in.get(1), 0));
       assertThat(forecasts(h)).as("waiting for N = 3 windows or T = 500 ms").isEmpty();
-      h.processElement(new StreamRecord<>(in.get(2), 0));
+      h.processElement1(new StreamRecord<>(in.get(2), 0));
       assertThat(forecasts(h)).as("N reached: one call for three windows of two grids").hasSize(3);
-      h.processElement(new StreamRecord<>(in.get(3), 0));
+      h.processElement1(new StreamRecord<>(in.get(3), 0));
       h.setProcessingTime(499);
       assertThat(forecasts(h)).hasSize(3);
       h.setProcessingTime(500);
@@ -98,13 +98,49 @@ class InferenceOperatorTest {
 
   @Test
   void nothingWaitsAcrossACheckpointBarrier() throws Exception {
-    InferenceOperator op = new InferenceOperator(twoGrids, false, 1, 16, 60_000, new AlertEvaluator(List.of()), null);
-    try (OneInputStreamOperatorTestHarness<FrameWindow, Forecast> h = new OneInputStreamOperatorTestHarness<>(op)) {
+    InferenceOperator op = new InferenceOperator(twoGrids, ai.lsntp.model.Provider.CPU, 1, 16, 60_000, new AlertEvaluator(List.of()), null);
+    try (TwoInputStreamOperatorTestHarness<FrameWindow, ModelCatalog, Forecast> h = new TwoInputStreamOperatorTestHarness<>(op)) {
       h.open();
-      h.processElement(new StreamRecord<>(window(uk.gridId, 5), 0));
+      h.processElement1(new StreamRecord<>(window(uk.gridId, 5), 0));
       assertThat(forecasts(h)).isEmpty();
       h.prepareSnapshotPreBarrier(1L);
       assertThat(forecasts(h)).hasSize(1);
+    }
+  }
+
+  /**
+   * A new catalog flushes the waiting batch with the model that was serving, then serves with the
+   * new one: windows before the swap carry v1, after it v2; a grid the new catalog drops is rejected.
+   */
+  @Test
+  void aModelSwapHappensBetweenBatches() throws Exception {
+    ModelSpec v2 = new ModelSpec(uk.path, uk.name, "9.9.9-test", uk.gridId, uk.alpha, uk.beta, uk.stepMillis,
+        uk.height, uk.width, uk.lat0, uk.lon0, uk.dlat, uk.dlon, uk.units, uk.weightsSha256);
+    ModelCatalog first = new ModelCatalog(twoGrids.byGrid(), 1);
+    ModelCatalog next = new ModelCatalog(Map.of(uk.gridId, v2), 2);
+    InferenceOperator op = new InferenceOperator(first, ai.lsntp.model.Provider.CPU, 1, 16, 60_000, new AlertEvaluator(List.of()), null);
+    try (TwoInputStreamOperatorTestHarness<FrameWindow, ModelCatalog, Forecast> h = new TwoInputStreamOperatorTestHarness<>(op)) {
+      h.open();
+      h.processElement1(new StreamRecord<>(window(uk.gridId, 5), 0));
+      h.processElement1(new StreamRecord<>(window("uk-copy", 6), 0));
+      assertThat(forecasts(h)).as("batch still waiting").isEmpty();
+      h.processElement2(new StreamRecord<>(next, 0));
+      assertThat(forecasts(h)).as("the waiting batch went with the model that was serving")
+          .extracting(f -> f.getModelVersion().toString()).containsExactly(uk.version, uk.version);
+      h.processElement1(new StreamRecord<>(window(uk.gridId, 7), 0));
+      h.processElement1(new StreamRecord<>(window("uk-copy", 8), 0));
+      h.prepareSnapshotPreBarrier(1L);
+      List<Forecast> out = forecasts(h);
+      assertThat(out).hasSize(3);
+      assertThat(out.get(2).getModelVersion().toString()).isEqualTo("9.9.9-test");
+      assertThat(out.get(2).getIssueTime().toEpochMilli()).isEqualTo(window(uk.gridId, 7).issueTime);
+      assertThat(h.getSideOutput(Rejects.TAG)).extracting(r -> r.getValue().getReasonCode().toString())
+          .as("uk-copy is no longer served").containsExactly("UNKNOWN_GRID");
+      // an older or repeated catalog changes nothing
+      h.processElement2(new StreamRecord<>(first, 0));
+      h.processElement1(new StreamRecord<>(window(uk.gridId, 9), 0));
+      h.prepareSnapshotPreBarrier(2L);
+      assertThat(forecasts(h).get(3).getModelVersion().toString()).isEqualTo("9.9.9-test");
     }
   }
 }

@@ -1,5 +1,6 @@
 package ai.lsntp.job;
 
+import ai.lsntp.testing.KafkaBroker;
 import static ai.lsntp.testing.JobMetrics.counter;
 import static ai.lsntp.testing.JobMetrics.restarts;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -9,7 +10,6 @@ import ai.lsntp.avro.RejectedFrame;
 import ai.lsntp.avro.TemperatureFrame;
 import ai.lsntp.codec.AvroBytes;
 import ai.lsntp.config.LsntpConfig;
-import ai.lsntp.embedded.EmbeddedKafka;
 import ai.lsntp.model.ModelCatalog;
 import ai.lsntp.model.ModelSpec;
 import ai.lsntp.testing.RealFrames;
@@ -36,7 +36,6 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -58,27 +57,22 @@ class PoisonRecordsTest {
       .build());
 
   static final int HUGE = 50_000_000;
-  static EmbeddedKafka kafka;
+  @RegisterExtension static final KafkaBroker kafka = new KafkaBroker();
   static ModelSpec spec;
   static List<TemperatureFrame> frames;
   static final AvroBytes<TemperatureFrame> AVRO = AvroBytes.of(TemperatureFrame.class);
 
   @BeforeAll
   static void start() throws Exception {
-    kafka = EmbeddedKafka.start();
     frames = RealFrames.uk(16);
-    spec = ModelCatalog.scan(TestPaths.models()).forGrid(frames.get(0).getGridId());
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    kafka.close();
+    spec = ModelCatalog.load(TestPaths.models()).forGrid(frames.get(0).getGridId());
   }
 
   static LsntpConfig config(String prefix) throws Exception {
     // as some sites do: the frames topic takes records far above the usual 1 MB
     kafka.createTopics(1, Map.of("max.message.bytes", Integer.toString(HUGE + 1_000_000)), prefix + ".frames");
-    kafka.createTopics(1, prefix + ".forecasts", prefix + ".alerts", prefix + ".rejects");
+    kafka.createTopics(1, prefix + ".forecasts", prefix + ".alerts", prefix + ".rejects", prefix + ".model-events",
+        prefix + ".verification");
     return TestJobConfig.onTopics(kafka.bootstrapServers(), prefix)
         .set("delivery.guarantee", "exactly-once")
         .set("delivery.checkpoint-interval", "500ms")

@@ -14,6 +14,7 @@ import org.apache.avro.specific.SpecificDatumReader;
 public final class RealFrames {
   private RealFrames() {}
 
+  /** The first {@code limit} shipped ERA5 UK frames (every one for a limit of 0). */
   public static List<TemperatureFrame> uk(int limit) {
     return read(TestPaths.ukFrames(), limit);
   }
@@ -25,7 +26,7 @@ public final class RealFrames {
     List<TemperatureFrame> out = new ArrayList<>();
     try (DataFileReader<TemperatureFrame> r =
         new DataFileReader<>(file.toFile(), new SpecificDatumReader<>(TemperatureFrame.class))) {
-      while (r.hasNext() && out.size() < limit) {
+      while (r.hasNext() && (limit <= 0 || out.size() < limit)) {
         out.add(r.next());
       }
     } catch (IOException e) {

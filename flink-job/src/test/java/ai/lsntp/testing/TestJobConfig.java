@@ -6,6 +6,12 @@ import ai.lsntp.config.ConfigLoader;
 public final class TestJobConfig {
   private TestJobConfig() {}
 
+  /** The job's six topics under one prefix, as {@link #onTopics} names them. */
+  public static String[] topics(String prefix) {
+    return new String[] {prefix + ".frames", prefix + ".forecasts", prefix + ".alerts", prefix + ".rejects",
+        prefix + ".model-events", prefix + ".verification"};
+  }
+
   /**
    * Bootstrap servers, group id and the four topics {@code prefix.frames|forecasts|alerts|rejects},
    * models from models/, checkpoints in a fresh temporary directory.
@@ -25,6 +31,8 @@ public final class TestJobConfig {
         .set("topics.forecasts", prefix + ".forecasts")
         .set("topics.alerts", prefix + ".alerts")
         .set("topics.rejects", prefix + ".rejects")
+        .set("topics.model-events", prefix + ".model-events")
+        .set("topics.verification", prefix + ".verification")
         .set("models.directory", TestPaths.models().toString());
   }
 }

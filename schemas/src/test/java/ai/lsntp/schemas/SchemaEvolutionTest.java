@@ -38,7 +38,8 @@ class SchemaEvolutionTest {
         new Object[] {"Forecast-v1.avsc", Forecast.getClassSchema()},
         new Object[] {"RejectedFrame-v1.avsc", RejectedFrame.getClassSchema()},
         new Object[] {"RejectedFrame-v2.avsc", RejectedFrame.getClassSchema()},
-        new Object[] {"Alert-v1.avsc", Alert.getClassSchema()});
+        new Object[] {"Alert-v1.avsc", Alert.getClassSchema()},
+        new Object[] {"Alert-v2.avsc", Alert.getClassSchema()});
   }
 
   private static Schema previous(String name) throws IOException {

@@ -1,9 +1,10 @@
 package ai.lsntp.system;
 
+import ai.lsntp.testing.KafkaBroker;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.lsntp.avro.TemperatureFrame;
-import ai.lsntp.embedded.EmbeddedKafka;
 import ai.lsntp.model.ModelCatalog;
 import ai.lsntp.model.ModelSpec;
 import ai.lsntp.testing.RealFrames;
@@ -15,8 +16,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -28,25 +27,15 @@ import org.junit.jupiter.api.io.TempDir;
  * return and the job keep forecasting: an entry point that calls System.exit ends the JobManager.
  */
 class ApplicationModeTest {
-  static EmbeddedKafka kafka;
+  @RegisterExtension static final KafkaBroker kafka = new KafkaBroker();
 
   @TempDir Path work;
-
-  @BeforeAll
-  static void start() throws Exception {
-    kafka = EmbeddedKafka.start();
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    kafka.close();
-  }
 
   @Test
   void theJobManagerSurvivesTheEntryPointAndTheJobRuns() throws Exception {
     String prefix = "app";
-    kafka.createTopics(1, prefix + ".frames", prefix + ".forecasts", prefix + ".alerts", prefix + ".rejects");
-    ModelSpec uk = ModelCatalog.scan(TestPaths.models()).forGrid(RealFrames.uk(1).get(0).getGridId());
+    kafka.createTopics(1, ai.lsntp.testing.TestJobConfig.topics(prefix));
+    ModelSpec uk = ModelCatalog.load(TestPaths.models()).forGrid(RealFrames.uk(1).get(0).getGridId());
     List<TemperatureFrame> frames = RealFrames.uk(uk.alpha + 8);
     Properties client = new Properties();
     client.put("bootstrap.servers", kafka.bootstrapServers());
@@ -61,7 +50,8 @@ class ApplicationModeTest {
           BuildFacts.read().mainClass, List.of("--bootstrap-servers", kafka.bootstrapServers(), "--models",
               TestPaths.models().toString(), "--group-id", prefix, "--frames-topic", prefix + ".frames",
               "--forecasts-topic", prefix + ".forecasts", "--alerts-topic", prefix + ".alerts",
-              "--rejects-topic", prefix + ".rejects", "--checkpoint-interval", "1s",
+              "--rejects-topic", prefix + ".rejects", "--model-events-topic", prefix + ".model-events",
+            "--verification-topic", prefix + ".verification", "--checkpoint-interval", "1s",
               "--set", "stream.future-tolerance=3650d"));
       cluster.startTaskManager();
 

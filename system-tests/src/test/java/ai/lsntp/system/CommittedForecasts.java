@@ -1,8 +1,6 @@
 package ai.lsntp.system;
 
-import ai.lsntp.avro.Alert;
 import ai.lsntp.avro.Forecast;
-import ai.lsntp.avro.RejectedFrame;
 import ai.lsntp.tools.TopicWatcher;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -28,19 +26,13 @@ final class CommittedForecasts implements AutoCloseable {
   CommittedForecasts(String bootstrap, String topic) {
     Properties p = new Properties();
     p.put("bootstrap.servers", bootstrap);
-    watcher = new TopicWatcher(p, topic, null, null, null, true);
+    watcher = new TopicWatcher(p, TopicWatcher.Topics.onlyForecasts(topic), null, true);
     thread = new Thread(() -> {
       TopicWatcher.Handler h = new TopicWatcher.Handler() {
         @Override
         public void forecast(Forecast f) {
           seen.add(new Seen(f.getGridId(), f.getIssueTime().toEpochMilli(), f.getModelVersion(), System.currentTimeMillis()));
         }
-
-        @Override
-        public void alert(Alert a) { }
-
-        @Override
-        public void reject(RejectedFrame r) { }
 
         @Override
         public void undecodable(ConsumerRecord<byte[], byte[]> r, String expected, Exception why) {

@@ -104,7 +104,7 @@ class ComposeFileTest {
 
     LsntpConfig defaults = new ConfigLoader().load();
     String topicsCmd = commandText(services.get("topics"));
-    for (String t : List.of(defaults.topics.frames, defaults.topics.forecasts, defaults.topics.alerts, defaults.topics.rejects)) {
+    for (String t : defaults.topicNames()) {
       assertThat(topicsCmd).as("topic creation").contains(t);
     }
     assertThat(services.get("topics").get("image")).isEqualTo(kafka.get("image"));

@@ -1,9 +1,10 @@
 package ai.lsntp.system;
 
+import ai.lsntp.testing.KafkaBroker;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.lsntp.avro.TemperatureFrame;
-import ai.lsntp.embedded.EmbeddedKafka;
 import ai.lsntp.model.ModelCatalog;
 import ai.lsntp.model.ModelSpec;
 import ai.lsntp.testing.RealFrames;
@@ -19,8 +20,6 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.TreeMap;
 import java.util.stream.Collectors;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -31,31 +30,22 @@ import org.junit.jupiter.api.io.TempDir;
  * transactions). A read_committed consumer must see every expected forecast exactly once.
  */
 class CrashRecoveryTest {
-  static EmbeddedKafka kafka;
+  @RegisterExtension static final KafkaBroker kafka = new KafkaBroker();
 
   @TempDir Path work;
-
-  @BeforeAll
-  static void start() throws Exception {
-    kafka = EmbeddedKafka.start();
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    kafka.close();
-  }
 
   @Test
   void aKilledJobProcessResumesWithEveryForecastExactlyOnce() throws Exception {
     String prefix = "crash";
-    kafka.createTopics(1, prefix + ".frames", prefix + ".forecasts", prefix + ".alerts", prefix + ".rejects");
-    ModelSpec spec = ModelCatalog.scan(TestPaths.models()).forGrid(RealFrames.uk(1).get(0).getGridId());
+    kafka.createTopics(1, ai.lsntp.testing.TestJobConfig.topics(prefix));
+    ModelSpec spec = ModelCatalog.load(TestPaths.models()).forGrid(RealFrames.uk(1).get(0).getGridId());
     int n = 48;
     List<TemperatureFrame> frames = RealFrames.uk(n);
     Path checkpoints = Files.createDirectories(work.resolve("checkpoints"));
     List<String> job = List.of("job", "--bootstrap-servers", kafka.bootstrapServers(), "--models", TestPaths.models().toString(),
         "--group-id", prefix, "--frames-topic", prefix + ".frames", "--forecasts-topic", prefix + ".forecasts",
-        "--alerts-topic", prefix + ".alerts", "--rejects-topic", prefix + ".rejects", "--delivery", "exactly-once",
+        "--alerts-topic", prefix + ".alerts", "--rejects-topic", prefix + ".rejects", "--model-events-topic", prefix + ".model-events",
+            "--verification-topic", prefix + ".verification", "--delivery", "exactly-once",
         "--checkpoint-interval", "1s", "--set", "checkpoints.directory=" + checkpoints,
         "--set", "stream.future-tolerance=3650d");
     Properties client = new Properties();

@@ -55,7 +55,7 @@ class SecuredKafkaTest {
     broker = ScramKafkaBroker.start(dir.resolve("broker"), Map.of(USER, PASSWORD, READER, READER_PASSWORD));
     try (Admin admin = Admin.create(broker.login(ScramKafkaBroker.ADMIN, ScramKafkaBroker.ADMIN_PASSWORD))) {
       List<NewTopic> topics = new ArrayList<>();
-      for (String t : List.of("frames", "forecasts", "alerts", "rejects")) {
+      for (String t : List.of("frames", "forecasts", "alerts", "rejects", "model-events", "verification")) {
         topics.add(new NewTopic(PREFIX + "." + t, 1, (short) 1));
       }
       admin.createTopics(topics).all().get(60, TimeUnit.SECONDS);
@@ -90,7 +90,8 @@ class SecuredKafkaTest {
       y.append("  properties:\n    security.protocol: SASL_PLAINTEXT\n    sasl.mechanism: SCRAM-SHA-512\n");
       y.append("    sasl.jaas.config: '").append(ScramKafkaBroker.jaas(user, password)).append("'\n");
     }
-    y.append("topics: {frames: sec.frames, forecasts: sec.forecasts, alerts: sec.alerts, rejects: sec.rejects}\n");
+    y.append("topics: {frames: sec.frames, forecasts: sec.forecasts, alerts: sec.alerts, rejects: sec.rejects, "
+        + "model-events: sec.model-events, verification: sec.verification}\n");
     y.append("models: {directory: ").append(TestPaths.models()).append("}\n");
     y.append("stream: {future-tolerance: 3650d}\n");
     y.append("checkpoints: {directory: ").append(dir.resolve("checkpoints-" + name)).append("}\n");
@@ -111,7 +112,7 @@ class SecuredKafkaTest {
   @Test
   void theJobReplayAndWatchWorkWithTheRightCredentialsAndPrintNoPassword() throws Exception {
     Path cfgFile = config("right", USER, PASSWORD, "rw-------");
-    ModelSpec uk = ModelCatalog.scan(TestPaths.models()).forGrid(RealFrames.uk(1).get(0).getGridId());
+    ModelSpec uk = ModelCatalog.load(TestPaths.models()).forGrid(RealFrames.uk(1).get(0).getGridId());
     int n = uk.alpha + 3;
     Cli replay = lsntp("replay", frames(), "--config", cfgFile.toString(), "--limit", Integer.toString(n), "--progress", "none");
     assertThat(replay.exit).as(replay.toString()).isZero();

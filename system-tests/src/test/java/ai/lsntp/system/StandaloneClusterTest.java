@@ -1,9 +1,10 @@
 package ai.lsntp.system;
 
+import ai.lsntp.testing.KafkaBroker;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.lsntp.avro.TemperatureFrame;
-import ai.lsntp.embedded.EmbeddedKafka;
 import ai.lsntp.model.ModelCatalog;
 import ai.lsntp.model.ModelSpec;
 import ai.lsntp.testing.RealFrames;
@@ -24,8 +25,6 @@ import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.apache.flink.runtime.state.KeyGroupRangeAssignment;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -39,19 +38,9 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class StandaloneClusterTest {
   static final int PARALLELISM = 2;
-  static EmbeddedKafka kafka;
+  @RegisterExtension static final KafkaBroker kafka = new KafkaBroker();
 
   @TempDir Path work;
-
-  @BeforeAll
-  static void start() throws Exception {
-    kafka = EmbeddedKafka.start();
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    kafka.close();
-  }
 
   /** Four grid ids, two handled by each parallel instance of the keyed stages. */
   static List<String> gridsOverBothInstances(String base) {
@@ -86,8 +75,8 @@ class StandaloneClusterTest {
   @Test
   void theJobSurvivesATaskManagerKilledMidStreamWithEveryForecastExactlyOnce() throws Exception {
     String prefix = "cluster";
-    kafka.createTopics(2, prefix + ".frames", prefix + ".forecasts", prefix + ".alerts", prefix + ".rejects");
-    ModelSpec uk = ModelCatalog.scan(TestPaths.models()).forGrid(RealFrames.uk(1).get(0).getGridId());
+    kafka.createTopics(2, ai.lsntp.testing.TestJobConfig.topics(prefix));
+    ModelSpec uk = ModelCatalog.load(TestPaths.models()).forGrid(RealFrames.uk(1).get(0).getGridId());
     List<String> grids = gridsOverBothInstances(uk.gridId);
     Path models = modelsFor(grids, work.resolve("models"));
     int perGrid = 40;
@@ -126,7 +115,8 @@ class StandaloneClusterTest {
         String submitted = cluster.submit(appJar, PARALLELISM, List.of("--bootstrap-servers", kafka.bootstrapServers(),
             "--models", models.toString(), "--group-id", prefix, "--frames-topic", prefix + ".frames",
             "--forecasts-topic", prefix + ".forecasts", "--alerts-topic", prefix + ".alerts",
-            "--rejects-topic", prefix + ".rejects", "--delivery", "exactly-once", "--checkpoint-interval", "2s",
+            "--rejects-topic", prefix + ".rejects", "--model-events-topic", prefix + ".model-events",
+            "--verification-topic", prefix + ".verification", "--delivery", "exactly-once", "--checkpoint-interval", "2s",
             "--set", "stream.future-tolerance=3650d", "--set", "stream.idle-timeout=2s"));
         assertThat(submitted).contains("Job has been submitted with JobID");
         String jobId = submitted.replaceAll("(?s).*JobID ([0-9a-f]{32}).*", "$1");

@@ -61,6 +61,10 @@ final class StandaloneFlinkCluster implements AutoCloseable {
     c.put("taskmanager.load-balance.mode", "SLOTS"); // spread a job's slots over the TaskManagers
     c.put("heartbeat.interval", "2000");
     c.put("heartbeat.timeout", "30000"); // a loaded 2-core machine; a dead TaskManager is noticed at its first failed heartbeat RPC
+    // An application cluster copies the --jars it is given here and reuses a file of the same name
+    // that is already there (Flink's default is the machine-wide /opt/flink/artifacts): a stale jar
+    // from an earlier run would then be the one that runs. Each cluster gets its own.
+    c.put("user.artifacts.base-dir", dir.resolve("artifacts").toString());
     c.putAll(settings);
     StringBuilder yaml = new StringBuilder();
     c.forEach((k, v) -> yaml.append(k).append(": ").append(v).append('\n'));

@@ -4,6 +4,7 @@ import ai.lsntp.avro.Alert;
 import ai.lsntp.avro.Forecast;
 import ai.lsntp.avro.RejectedFrame;
 import ai.lsntp.avro.TemperatureFrame;
+import ai.lsntp.avro.Verification;
 import ai.lsntp.config.Durations;
 import ai.lsntp.config.JobOptions;
 import ai.lsntp.config.LsntpConfig;
@@ -16,6 +17,7 @@ import ai.lsntp.tools.FramePublisher;
 import ai.lsntp.tools.Lines;
 import ai.lsntp.tools.Replay;
 import ai.lsntp.tools.TopicWatcher;
+import ai.lsntp.tools.VerificationTable;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -100,7 +102,7 @@ public class DemoCommand implements Callable<Integer> {
           + " {name: air-frost, kind: frost, threshold: 273.15},"
           + " {name: rapid-change-8k-6h, kind: change, threshold: 8.0, within: 6h}]");
       LsntpConfig cfg = options.toConfig(base);
-      kafka.createTopics(1, cfg.topics.frames, cfg.topics.forecasts, cfg.topics.alerts, cfg.topics.rejects);
+      kafka.createTopics(1, cfg.topicNames().toArray(String[]::new));
       ForecastJob forecastJob = ForecastJob.fromKafka(cfg, false);
 
       List<TemperatureFrame> frames = FrameFiles.readAll(UserPaths.input(framesFile));
@@ -156,8 +158,10 @@ public class DemoCommand implements Callable<Integer> {
       replayThread.setDaemon(true);
       replayThread.start();
 
-      watcher = new TopicWatcher(cfg.kafkaProperties(), cfg.topics.forecasts, cfg.topics.alerts,
-          showRejects ? cfg.topics.rejects : null, null, true);
+      watcher = new TopicWatcher(cfg.kafkaProperties(), new TopicWatcher.Topics(cfg.topics.forecasts, cfg.topics.alerts,
+          showRejects ? cfg.topics.rejects : null, cfg.verification.enabled ? cfg.topics.verification : null), null, true);
+      VerificationTable table = new VerificationTable(cfg.verificationWindow());
+      long[] lastTable = {Long.MIN_VALUE};
       watcherRef[0] = watcher;
       AtomicInteger forecasts = new AtomicInteger();
       AtomicInteger alerts = new AtomicInteger();
@@ -185,6 +189,19 @@ public class DemoCommand implements Callable<Integer> {
         public void reject(RejectedFrame r) {
           rejects.incrementAndGet();
           System.out.println(Lines.reject(r));
+        }
+
+        @Override
+        public void verification(Verification v) {
+          // the live forecasts' skill, every 6 hours of replayed time
+          table.add(v);
+          long t = table.newestValidTime();
+          if (lastTable[0] == Long.MIN_VALUE) {
+            lastTable[0] = t;
+          } else if (t - lastTable[0] >= 6 * 3_600_000L) {
+            lastTable[0] = t;
+            table.render().forEach(System.out::println);
+          }
         }
 
         @Override

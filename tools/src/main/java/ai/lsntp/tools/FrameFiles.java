@@ -89,8 +89,8 @@ public final class FrameFiles {
    * Runs {@code python3 -m lsntp ingest FILE --out TMP.avro --grid-id ID [--variable V] [--start S] [--end E]}
    * in model-export/ and returns the Avro file; the ingest's own error message is passed on.
    */
-  public static Path ingest(Path file, String gridId, String variable, Instant start, Instant end, String python,
-      Path tmpDir) {
+  public static Path ingest(Path file, String gridId, String variable, String timeVar, String timeUnits, Instant start,
+      Instant end, String python, Path tmpDir, java.io.PrintWriter err) {
     if (gridId == null || gridId.isBlank()) {
       throw ToolException.input(file + ": GRIB/NetCDF input needs --grid-id (the grid the frames belong to, "
           + "e.g. era5-uk-0p25; it selects the model that serves them)");
@@ -106,6 +106,12 @@ public final class FrameFiles {
         "--out", out.toString(), "--grid-id", gridId));
     if (variable != null) {
       cmd.addAll(List.of("--variable", variable));
+    }
+    if (timeVar != null) {
+      cmd.addAll(List.of("--time-var", timeVar));
+    }
+    if (timeUnits != null) {
+      cmd.addAll(List.of("--time-units", timeUnits));
     }
     if (start != null) {
       cmd.addAll(List.of("--start", start.toString().replace("Z", "")));
@@ -127,7 +133,10 @@ public final class FrameFiles {
       if (p.exitValue() != 0) {
         throw ToolException.input(file + ": ingest failed: " + lastLines(text, 3));
       }
-      System.err.println(lastLines(text, 1));
+      // the ingest's warnings (gaps, skipped all-missing steps) and its summary
+      text.lines().filter(l -> l.startsWith("lsntp ingest: warning:")).forEach(err::println);
+      err.println(lastLines(text, 1));
+      err.flush();
     } catch (IOException e) {
       throw ToolException.failure("cannot run the Python ingest (" + String.join(" ", cmd) + "): " + e.getMessage());
     } catch (InterruptedException e) {
@@ -138,11 +147,10 @@ public final class FrameFiles {
   }
 
   private static String lastLines(String text, int n) {
-    // tqdm writes carriage-return progress: keep what is after the last \r of each line
     List<String> lines = new ArrayList<>();
     for (String l : text.split("\n")) {
-      String s = l.substring(l.lastIndexOf('\r') + 1).strip();
-      if (!s.isEmpty() && !s.startsWith("ingest ")) {
+      String s = l.strip();
+      if (!s.isEmpty() && !s.startsWith("lsntp ingest: warning:")) {
         lines.add(s);
       }
     }

@@ -68,6 +68,14 @@ public class ReplayCommand extends ToolCommand {
   @Option(names = "--variable", paramLabel = "NAME", description = "Temperature variable in GRIB/NetCDF input (default: found by the ingest).")
   String variable;
 
+  @Option(names = "--time-var", paramLabel = "NAME",
+      description = "NetCDF input whose time axis has no CF units: the variable holding its times (with --time-units).")
+  String timeVar;
+
+  @Option(names = "--time-units", paramLabel = "UNITS",
+      description = "The units of --time-var, e.g. \"hours since 1900-01-01 00:00\".")
+  String timeUnits;
+
   @Option(names = "--start", paramLabel = "TIME", description = "Skip frames valid before this UTC time (ISO, e.g. 2019-03-20T00:00Z).")
   String start;
 
@@ -160,7 +168,7 @@ public class ReplayCommand extends ToolCommand {
           avro.add(e.getKey());
         } else {
           err.println("replay: ingesting " + e.getKey() + " (" + e.getValue() + ") with the Python ingest ...");
-          avro.add(FrameFiles.ingest(e.getKey(), gridId, variable, from, to, python, tmp));
+          avro.add(FrameFiles.ingest(e.getKey(), gridId, variable, timeVar, timeUnits, from, to, python, tmp, err));
         }
       }
       long total = 0;

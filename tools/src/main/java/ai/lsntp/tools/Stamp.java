@@ -27,4 +27,13 @@ final class Stamp {
     }
     return "+" + (m / 60) + "h";
   }
+
+  /** A span as 24h, 90m or 3d (days from two on). */
+  static String span(java.time.Duration d) {
+    long m = d.toMinutes();
+    if (m % (24 * 60) == 0 && m >= 48 * 60) {
+      return m / (24 * 60) + "d";
+    }
+    return m % 60 == 0 ? m / 60 + "h" : m + "m";
+  }
 }

@@ -3,6 +3,7 @@ package ai.lsntp.tools;
 import ai.lsntp.avro.Alert;
 import ai.lsntp.avro.Forecast;
 import ai.lsntp.avro.RejectedFrame;
+import ai.lsntp.avro.Verification;
 import ai.lsntp.codec.AvroBytes;
 import java.io.IOException;
 import java.time.Duration;
@@ -17,35 +18,40 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 
 /**
  * The one reader of the job's output: a read_committed consumer (only the output of committed
- * Flink checkpoints) of the forecasts, alerts and rejects topics that decodes each record and hands
- * it to a {@link Handler}. Offsets are never committed: every watcher reads for itself.
+ * Flink checkpoints) of the forecasts, alerts, rejects and verification topics that decodes each
+ * record and hands it to a {@link Handler}. Offsets are never committed: every watcher reads for
+ * itself.
  */
 public final class TopicWatcher implements AutoCloseable {
-  /** What a watcher does with each record; a record that is not what its topic carries goes to {@link #undecodable}. */
+  /** What a watcher does with each record (nothing, unless it says); a record that is not what its topic carries goes to {@link #undecodable}. */
   public interface Handler {
-    void forecast(Forecast f);
+    default void forecast(Forecast f) {}
 
-    void alert(Alert a);
+    default void alert(Alert a) {}
 
-    void reject(RejectedFrame r);
+    default void reject(RejectedFrame r) {}
+
+    default void verification(Verification v) {}
 
     void undecodable(ConsumerRecord<byte[], byte[]> record, String expected, Exception why);
   }
 
+  /** The topics to read; null for one not to read. */
+  public record Topics(String forecasts, String alerts, String rejects, String verification) {
+    public static Topics onlyForecasts(String topic) {
+      return new Topics(topic, null, null, null);
+    }
+  }
+
   private final KafkaConsumer<byte[], byte[]> consumer;
-  private final String forecasts;
-  private final String alerts;
-  private final String rejects;
+  private final Topics topics;
   private final AvroBytes<Forecast> fc = AvroBytes.of(Forecast.class);
   private final AvroBytes<Alert> ac = AvroBytes.of(Alert.class);
   private final AvroBytes<RejectedFrame> rc = AvroBytes.of(RejectedFrame.class);
+  private final AvroBytes<Verification> vc = AvroBytes.of(Verification.class);
 
-  /**
-   * @param forecasts, alerts, rejects topic names, or null for a topic not to read
-   * @param groupId null for a fresh group per watcher
-   */
-  public TopicWatcher(Properties clientProperties, String forecasts, String alerts, String rejects, String groupId,
-      boolean fromBeginning) {
+  /** @param groupId null for a fresh group per watcher */
+  public TopicWatcher(Properties clientProperties, Topics topics, String groupId, boolean fromBeginning) {
     Properties p = new Properties();
     p.putAll(clientProperties);
     p.put("group.id", groupId != null ? groupId : "lsntp-watch-" + UUID.randomUUID());
@@ -53,17 +59,15 @@ public final class TopicWatcher implements AutoCloseable {
     p.put("enable.auto.commit", "false");
     p.put("auto.offset.reset", fromBeginning ? "earliest" : "latest");
     p.putIfAbsent("client.id", "lsntp-watch");
-    this.forecasts = forecasts;
-    this.alerts = alerts;
-    this.rejects = rejects;
+    this.topics = topics;
     this.consumer = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer());
     consumer.subscribe(topics());
   }
 
-  /** The topics read, in the order forecasts, alerts, rejects. */
+  /** The topics read, in the order forecasts, alerts, rejects, verification. */
   public List<String> topics() {
     List<String> t = new ArrayList<>();
-    for (String s : new String[] {forecasts, alerts, rejects}) {
+    for (String s : new String[] {topics.forecasts(), topics.alerts(), topics.rejects(), topics.verification()}) {
       if (s != null) {
         t.add(s);
       }
@@ -75,7 +79,8 @@ public final class TopicWatcher implements AutoCloseable {
   public int poll(Duration timeout, Handler handler) {
     ConsumerRecords<byte[], byte[]> recs = consumer.poll(timeout);
     for (ConsumerRecord<byte[], byte[]> r : recs) {
-      String expected = r.topic().equals(forecasts) ? "Forecast" : r.topic().equals(alerts) ? "Alert" : "RejectedFrame";
+      String expected = r.topic().equals(topics.forecasts()) ? "Forecast" : r.topic().equals(topics.alerts()) ? "Alert"
+          : r.topic().equals(topics.verification()) ? "Verification" : "RejectedFrame";
       if (r.value() == null) {
         handler.undecodable(r, expected, new IOException("the record has no value (a tombstone)"));
         continue;
@@ -87,6 +92,9 @@ public final class TopicWatcher implements AutoCloseable {
             break;
           case "Alert":
             handler.alert(ac.decode(r.value()));
+            break;
+          case "Verification":
+            handler.verification(vc.decode(r.value()));
             break;
           default:
             handler.reject(rc.decode(r.value()));

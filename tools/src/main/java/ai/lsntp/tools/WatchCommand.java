@@ -7,6 +7,7 @@ import ai.lsntp.config.UserPaths;
 import ai.lsntp.avro.Alert;
 import ai.lsntp.avro.Forecast;
 import ai.lsntp.avro.RejectedFrame;
+import ai.lsntp.avro.Verification;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -48,6 +49,15 @@ public class WatchCommand extends ToolCommand {
   @Option(names = "--show-rejects", description = "Also print rejected frames (the dead letters) with their reasons.")
   boolean showRejects;
 
+  @Option(names = "--verification", description = "Read the verification topic and print the rolling table of the "
+      + "live forecasts' skill (MAE vs persistence per grid and lead over verification.window) every --table-every "
+      + "of valid time and at the end.")
+  boolean verification;
+
+  @Option(names = "--table-every", paramLabel = "DURATION", defaultValue = "6h",
+      description = "With --verification: print the table each time the verified valid times advance by this much (default ${DEFAULT-VALUE}).")
+  String tableEvery;
+
   @Option(names = "--forecasts-topic", paramLabel = "TOPIC", description = "Forecasts topic (default: topics.forecasts of the configuration).")
   String forecastsTopic;
 
@@ -87,6 +97,7 @@ public class WatchCommand extends ToolCommand {
   public long forecasts;
   public long alerts;
   public long rejects;
+  public long verifications;
   public long undecodable;
   public long outputFailures;
   public final List<Path> written = new ArrayList<>();
@@ -101,7 +112,7 @@ public class WatchCommand extends ToolCommand {
   protected int run() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
-    if (noAlerts && noForecasts) {
+    if (noAlerts && noForecasts && !verification && !showRejects) {
       throw ToolException.input("--no-alerts and --no-forecasts together leave nothing to watch");
     }
     if (maxRecords != null && maxRecords < 1) {
@@ -115,6 +126,8 @@ public class WatchCommand extends ToolCommand {
     String ft = forecastsTopic != null ? forecastsTopic : connection.config().topics.forecasts;
     String at = alertsTopic != null ? alertsTopic : connection.config().topics.alerts;
     String rt = rejectsTopic != null ? rejectsTopic : connection.config().topics.rejects;
+    String vt = connection.config().topics.verification;
+    long every = Times.duration("--table-every", tableEvery).toMillis();
     List<String> topics = new ArrayList<>();
     if (!noForecasts) {
       topics.add(ft);
@@ -124,6 +137,9 @@ public class WatchCommand extends ToolCommand {
     }
     if (showRejects) {
       topics.add(rt);
+    }
+    if (verification) {
+      topics.add(vt);
     }
     checkTopics(topics, connect);
 
@@ -143,9 +159,10 @@ public class WatchCommand extends ToolCommand {
     }, "lsntp-watch-stop");
     Runtime.getRuntime().addShutdownHook(hook);
     ForecastNetcdf nc = netcdfDir == null ? null : new ForecastNetcdf(netcdfDir, python);
-    Printing printing = new Printing(out, err, nc);
-    try (TopicWatcher w = new TopicWatcher(connection.clientProperties(), noForecasts ? null : ft, noAlerts ? null : at,
-        showRejects ? rt : null, groupId, fromBeginning)) {
+    VerificationTable table = verification ? new VerificationTable(connection.config().verificationWindow()) : null;
+    Printing printing = new Printing(out, err, nc, table, every);
+    try (TopicWatcher w = new TopicWatcher(connection.clientProperties(), new TopicWatcher.Topics(noForecasts ? null : ft,
+        noAlerts ? null : at, showRejects ? rt : null, verification ? vt : null), groupId, fromBeginning)) {
       watcher = w;
       err.println("watch: " + String.join(", ", topics) + " on " + connection.bootstrap() + " (read_committed, "
           + (fromBeginning ? "from the beginning" : "new records only") + ")");
@@ -167,6 +184,10 @@ public class WatchCommand extends ToolCommand {
       }
     } finally {
       watcher = null;
+      if (table != null) {
+        table.render().forEach(out::println);
+        out.flush();
+      }
       if (nc != null) {
         nc.close();
       }
@@ -177,6 +198,7 @@ public class WatchCommand extends ToolCommand {
       }
       err.println("watch summary: " + forecasts + " forecasts, " + alerts + " alerts"
           + (showRejects ? ", " + rejects + " rejects" : "")
+          + (verification ? ", " + verifications + " verifications" : "")
           + (undecodable > 0 ? ", " + undecodable + " undecodable records" : "")
           + (netcdfDir != null || pngDir != null ? ", " + written.size() + " files written" : "")
           + (outputFailures > 0 ? ", " + outputFailures + " outputs failed" : ""));
@@ -191,12 +213,34 @@ public class WatchCommand extends ToolCommand {
     private final PrintWriter out;
     private final PrintWriter err;
     private final ForecastNetcdf nc;
+    private final VerificationTable table;
+    private final long tableEvery;
+    private long lastTable = Long.MIN_VALUE;
     long printed;
 
-    Printing(PrintWriter out, PrintWriter err, ForecastNetcdf nc) {
+    Printing(PrintWriter out, PrintWriter err, ForecastNetcdf nc, VerificationTable table, long tableEvery) {
       this.out = out;
       this.err = err;
       this.nc = nc;
+      this.table = table;
+      this.tableEvery = tableEvery;
+    }
+
+    @Override
+    public void verification(Verification v) {
+      if (!grids.isEmpty() && !grids.contains(v.getGridId())) {
+        return;
+      }
+      verifications++;
+      table.add(v);
+      long t = table.newestValidTime();
+      if (lastTable == Long.MIN_VALUE) {
+        lastTable = t;
+      } else if (t - lastTable >= tableEvery) {
+        lastTable = t;
+        table.render().forEach(out::println);
+        out.flush();
+      }
     }
 
     private boolean wanted(String grid) {

@@ -1,5 +1,7 @@
 package ai.lsntp.tools;
 
+import ai.lsntp.testing.KafkaBroker;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import ai.lsntp.testing.Cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -10,7 +12,6 @@ import ai.lsntp.testing.TestPaths;
 import ai.lsntp.avro.TemperatureFrame;
 import ai.lsntp.codec.PackedFloats;
 import ai.lsntp.config.LsntpConfig;
-import ai.lsntp.embedded.EmbeddedKafka;
 import ai.lsntp.job.ForecastJob;
 import ai.lsntp.model.ModelCatalog;
 import ai.lsntp.model.ModelSpec;
@@ -22,8 +23,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Collectors;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -39,21 +38,9 @@ class EndToEndToolsTest {
   static final double EXACT_K = 1e-5;
   /** The NCEP frames go out under this id: models/ serves ncep-na-2p5 itself, and this test needs a grid nobody serves. */
   static final String UNSERVED_GRID = "ncep-na-2p5-unserved";
-  static EmbeddedKafka kafka;
+  @RegisterExtension static final KafkaBroker kafka = new KafkaBroker();
 
   @TempDir Path tmp;
-
-  @BeforeAll
-  static void start() throws Exception {
-    kafka = EmbeddedKafka.start();
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    if (kafka != null) {
-      kafka.close();
-    }
-  }
 
   /**
    * A shared real data file (../shared/data beside the project, or -Dlsntp.shared.data=DIR). A
@@ -93,14 +80,15 @@ class EndToEndToolsTest {
   void ingestReplayJobWatchGivesTheForecastsOfTheModelOnTheIngestedFrames() throws Exception {
     Path grib = realFile("era5-t2m-uk-2019-03-01_24-hourly.grib", "era5-uk-2019-03.avro", "2019-03-20T00:00", 12);
     Path nc = realFile("ncep-air-sig995-na-2013-01_2014-02-6hourly.nc", "ncep-na-2014-01_02.avro", "2014-01-01T00:00", 4);
-    ModelCatalog models = ModelCatalog.scan(TestPaths.models());
+    ModelCatalog models = ModelCatalog.load(TestPaths.models());
     ModelSpec spec = models.forGrid("era5-uk-0p25");
     assertThat(spec).as("shipped model for era5-uk-0p25").isNotNull();
 
     // 1. ingest: GRIB -> Avro container file with the project's Python ingest
     Instant from = Instant.parse("2019-03-20T00:00:00Z");
     Instant to = Instant.parse("2019-03-20T11:00:00Z");
-    Path avro = FrameFiles.ingest(grib, "era5-uk-0p25", null, from, to, "/usr/bin/python3", tmp);
+    Path avro = FrameFiles.ingest(grib, "era5-uk-0p25", null, null, null, from, to, "/usr/bin/python3", tmp,
+        new java.io.PrintWriter(System.err, true));
     List<TemperatureFrame> frames = RealFrames.read(avro, 1000);
     assertThat(frames).hasSize(12);
     assertThat(frames.get(0).getValidTime()).isEqualTo(from);
@@ -109,7 +97,7 @@ class EndToEndToolsTest {
 
     // 2. replay: the ingested Avro file, and NetCDF frames of a grid no model serves (they must be rejected)
     String prefix = "e2e";
-    kafka.createTopics(2, prefix + ".frames", prefix + ".forecasts", prefix + ".alerts", prefix + ".rejects");
+    kafka.createTopics(2, TestJobConfig.topics(prefix));
     String[] topics = {"--set", "topics.frames=" + prefix + ".frames", "--set", "topics.forecasts=" + prefix + ".forecasts",
         "--set", "topics.alerts=" + prefix + ".alerts", "--set", "topics.rejects=" + prefix + ".rejects"};
     List<String> replayArgs = new ArrayList<>(List.of(avro.toString(), "-b", kafka.bootstrapServers(), "--max-speed",

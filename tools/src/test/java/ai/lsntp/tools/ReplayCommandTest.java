@@ -1,5 +1,7 @@
 package ai.lsntp.tools;
 
+import ai.lsntp.testing.KafkaBroker;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import ai.lsntp.testing.Cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -9,7 +11,6 @@ import ai.lsntp.testing.TestPaths;
 import ai.lsntp.avro.Forecast;
 import ai.lsntp.avro.TemperatureFrame;
 import ai.lsntp.codec.AvroBytes;
-import ai.lsntp.embedded.EmbeddedKafka;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,29 +28,15 @@ import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** lsntp replay against a real in-process KRaft broker, on the shipped real ERA5 frames. */
 class ReplayCommandTest {
-  static EmbeddedKafka kafka;
+  @RegisterExtension static final KafkaBroker kafka = new KafkaBroker();
   static final Path UK = TestPaths.ukFrames();
 
   @TempDir Path tmp;
-
-  @BeforeAll
-  static void start() throws Exception {
-    kafka = EmbeddedKafka.start();
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    if (kafka != null) {
-      kafka.close();
-    }
-  }
 
   static String topic(String name) throws Exception {
     String t = name + "-" + UUID.randomUUID().toString().substring(0, 8);

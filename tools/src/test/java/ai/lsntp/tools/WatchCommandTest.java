@@ -1,5 +1,7 @@
 package ai.lsntp.tools;
 
+import ai.lsntp.testing.KafkaBroker;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import ai.lsntp.testing.Cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -12,7 +14,6 @@ import ai.lsntp.avro.RejectedFrame;
 import ai.lsntp.avro.TemperatureFrame;
 import ai.lsntp.codec.AvroBytes;
 import ai.lsntp.codec.PackedFloats;
-import ai.lsntp.embedded.EmbeddedKafka;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.awt.image.BufferedImage;
 import java.nio.ByteBuffer;
@@ -28,7 +29,6 @@ import javax.imageio.ImageIO;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -38,7 +38,7 @@ import org.junit.jupiter.api.io.TempDir;
  * (a transactional producer), committed and aborted; forecasts carry real ERA5 fields.
  */
 class WatchCommandTest {
-  static EmbeddedKafka kafka;
+  @RegisterExtension static final KafkaBroker kafka = new KafkaBroker();
   static List<TemperatureFrame> frames;
   static final long HOUR = 3_600_000L;
 
@@ -46,15 +46,7 @@ class WatchCommandTest {
 
   @BeforeAll
   static void start() throws Exception {
-    kafka = EmbeddedKafka.start();
     frames = RealFrames.uk(12);
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    if (kafka != null) {
-      kafka.close();
-    }
   }
 
   /** A forecast issued at frame {@code issue} whose leads are the real frames that followed it. */
@@ -243,5 +235,34 @@ class WatchCommandTest {
     for (Cli c : List.of(noTopic, noBroker, nothing, badIdle)) {
       assertThat(c.err).as("no stack trace").doesNotContain("\tat ");
     }
+  }
+
+  @Test
+  void theVerificationTablePoolsTheRollingWindowPerGridAndLead() throws Exception {
+    String p = "v" + UUID.randomUUID().toString().substring(0, 8);
+    kafka.createTopics(1, p + ".forecasts", p + ".verification");
+    AvroBytes<ai.lsntp.avro.Verification> va = AvroBytes.of(ai.lsntp.avro.Verification.class);
+    Instant t0 = Instant.parse("2019-03-20T00:00:00Z");
+    try (KafkaProducer<byte[], byte[]> prod = transactional()) {
+      prod.beginTransaction();
+      for (int i = 0; i < 30; i++) { // hourly, lead 1: MAE 0.5 K against persistence 1 K (the first 5 h: 2 K)
+        double mae = i < 5 ? 2.0 : 0.5;
+        prod.send(new ProducerRecord<>(p + ".verification", key("g"), va.encode(ai.lsntp.avro.Verification.newBuilder()
+            .setGridId("g").setModelName("LS-NTP").setModelVersion("1").setIssueTime(t0.plusSeconds(3600L * i))
+            .setLead(1).setValidTime(t0.plusSeconds(3600L * (i + 1))).setMae(mae).setRmse(mae).setPersistenceMae(1.0)
+            .setCells(100).setProducedAt(Instant.now()).build())));
+      }
+      prod.commitTransaction();
+    }
+    Cli r = Cli.run(new WatchCommand(), "-b", kafka.bootstrapServers(), "--forecasts-topic", p + ".forecasts",
+        "--set", "topics.verification=" + p + ".verification", "--set", "verification.window=24h", "--no-alerts",
+        "--verification", "--from-beginning", "--idle-timeout", "5s");
+    assertThat(r.exit).as(r.toString()).isZero();
+    // the last table covers the last 24 h of valid times: 24 scores, all 0.5 K against 1 K: skill +0.5
+    List<String> rows = r.out.lines().filter(l -> l.startsWith("VERIFY   g ")).toList();
+    assertThat(rows).isNotEmpty();
+    assertThat(rows.get(rows.size() - 1)).contains("+1").contains("0.500").contains("1.000").contains("+0.500")
+        .endsWith(" 24");
+    assertThat(r.err).contains("30 verifications");
   }
 }

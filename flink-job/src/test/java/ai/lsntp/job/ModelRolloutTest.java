@@ -1,0 +1,199 @@
+package ai.lsntp.job;
+
+import ai.lsntp.testing.KafkaBroker;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.lsntp.avro.Forecast;
+import ai.lsntp.avro.ModelEvent;
+import ai.lsntp.avro.ModelEventKind;
+import ai.lsntp.avro.RejectedFrame;
+import ai.lsntp.avro.TemperatureFrame;
+import ai.lsntp.codec.AvroBytes;
+import ai.lsntp.config.LsntpConfig;
+import ai.lsntp.model.ModelCatalog;
+import ai.lsntp.model.ModelSpec;
+import ai.lsntp.testing.CommittedRecords;
+import ai.lsntp.testing.KafkaIO;
+import ai.lsntp.testing.ModelFiles;
+import ai.lsntp.testing.RealFrames;
+import ai.lsntp.testing.TestJobConfig;
+import ai.lsntp.testing.TestPaths;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.apache.flink.core.execution.JobClient;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Models roll out while the job runs (a real broker, a MiniCluster, the shipped models): a new
+ * version of a grid's model dropped into the directory mid-stream takes over between batches,
+ * with none of the grid's forecasts missing or repeated and each naming the version that made it;
+ * a corrupt file and a model whose graph does not fit its grid are refused with events while the
+ * serving model goes on; a new grid's model makes that grid's frames, rejected as UNKNOWN_GRID
+ * before, forecast.
+ */
+class ModelRolloutTest {
+  @RegisterExtension static final KafkaBroker kafka = new KafkaBroker();
+  static final AvroBytes<TemperatureFrame> FRAMES = AvroBytes.of(TemperatureFrame.class);
+
+  @TempDir Path tmp;
+
+  static void send(LsntpConfig cfg, List<TemperatureFrame> frames) throws Exception {
+    List<byte[][]> kv = new ArrayList<>();
+    for (TemperatureFrame f : frames) {
+      kv.add(new byte[][] {f.getGridId().getBytes(StandardCharsets.UTF_8), FRAMES.encode(f)});
+    }
+    KafkaIO.produce(kafka.bootstrapServers(), cfg.topics.frames, kv);
+  }
+
+  static List<Forecast> forecasts(CommittedRecords out, LsntpConfig cfg) throws IOException {
+    AvroBytes<Forecast> a = AvroBytes.of(Forecast.class);
+    List<Forecast> fs = new ArrayList<>();
+    for (CommittedRecords.Arrived r : out.on(cfg.topics.forecasts)) {
+      fs.add(a.decode(r.value()));
+    }
+    return fs;
+  }
+
+  static List<ModelEvent> events(CommittedRecords out, LsntpConfig cfg) throws IOException {
+    AvroBytes<ModelEvent> a = AvroBytes.of(ModelEvent.class);
+    List<ModelEvent> es = new ArrayList<>();
+    for (CommittedRecords.Arrived r : out.on(cfg.topics.modelEvents)) {
+      es.add(a.decode(r.value()));
+    }
+    return es;
+  }
+
+  static boolean hasEvent(CommittedRecords out, LsntpConfig cfg, ModelEventKind kind, String path) {
+    try {
+      return events(out, cfg).stream().anyMatch(e -> e.getKind() == kind && e.getModelPath().endsWith(path));
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  @Test
+  void modelsRollOutWhileTheJobRuns() throws Exception {
+    String prefix = "rollout";
+    kafka.createTopics(1, TestJobConfig.topics(prefix));
+    Path models = tmp.resolve("models");
+    ModelFiles.copyFolder(TestPaths.models().resolve("era5-uk"), models.resolve("era5-uk"));
+    LsntpConfig cfg = TestJobConfig.onTopics(kafka.bootstrapServers(), prefix)
+        .set("models.directory", models.toString())
+        .set("models.poll-interval", "500ms")
+        .set("delivery.checkpoint-interval", "500ms")
+        .set("stream.future-tolerance", "3650d")
+        .set("alerts", "[]")
+        .load();
+    List<TemperatureFrame> uk = RealFrames.uk(20);
+    ModelSpec v1 = ModelCatalog.load(models).forGrid(uk.get(0).getGridId());
+    List<TemperatureFrame> ncep = RealFrames.read(TestPaths.ukFrames().resolveSibling("ncep-na-2014-01_02.avro"), 8);
+    String ncepGrid = ncep.get(0).getGridId();
+
+    int firstBatch = 10 - v1.alpha + 1;
+    try (CommittedRecords out = new CommittedRecords(kafka.bootstrapServers(), cfg.topics.forecasts,
+        cfg.topics.modelEvents, cfg.topics.rejects)) {
+      JobClient job = ForecastJob.fromKafka(cfg, false).executeAsync(ForecastJob.localEnvironment(cfg));
+      try {
+        // v1 serves the first windows
+        send(cfg, uk.subList(0, 10));
+        assertThat(out.await(cfg.topics.forecasts, r -> r.size() >= firstBatch, Duration.ofSeconds(120))).isTrue();
+        // the start's model is announced at the watcher's first tick, committed at a checkpoint of its own
+        assertThat(out.await(cfg.topics.modelEvents, r -> hasEvent(out, cfg, ModelEventKind.ACCEPTED, "era5-uk/model.onnx"),
+            Duration.ofSeconds(30))).as("the start's model announced").isTrue();
+
+        // v2 of the same grid, written elsewhere and moved into place: it serves from the next batch on
+        Path staged = ModelFiles.withMetadata(models.resolve("era5-uk/model.onnx"), tmp.resolve("staging/model.onnx"),
+            Map.of("model_version", "2.0.0"));
+        ModelFiles.moveIntoPlace(staged, models.resolve("era5-uk/model.onnx"));
+        assertThat(out.await(cfg.topics.modelEvents, r -> hasEvent(out, cfg, ModelEventKind.ACCEPTED, "era5-uk/model.onnx")
+            && versionAccepted(out, cfg, "2.0.0"), Duration.ofSeconds(60))).as("v2 accepted\n" + events(out, cfg)).isTrue();
+        send(cfg, uk.subList(10, 16));
+        assertThat(out.await(cfg.topics.forecasts, r -> r.size() >= firstBatch + 6, Duration.ofSeconds(60))).isTrue();
+
+        // a corrupt file and a model whose graph does not fit the grid its metadata names: refused, v2 goes on
+        Files.createDirectories(models.resolve("corrupt"));
+        Files.write(models.resolve("corrupt/model.onnx"), "not an ONNX model".getBytes(StandardCharsets.UTF_8));
+        ModelSpec uk2 = v1;
+        ModelFiles.withMetadata(TestPaths.models().resolve("ncep-na/model.onnx"), tmp.resolve("staging2/model.onnx"),
+            Map.of("grid_id", "era5-uk-0p25", "grid_height", Integer.toString(uk2.height), "grid_width",
+                Integer.toString(uk2.width), "grid_lat0", Double.toString(uk2.lat0), "grid_lon0", Double.toString(uk2.lon0),
+                "grid_dlat", Double.toString(uk2.dlat), "grid_dlon", Double.toString(uk2.dlon), "step_hours", "1"));
+        ModelFiles.moveIntoPlace(tmp.resolve("staging2/model.onnx"), models.resolve("wrong-shape/model.onnx"));
+        assertThat(out.await(cfg.topics.modelEvents, r -> hasEvent(out, cfg, ModelEventKind.REFUSED, "corrupt/model.onnx")
+            && hasEvent(out, cfg, ModelEventKind.REFUSED, "wrong-shape/model.onnx"), Duration.ofSeconds(60))).isTrue();
+        send(cfg, uk.subList(16, 20));
+        assertThat(out.await(cfg.topics.forecasts, r -> r.size() >= firstBatch + 10, Duration.ofSeconds(60))).isTrue();
+
+        // a new grid: its frames are UNKNOWN_GRID until its model is dropped in, then forecast
+        send(cfg, ncep.subList(0, 1));
+        assertThat(out.await(cfg.topics.rejects, r -> !r.isEmpty(), Duration.ofSeconds(60))).isTrue();
+        Path stagedDir = ModelFiles.copyFolder(TestPaths.models().resolve("ncep-na"), tmp.resolve("staging3/ncep-na"));
+        long dropped = System.currentTimeMillis();
+        Files.move(stagedDir, models.resolve("ncep-na"), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        assertThat(out.await(cfg.topics.modelEvents, r -> hasEvent(out, cfg, ModelEventKind.ACCEPTED, "ncep-na/model.onnx"),
+            Duration.ofSeconds(60))).isTrue();
+        long accepted = System.currentTimeMillis();
+        send(cfg, ncep);
+        assertThat(out.await(cfg.topics.forecasts, r -> {
+          try {
+            return forecasts(out, cfg).stream().anyMatch(f -> f.getGridId().equals(ncepGrid));
+          } catch (IOException e) {
+            return false;
+          }
+        }, Duration.ofSeconds(60))).isTrue();
+        long firstForecast = System.currentTimeMillis();
+        System.out.printf("model roll-out: new grid's model accepted %.1f s after it was dropped in, its first forecast "
+            + "%.1f s after the drop (frames sent on acceptance; poll interval 0.5 s, exactly-once commits every 0.5 s)%n",
+            (accepted - dropped) / 1000.0, (firstForecast - dropped) / 1000.0);
+      } finally {
+        job.cancel().get();
+      }
+
+      // every UK window forecast exactly once; before the swap by v1, after it by v2
+      TreeMap<Long, String> versionByIssue = new TreeMap<>();
+      for (Forecast f : forecasts(out, cfg)) {
+        if (f.getGridId().equals(v1.gridId)) {
+          assertThat(versionByIssue.put(f.getIssueTime().toEpochMilli(), f.getModelVersion()))
+              .as("one forecast for %s", f.getIssueTime()).isNull();
+        }
+      }
+      List<Long> want = new ArrayList<>();
+      for (int end = v1.alpha - 1; end < uk.size(); end++) {
+        want.add(uk.get(end).getValidTime().toEpochMilli());
+      }
+      assertThat(versionByIssue.keySet()).containsExactlyElementsOf(want);
+      List<String> versions = new ArrayList<>(versionByIssue.values());
+      assertThat(versions.subList(0, firstBatch)).containsOnly(v1.version);
+      assertThat(versions.subList(firstBatch, versions.size())).containsOnly("2.0.0");
+
+      AvroBytes<RejectedFrame> ra = AvroBytes.of(RejectedFrame.class);
+      RejectedFrame unknown = ra.decode(out.on(cfg.topics.rejects).get(0).value());
+      assertThat(unknown.getReasonCode()).isEqualTo("UNKNOWN_GRID");
+      assertThat(unknown.getGridId()).isEqualTo(ncepGrid);
+      List<ModelEvent> events = events(out, cfg);
+      assertThat(events).filteredOn(e -> e.getModelPath().endsWith("corrupt/model.onnx")).singleElement()
+          .satisfies(e -> assertThat(e.getReason()).contains("ONNX Runtime cannot load it"));
+      assertThat(events).filteredOn(e -> e.getModelPath().endsWith("wrong-shape/model.onnx")).singleElement()
+          .satisfies(e -> assertThat(e.getReason()).contains("inputs/outputs"));
+      assertThat(events).filteredOn(e -> e.getKind() == ModelEventKind.ACCEPTED && "2.0.0".equals(e.getNewVersion()))
+          .singleElement().satisfies(e -> assertThat(e.getOldVersion()).isEqualTo(v1.version));
+    }
+  }
+
+  static boolean versionAccepted(CommittedRecords out, LsntpConfig cfg, String version) {
+    try {
+      return events(out, cfg).stream().anyMatch(e -> e.getKind() == ModelEventKind.ACCEPTED && version.equals(e.getNewVersion()));
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}

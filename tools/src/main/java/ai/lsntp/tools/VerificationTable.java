@@ -1,0 +1,71 @@
+package ai.lsntp.tools;
+
+import ai.lsntp.avro.Verification;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * The rolling verification of the live forecasts, per grid and lead, over the last {@code window}
+ * of valid times: MAE, MAE of persistence and the skill (1 - MAE / MAE of persistence), cell
+ * weighted as the job's metrics are. Fed from the verification topic by watch and the demo.
+ */
+public final class VerificationTable {
+  private final Duration window;
+  /** grid -> lead -> scores in valid-time order: {valid time, abs error sum, persistence abs error sum, cells}. */
+  private final Map<String, Map<Integer, Deque<double[]>>> scores = new TreeMap<>();
+  private long newest = Long.MIN_VALUE;
+
+  public VerificationTable(Duration window) {
+    this.window = window;
+  }
+
+  public void add(Verification v) {
+    long t = v.getValidTime().toEpochMilli();
+    newest = Math.max(newest, t);
+    double pers = v.getPersistenceMae() == null ? Double.NaN : v.getPersistenceMae() * v.getCells();
+    scores.computeIfAbsent(v.getGridId(), g -> new TreeMap<>()).computeIfAbsent(v.getLead(), l -> new ArrayDeque<>())
+        .add(new double[] {t, v.getMae() * v.getCells(), pers, v.getCells()});
+  }
+
+  /** The newest valid time verified so far (epoch ms), or Long.MIN_VALUE before the first. */
+  public long newestValidTime() {
+    return newest;
+  }
+
+  /** The table as lines: a header, then one line per grid and lead. */
+  public List<String> render() {
+    List<String> out = new ArrayList<>();
+    long from = newest - window.toMillis();
+    out.add(String.format(Locale.ROOT, "VERIFY   rolling %s of valid times up to %s", Stamp.span(window),
+        newest == Long.MIN_VALUE ? "-" : Stamp.readable(Instant.ofEpochMilli(newest))));
+    out.add(String.format(Locale.ROOT, "VERIFY   %-14s %5s %9s %13s %7s %6s", "grid", "lead", "MAE K", "persistence K",
+        "skill", "n"));
+    scores.forEach((grid, byLead) -> byLead.forEach((lead, q) -> {
+      while (!q.isEmpty() && q.peekFirst()[0] <= from) {
+        q.pollFirst();
+      }
+      double abs = 0;
+      double pers = 0;
+      double cells = 0;
+      for (double[] s : q) {
+        abs += s[1];
+        pers += s[2];
+        cells += s[3];
+      }
+      if (cells > 0) {
+        double mae = abs / cells;
+        double pmae = pers / cells;
+        out.add(String.format(Locale.ROOT, "VERIFY   %-14s %5s %9.3f %13.3f %+7.3f %6d", grid, "+" + lead, mae, pmae,
+            1 - mae / pmae, q.size()));
+      }
+    }));
+    return out;
+  }
+}
