@@ -14,10 +14,12 @@ import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.stream.Collectors;
 import org.apache.flink.api.common.typeinfo.Types;
-import org.apache.flink.streaming.api.operators.KeyedProcessOperator;
+import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
+import org.apache.flink.streaming.api.operators.co.CoBroadcastWithKeyedOperator;
 import org.apache.flink.streaming.api.watermark.Watermark;
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
-import org.apache.flink.streaming.util.KeyedOneInputStreamOperatorTestHarness;
+import org.apache.flink.streaming.util.KeyedBroadcastOperatorTestHarness;
+import org.apache.flink.streaming.util.ProcessFunctionTestHarnesses;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -31,11 +33,11 @@ class FrameWindowFunctionTest {
   static List<Frame> real;
 
   FrameWindowFunction fn;
-  KeyedOneInputStreamOperatorTestHarness<String, Frame, FrameWindow> h;
+  KeyedBroadcastOperatorTestHarness<String, Frame, ModelCatalog, FrameWindow> h;
 
   @BeforeAll
   static void load() throws Exception {
-    models = ModelCatalog.scan(TestPaths.models());
+    models = ModelCatalog.load(TestPaths.models());
     List<TemperatureFrame> tfs = RealFrames.uk(16);
     spec = models.forGrid(tfs.get(0).getGridId());
     assertThat(spec).as("a shipped model for %s", tfs.get(0).getGridId()).isNotNull();
@@ -54,8 +56,8 @@ class FrameWindowFunctionTest {
   @BeforeEach
   void harness() throws Exception {
     fn = new FrameWindowFunction(models, HOUR, null);
-    h = new KeyedOneInputStreamOperatorTestHarness<>(new KeyedProcessOperator<>(fn), new GridKey(), Types.STRING);
-    h.open();
+    h = ProcessFunctionTestHarnesses.forKeyedBroadcastProcessFunction(fn, new GridKey(), Types.STRING, ModelUpdates.STATE);
+    h.processBroadcastWatermark(Long.MAX_VALUE); // the model catalogs carry no event time
   }
 
   @AfterEach
@@ -183,5 +185,38 @@ class FrameWindowFunctionTest {
       assertThat(held()).isLessThanOrEqualTo(a + 1);
     }
     assertThat(issueTimes()).containsExactly(t(4 + a));
+  }
+
+  /** What a checkpoint holds of a grid's window comes back on restore: the restored job goes on as if never stopped. */
+  @Test
+  void heldFramesSurviveASnapshotAndRestoreIntoANewInstance() throws Exception {
+    int a = spec.alpha;
+    for (int i = 0; i < a - 1; i++) {
+      send(i);
+    }
+    assertThat(windows()).isEmpty();
+    OperatorSubtaskState snapshot = h.snapshot(1L, t(a - 2));
+    h.close();
+
+    fn = new FrameWindowFunction(models, HOUR, null);
+    h = new KeyedBroadcastOperatorTestHarness<>(new CoBroadcastWithKeyedOperator<>(fn, List.of(ModelUpdates.STATE)),
+        new GridKey(), Types.STRING, 1, 1, 0);
+    h.setup();
+    h.initializeState(snapshot);
+    h.open();
+    h.processBroadcastWatermark(Long.MAX_VALUE);
+    assertThat(held()).as("frames held before the snapshot").isEqualTo(a - 1);
+
+    send(a - 1, a);
+    assertThat(issueTimes()).containsExactly(t(a - 1), t(a));
+    int cells = spec.cells();
+    float[] first = windows().get(0).values;
+    for (int k = 0; k < a; k++) {
+      assertThat(java.util.Arrays.copyOfRange(first, k * cells, (k + 1) * cells))
+          .as("frame %d of the first window after the restore", k).containsExactly(real.get(k).values);
+    }
+    send(a - 3); // older than the restored newest frame by more than the lateness: still judged LATE
+    assertThat(h.getSideOutput(Rejects.TAG)).extracting(r -> r.getValue().getReasonCode().toString())
+        .containsExactly("LATE");
   }
 }

@@ -1,0 +1,104 @@
+package ai.lsntp.job;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.lsntp.avro.Alert;
+import ai.lsntp.avro.AlertKind;
+import ai.lsntp.config.AlertRule;
+import ai.lsntp.model.ModelSpec;
+import java.time.Instant;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** The heat, frost and change rules on a 2 x 2 grid with three leads, values chosen by hand. */
+class AlertEvaluatorTest {
+  static final long HOUR = 3_600_000L;
+  static final long ISSUE = Instant.parse("2024-07-01T12:00:00Z").toEpochMilli();
+  static final ModelSpec SPEC = new ModelSpec("m.onnx", "lsntp-test", "2.1.0", "g", 4, 3, HOUR, 2, 2, 50.0, 0.0,
+      -1.0, 2.0, "K", "sha");
+  static final float[] OBSERVED = {290, 291, 292, 293};
+  /** lead 1, lead 2, lead 3; each row-major 2 x 2. */
+  static final float[] FORECAST = {
+    290, 300, 292, 293, // lead 1: cell 1 jumps +9 K in one hour
+    303, 299, 292, 271, // lead 2: cell 0 is the warmest (303), cell 3 falls 22 K
+    302, 304, 270, 271, // lead 3: cell 1 warmest (304), cell 2 falls 22 K from lead 2
+  };
+
+  private static List<Alert> evaluate(AlertRule... rules) {
+    return new AlertEvaluator(List.of(rules)).evaluate(SPEC, "g", ISSUE, OBSERVED, FORECAST, ISSUE + 5000);
+  }
+
+  @Test
+  void heatNamesTheWarmestCellAtOrAboveTheThresholdForEachLeadThatHasOne() {
+    List<Alert> alerts = evaluate(new AlertRule("hot", AlertRule.Kind.heat, 300.0, null, "*"));
+    assertThat(alerts).extracting(Alert::getLead).containsExactly(1, 2, 3);
+    Alert lead1 = alerts.get(0);
+    assertThat(lead1.getValue()).as("300 K meets a 300 K threshold").isEqualTo(300f);
+    assertThat(lead1.getRow()).isEqualTo(0);
+    assertThat(lead1.getCol()).isEqualTo(1);
+    assertThat(lead1.getLat()).isEqualTo(50.0);
+    assertThat(lead1.getLon()).isEqualTo(2.0);
+    assertThat(alerts.get(1).getValue()).isEqualTo(303f);
+    assertThat(alerts.get(1).getCol()).isEqualTo(0);
+    assertThat(alerts.get(2).getValue()).isEqualTo(304f);
+    for (Alert a : alerts) {
+      assertThat(a.getKind()).isEqualTo(AlertKind.HEAT);
+      assertThat(a.getRule().toString()).isEqualTo("hot");
+      assertThat(a.getThreshold()).isEqualTo(300.0);
+      assertThat(a.getValidTime().toEpochMilli()).isEqualTo(ISSUE + a.getLead() * HOUR);
+      assertThat(a.getIssueTime().toEpochMilli()).isEqualTo(ISSUE);
+      assertThat(a.getModelVersion().toString()).isEqualTo("2.1.0");
+    }
+  }
+
+  @Test
+  void frostNamesTheColdestCellAtOrBelowTheThreshold() {
+    List<Alert> alerts = evaluate(new AlertRule("cold", AlertRule.Kind.frost, 271.0, null, "*"));
+    assertThat(alerts).extracting(Alert::getLead).containsExactly(2, 3);
+    assertThat(alerts.get(0).getValue()).isEqualTo(271f);
+    assertThat(alerts.get(0).getRow()).isEqualTo(1);
+    assertThat(alerts.get(0).getCol()).isEqualTo(1);
+    assertThat(alerts.get(0).getLat()).isEqualTo(49.0);
+    assertThat(alerts.get(1).getValue()).isEqualTo(270f);
+    assertThat(alerts.get(1).getCol()).isEqualTo(0);
+    assertThat(alerts).allMatch(a -> a.getKind() == AlertKind.FROST);
+  }
+
+  @Test
+  void changeWithinOneStepComparesEachLeadWithThePreviousTimeTheObservationIncluded() {
+    List<Alert> alerts = evaluate(new AlertRule("jump", AlertRule.Kind.change, 9.0, "1h", "*"));
+    assertThat(alerts).extracting(Alert::getLead).containsExactly(1, 2, 3);
+    assertThat(alerts.get(0).getValue()).as("lead 1 against the observed frame").isEqualTo(9f);
+    assertThat(alerts.get(0).getCol()).isEqualTo(1);
+    assertThat(alerts.get(1).getValue()).as("the largest |change| keeps its sign").isEqualTo(-22f);
+    assertThat(alerts.get(1).getRow()).isEqualTo(1);
+    assertThat(alerts.get(1).getCol()).isEqualTo(1);
+    assertThat(alerts.get(2).getValue()).isEqualTo(-22f);
+    assertThat(alerts.get(2).getCol()).isEqualTo(0);
+    assertThat(alerts).allMatch(a -> a.getKind() == AlertKind.RAPID_CHANGE);
+  }
+
+  @Test
+  void aLongerSpanFindsAChangeThatOneStepMisses() {
+    // cell 1 warms 5 K an hour: 291 (observed), 296, 301, 306; only a 2 h span sees 10 K
+    float[] steady = {290, 296, 292, 293, 290, 301, 292, 293, 290, 306, 292, 293};
+    AlertEvaluator ev = new AlertEvaluator(List.of(new AlertRule("per-hour", AlertRule.Kind.change, 10.0, "1h", "*"),
+        new AlertRule("two-hours", AlertRule.Kind.change, 10.0, "2h", "*")));
+    List<Alert> alerts = ev.evaluate(SPEC, "g", ISSUE, OBSERVED, steady, ISSUE);
+    assertThat(alerts).extracting(a -> a.getRule() + "@" + a.getLead() + "=" + a.getValue() + "@" + a.getCol())
+        .containsExactly("two-hours@2=10.0@1", "two-hours@3=10.0@1");
+  }
+
+  @Test
+  void aThresholdNoChangeReachesRaisesNothing() {
+    assertThat(evaluate(new AlertRule("j", AlertRule.Kind.change, 25.0, "3h", "*"))).isEmpty();
+  }
+
+  @Test
+  void rulesForOtherGridsAndSkillRulesRaiseNothingHere() {
+    assertThat(evaluate(new AlertRule("hot", AlertRule.Kind.heat, 250.0, null, "other"))).isEmpty();
+    assertThat(evaluate(new AlertRule("drift", AlertRule.Kind.skill, 0.1, "24h", "*")))
+        .as("skill is judged on verified forecasts, by the verifier").isEmpty();
+    assertThat(evaluate(new AlertRule("hot", AlertRule.Kind.heat, 305.0, null, "g"))).isEmpty();
+  }
+}
