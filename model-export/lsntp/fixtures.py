@@ -34,11 +34,13 @@ def write_small_era5(path: str) -> str:
     return str(path)
 
 
-def tiny_config(data_path: str, kind: str = "lsntp") -> RunConfig:
-    """A run of `kind` on the small cut: 3 frames in, 2 out, hidden 4, one epoch of batches of 4."""
+def tiny_config(data_path: str, kind: str = "lsntp", model: dict | None = None) -> RunConfig:
+    """A run of `kind` on the small cut: 3 frames in, 2 out, hidden 4, one epoch of batches of 4
+    (`model`: further model keys, e.g. the sparse graph's)."""
     return parse({"name": "tiny", "data": {"path": data_path, "grid_id": "test-grid", "val_start": "2019-03-02T00:00",
                                            "test_start": "2019-03-02T12:00", "alpha": 3, "beta": 2},
-                  "model": {"kind": kind, "hidden": 4, "embed_dim": 8, "down_channels": 4, "nsa_hidden": 4},
+                  "model": {"kind": kind, "hidden": 4, "embed_dim": 8, "down_channels": 4, "nsa_hidden": 4,
+                            **(model or {})},
                   "train": {"epochs": 1, "batch": 4}})
 
 

@@ -101,4 +101,16 @@ class ConfigLoaderTest {
     Files.setPosixFilePermissions(f, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
     assertThat(new ConfigLoader().file(f).load().kafkaProperties()).containsKey("sasl.jaas.config");
   }
+
+  @Test
+  void tf32IsOffUnlessAskedForAndOnlyMeansSomethingOnCuda() {
+    assertThat(new ConfigLoader().load().provider()).isEqualTo(ai.lsntp.model.Provider.CPU);
+    LsntpConfig cuda = new ConfigLoader().set("models.provider", "cuda").load();
+    assertThat(cuda.provider().cuda()).isTrue();
+    assertThat(cuda.provider().tf32()).as("TF32 off by default").isFalse();
+    assertThat(new ConfigLoader().set("models.provider", "cuda").set("models.cuda-tf32", "true").load().provider().tf32())
+        .isTrue();
+    assertThat(new ConfigLoader().set("models.cuda-tf32", "true").load().provider())
+        .as("no TF32 on the CPU").isEqualTo(ai.lsntp.model.Provider.CPU);
+  }
 }

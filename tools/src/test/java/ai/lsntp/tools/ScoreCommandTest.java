@@ -1,0 +1,79 @@
+package ai.lsntp.tools;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.lsntp.testing.Cli;
+import ai.lsntp.testing.TestPaths;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * `./lsntp score` agrees with `./lsntp evaluate` (the metrics.json evaluate wrote beside each
+ * shipped model) on the same windows: the held-out test part, whose every window and lead lies in it.
+ */
+class ScoreCommandTest {
+  static final double AGREEMENT_K = 1e-3;
+
+  @TempDir Path tmp;
+
+  void agreesWithEvaluate(String folder, String frames, String label) throws Exception {
+    Path dir = TestPaths.models().resolve(folder);
+    JsonNode metrics = new ObjectMapper().readTree(dir.resolve("metrics.json").toFile());
+    String[] test = metrics.at("/data/test").asText().split("/"); // e.g. 2019-03-20T00Z/2019-03-24T23Z
+    Path json = tmp.resolve(folder + ".json");
+    Cli r = Cli.run(new ScoreCommand(), dir.resolve("model.onnx").toString(),
+        TestPaths.root().resolve("data/frames").resolve(frames).toString(),
+        "--start", test[0].replace("Z", ":00Z"), "--end", test[1].replace("Z", ":00Z"), "--json", json.toString());
+    assertThat(r.exit).as(r.toString()).isZero();
+    JsonNode scored = new ObjectMapper().readTree(Files.readString(json, StandardCharsets.UTF_8));
+    assertThat(scored.get("windows").asInt()).as("evaluate's test windows").isEqualTo(metrics.at("/data/test_windows").asInt());
+    JsonNode evalMae = metrics.at("/results/" + label + "/mae");
+    JsonNode evalRmse = metrics.at("/results/" + label + "/rmse");
+    JsonNode evalPers = metrics.at("/results/Persistence/mae");
+    assertThat(scored.get("mae")).hasSize(evalMae.size());
+    double worst = 0;
+    for (int lead = 0; lead < evalMae.size(); lead++) {
+      worst = Math.max(worst, Math.abs(scored.get("mae").get(lead).asDouble() - evalMae.get(lead).asDouble()));
+      worst = Math.max(worst, Math.abs(scored.get("rmse").get(lead).asDouble() - evalRmse.get(lead).asDouble()));
+      worst = Math.max(worst, Math.abs(scored.get("persistence_mae").get(lead).asDouble() - evalPers.get(lead).asDouble()));
+    }
+    System.out.printf("score vs evaluate, %s: largest per-lead difference of MAE, RMSE, persistence MAE = %.2e K%n",
+        folder, worst);
+    assertThat(worst).isLessThanOrEqualTo(AGREEMENT_K);
+    assertThat(r.out).contains("mean").contains("persistence MAE");
+  }
+
+  @Test
+  void era5ScoresAsEvaluateDid() throws Exception {
+    agreesWithEvaluate("era5-uk", "era5-uk-2019-03.avro", "LS-NTP");
+  }
+
+  @Test
+  void ncepScoresAsEvaluateDid() throws Exception {
+    JsonNode metrics = new ObjectMapper().readTree(TestPaths.models().resolve("ncep-na/metrics.json").toFile());
+    String label = metrics.get("models").fieldNames().next(); // the shipped model is the first evaluated
+    agreesWithEvaluate("ncep-na", "ncep-na-2014-01_02.avro", label);
+  }
+
+  @Test
+  void aFileThatIsNotAModelIsRefusedWithTheReason() throws Exception {
+    Path bad = tmp.resolve("model.onnx");
+    Files.writeString(bad, "not a model");
+    Cli r = Cli.run(new ScoreCommand(), bad.toString(), TestPaths.ukFrames().toString());
+    assertThat(r.exit).isEqualTo(2);
+    assertThat(r.err).contains("refused").contains("ONNX Runtime cannot load it");
+  }
+
+  @Test
+  void framesOfAnotherGridGiveNothingToScore() throws Exception {
+    Cli r = Cli.run(new ScoreCommand(), TestPaths.models().resolve("ncep-na/model.onnx").toString(),
+        TestPaths.ukFrames().toString(), "--end", "2019-03-02T00:00Z");
+    assertThat(r.exit).isEqualTo(1);
+    assertThat(r.err).contains("frames of other grids skipped").contains("no window to score");
+  }
+}
