@@ -18,6 +18,7 @@ import os
 import sys
 
 from .errors import READER_PACKAGES, DataError  # no numpy, torch or xarray yet: ingest must not load torch
+from .paths import PROJECT_ROOT
 
 INSTALL_HINT = {"ingest": READER_PACKAGES}  # what a command lacking a package should install
 
@@ -108,6 +109,34 @@ def cmd_scaling_models(args):
 def cmd_scaling_plot(args):
     from . import scaling
     print(f"wrote {scaling.scaling_plot(_path(args.results), _path(args.out))}")
+
+
+def cmd_scaling_bench(args):
+    from . import scaling
+    from .train import set_threads
+    threads = set_threads()
+    models = _path(args.models)
+    if not args.reuse_models:
+        sizes, forms = scaling.parse_sizes(args.sizes), scaling.parse_forms(args.forms)
+        scaling.scaling_models(models, sizes, forms, k=args.k, seed=args.seed, dense_limit_gb=args.dense_limit_gb,
+                               command="python3 -m lsntp scaling-bench " + " ".join(sys.argv[2:]))
+    out = _path(args.out)
+    csv_path = os.path.join(out, "scaling.csv")
+    rows = scaling.measure(models, csv_path, threads)
+    table = scaling.markdown_table(rows)
+    with open(os.path.join(out, "scaling.md"), "w") as f:
+        f.write(f"ONNX Runtime Java (OnnxLatencyBench), {threads} intra-op threads, median of the timed runs after 3 "
+                f"warm-up runs; session memory: peak resident memory of the benchmark JVM minus its resident memory "
+                f"before the session. Models: random-weight LS-NTP, ERA5 architecture (lsntp scaling-models).\n\n" + table)
+    print(table)
+    print(f"wrote {csv_path}, {scaling.scaling_plot(csv_path, os.path.join(out, 'scaling.png'))}, {os.path.join(out, 'scaling.md')}")
+
+
+def cmd_scaling_frames(args):
+    from . import scaling
+    (h, w), = scaling.parse_sizes(args.size)
+    print(f"wrote {scaling.write_synthetic_frames(_path(args.out), h, w, args.hours, args.seed)} "
+          f"({args.hours} hourly frames, {h} x {w}; ingest with --grid-id scaling-{h}x{w}-0p25)")
 
 
 def cmd_card(args):
@@ -210,6 +239,25 @@ def main(argv=None) -> int:
     sp.add_argument("results", help="CSV: form,height,width,cells,graph_nodes,k,file_bytes,session_mb,latency_b1_ms,latency_b16_ms")
     sp.add_argument("--out", required=True, help="PNG to write")
     sp.set_defaults(func=cmd_scaling_plot)
+
+    sb = sub.add_parser("scaling-bench", help="the scaling benchmark: build the scaling models, time each in ONNX Runtime "
+                                              "Java (batch 1 and 16, session memory), write OUT/scaling.csv, .md and .png")
+    sb.add_argument("--out", default=os.path.join(PROJECT_ROOT, "docs", "scaling"), help="results folder (default docs/scaling)")
+    sb.add_argument("--models", default=os.path.join(PROJECT_ROOT, "model-export", "runs", "scaling-models"), help="folder for the models (default model-export/runs/scaling-models)")
+    sb.add_argument("--reuse-models", action="store_true", help="time the models already in --models instead of building them")
+    sb.add_argument("--sizes", default=DEFAULT_SIZES, help=f"grid sizes HxW, comma-separated (default {DEFAULT_SIZES})")
+    sb.add_argument("--forms", default=DEFAULT_FORMS, help=f"graph forms, comma-separated (default {DEFAULT_FORMS})")
+    sb.add_argument("--k", type=int, default=DEFAULT_K, help=f"neighbours per node of the sparse graph (default {DEFAULT_K})")
+    sb.add_argument("--seed", type=int, default=0)
+    sb.add_argument("--dense-limit-gb", type=float, default=DEFAULT_DENSE_LIMIT_GB)
+    sb.set_defaults(func=cmd_scaling_bench)
+
+    sf = sub.add_parser("scaling-frames", help="hourly synthetic frames (NetCDF) on a scaling model's grid, to drive it through the stream")
+    sf.add_argument("--size", required=True, help="HxW, e.g. 150x280")
+    sf.add_argument("--hours", type=int, default=48)
+    sf.add_argument("--seed", type=int, default=0)
+    sf.add_argument("--out", required=True, help="NetCDF file to write")
+    sf.set_defaults(func=cmd_scaling_frames)
 
     c = sub.add_parser("card", help="write a shipped model's README.md from its metadata, evaluation, benchmark and commands.sh")
     c.add_argument("model_dir")

@@ -297,6 +297,8 @@ class _NeighbourSum(torch.autograd.Function):
 
     @staticmethod
     def _columns(rows, n, k):
+        if torch.jit.is_tracing():  # export: one block (torch 1.13's exporter fails on the in-place loop over several)
+            return [(0, k)]
         step = max(1, min(k, SPARSE_CHUNK_ELEMENTS // max(1, rows * n)))
         return [(s, min(k, s + step)) for s in range(0, k, step)]
 

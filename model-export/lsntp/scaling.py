@@ -153,14 +153,30 @@ def scaling_models(out_dir: str, sizes: list[tuple[int, int]], forms: list[str],
     if k < 1:
         raise ValueError(f"--k must be at least 1, got {k}")
     os.makedirs(out_dir, exist_ok=True)
+    listing = os.path.join(out_dir, "scaling-models.json")
+    # a later run into the same folder adds its sizes to the listing (same k and seed) and replaces
+    # the entries of the sizes and forms it builds again
+    built = {(form, h, w) for h, w in sizes for form in forms}
+    kept = []
+    if os.path.exists(listing):
+        with open(listing) as f:
+            old = json.load(f)
+        if old.get("k") == k and old.get("seed") == seed:
+            kept = [e for e in old["models"] if (e["form"], e["height"], e["width"]) not in built]
     entries = []
     for h, w in sizes:
         for form in forms:
-            entries.append(export_one(form, h, w, k, seed, out_dir, command, dense_limit_gb * 1e9))
-            with open(os.path.join(out_dir, "scaling-models.json"), "w") as f:  # after each, so a stopped run keeps its list
+            try:
+                entries.append(export_one(form, h, w, k, seed, out_dir, command, dense_limit_gb * 1e9))
+            except Exception as e:  # one size that cannot be exported must not cost the others
+                _log(f"{form} {h}x{w}: export failed: {type(e).__name__}: {e}")
+                entries.append({"form": form, "height": h, "width": w, "cells": h * w, "graph_nodes": None, "k": k,
+                                "skipped": f"export failed: {type(e).__name__}: {e}"})
+            with open(listing, "w") as f:  # after each, so a stopped run keeps its list
                 json.dump({"note": "random-weight LS-NTP models for cost measurement only (lsntp scaling-models); "
                                    "architecture of configs/era5-lsntp.yaml", "seed": seed, "k": k,
-                           "dense_limit_bytes": dense_limit_gb * 1e9, "models": entries}, f, indent=1)
+                           "dense_limit_bytes": dense_limit_gb * 1e9,
+                           "models": sorted(kept + entries, key=lambda e: (e["cells"], e["form"]))}, f, indent=1)
     return entries
 
 
@@ -193,13 +209,16 @@ def scaling_plot(results_csv: str, out_png: str) -> str:
     rows = read_results(results_csv)
     panels = [("latency_b1_ms", "latency, batch 1 (ms)"), ("latency_b16_ms", "latency, batch 16 (ms)"),
               ("file_bytes", "model file (MB)"), ("session_mb", "session memory (MB)")]
+    def label(r):  # one line per dense and per sparse k (results of several k may share a CSV)
+        return r["form"] if r["form"] != "sparse" or not r.get("k") else f"sparse, k = {int(r['k'])}"
+
     series = {}
     for key, _ in panels:
         scale = 1e-6 if key == "file_bytes" else 1.0
-        for form in dict.fromkeys(r["form"] for r in rows):
+        for name in dict.fromkeys(label(r) for r in rows):
             pts = sorted((r["cells"], r[key] * scale, r.get("k")) for r in rows
-                         if r["form"] == form and r["cells"] and r[key] is not None and r[key] > 0)
-            series.setdefault(key, {})[form] = pts
+                         if label(r) == name and r["cells"] and r[key] is not None and r[key] > 0)
+            series.setdefault(key, {})[name] = pts
     ks = sorted({int(r["k"]) for r in rows if r["form"] == "sparse" and r["k"]})
     title = "LS-NTP cost against grid cells" + (f" (sparse k = {', '.join(map(str, ks))})" if ks else "")
     unmeasured = [f"{r['form']} {r['height']:.0f}x{r['width']:.0f}" for r in rows
@@ -208,3 +227,86 @@ def scaling_plot(results_csv: str, out_png: str) -> str:
         title += "\nnot measured (skipped): " + ", ".join(unmeasured)
     plots.scaling_curves(panels, series, out_png, title)
     return out_png
+
+
+def repeats_for(cells: int) -> int:
+    """Timed runs per batch size: fewer for the big grids, whose single forecast takes seconds."""
+    return 30 if cells <= 20_000 else 10 if cells <= 100_000 else 5
+
+
+def measure(models_dir: str, out_csv: str, threads: int, batches=(1, 16), java_cmd=None) -> list[dict]:
+    """Times every model of scaling-models.json in ONNX Runtime Java (OnnxLatencyBench, one fresh JVM
+    per model so each measures its own session memory) and writes the CSV (CSV_COLUMNS, then the
+    JVM's resident memory columns and the repeats); skipped models keep empty cells. session_mb is
+    the resident memory the session adds on load plus what its runs add (VmHWM peak minus the
+    resident memory before the session): what a TaskManager pays outside its heap for the model."""
+    import subprocess
+    from .benchmark import java_classpath
+    listing_path = os.path.join(models_dir, "scaling-models.json")
+    if not os.path.exists(listing_path):
+        raise FileNotFoundError(f"{listing_path}: no such listing (run scaling-models first)")
+    with open(listing_path) as f:
+        entries = json.load(f)["models"]
+    java = java_cmd or ["java", "-cp", java_classpath(), "ai.lsntp.bench.OnnxLatencyBench"]
+    columns = list(CSV_COLUMNS) + ["rss_before_mb", "rss_loaded_mb", "peak_rss_mb", "repeats", "threads"]
+    rows = []
+    os.makedirs(os.path.dirname(os.path.abspath(out_csv)), exist_ok=True)
+    for e in entries:
+        row = {c: "" for c in columns}
+        row.update({c: e[c] for c in ("form", "height", "width", "cells", "graph_nodes", "k")})
+        if "skipped" not in e:
+            path = os.path.join(models_dir, e["path"])
+            reps = repeats_for(e["cells"])
+            print(f"scaling: {e['form']} {e['height']}x{e['width']} ({e['cells']} cells): ONNX Runtime Java, "
+                  f"{reps} runs at batch {', '.join(map(str, batches))}", file=sys.stderr, flush=True)
+            res = subprocess.run(java + [path, "-", "0", str(reps), str(threads)] + [str(b) for b in batches],
+                                 capture_output=True, text=True)
+            if res.returncode != 0:
+                raise RuntimeError(f"OnnxLatencyBench failed on {path}: {res.stderr[-2000:]}")
+            out = json.loads(res.stdout.strip().splitlines()[-1])
+            mem = out["memory"]
+            row.update({"file_bytes": e["file_bytes"], "session_mb": round(mem["peak_rss_mb"] - mem["rss_before_mb"], 1),
+                        "latency_b1_ms": out["model"][str(batches[0])]["median_ms"],
+                        "latency_b16_ms": out["model"][str(batches[-1])]["median_ms"],
+                        "rss_before_mb": mem["rss_before_mb"], "rss_loaded_mb": mem["rss_loaded_mb"],
+                        "peak_rss_mb": mem["peak_rss_mb"], "repeats": reps, "threads": threads})
+            print(f"scaling: {e['form']} {e['height']}x{e['width']}: {row['latency_b1_ms']:.1f} ms at batch 1, "
+                  f"{row['latency_b16_ms']:.1f} ms at batch 16, session {row['session_mb']} MB",
+                  file=sys.stderr, flush=True)
+        rows.append(row)
+        with open(out_csv, "w", newline="") as f:  # after each model, so a stopped run keeps what it measured
+            w = csv.DictWriter(f, fieldnames=columns)
+            w.writeheader()
+            w.writerows(rows)
+    return rows
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """The CSV as the issue's table: one line per grid and form."""
+    out = ["| form | grid | cells | graph nodes | k | model file | session memory | batch 1 | batch 16 |",
+           "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        if r["latency_b1_ms"] in ("", None):
+            out.append(f"| {r['form']} | {int(r['height'])} x {int(r['width'])} | {int(r['cells']):,} | "
+                       f"{int(r['graph_nodes'] or 0):,} | {int(r['k']):,} | skipped | | | |")
+            continue
+        out.append(f"| {r['form']} | {int(r['height'])} x {int(r['width'])} | {int(r['cells']):,} | {int(r['graph_nodes']):,} | "
+                   f"{int(r['k']):,} | {float(r['file_bytes']) / 1e6:.1f} MB | {float(r['session_mb']):.0f} MB | "
+                   f"{float(r['latency_b1_ms']):.0f} ms | {float(r['latency_b16_ms']):.0f} ms |")
+    return "\n".join(out) + "\n"
+
+
+def write_synthetic_frames(path: str, h: int, w: int, hours: int, seed: int = 0) -> str:
+    """A NetCDF file of `hours` hourly t2m frames on the synthetic h x w grid (CF time units, kelvin),
+    for driving a scaling model's grid through the stream (`./lsntp ingest` it with the model's grid
+    id, scaling-<H>x<W>-0p25). The field is synthetic_window's: smooth, plausible, not weather."""
+    import numpy as np
+    import xarray as xr
+    lats, lons = synthetic_grid(h, w)
+    t2m = synthetic_window(hours, lats, lons, seed)[0]
+    times = np.datetime64("2019-03-01T00:00", "ns") + np.arange(hours) * np.timedelta64(1, "h")
+    ds = xr.Dataset({"t2m": (("time", "latitude", "longitude"), t2m, {"units": "K"})},
+                    coords={"time": times, "latitude": lats, "longitude": lons})
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    ds.to_netcdf(path)
+    return path

@@ -15,9 +15,13 @@ import java.util.Map;
  * Latency of one ONNX model in ONNX Runtime Java, and the machine's own MatMul peak in ONNX Runtime.
  *
  * <p>Driven by model-export's benchmark ({@code ./lsntp benchmark}), which times PyTorch eager in the
- * same run and writes both into the model's report. Prints one JSON object on stdout.
+ * same run and writes both into the model's report, and by its scaling benchmark ({@code ./lsntp
+ * benchmark --scaling}), one fresh JVM per model. Prints one JSON object on stdout, with the
+ * process's resident memory (Linux /proc/self/status) before the session, after loading it and after
+ * the timed runs, and its peak: what a session of this model costs a TaskManager outside the heap.
  *
- * <p>Usage: {@code OnnxLatencyBench MODEL.onnx MATMUL.onnx MATMUL_N REPEATS THREADS BATCH...}
+ * <p>Usage: {@code OnnxLatencyBench MODEL.onnx MATMUL.onnx|- MATMUL_N REPEATS THREADS BATCH...} ("-": no
+ * MatMul peak).
  */
 public final class OnnxLatencyBench {
   private OnnxLatencyBench() {}
@@ -35,8 +39,11 @@ public final class OnnxLatencyBench {
     int[] batches = Arrays.stream(args, 5, args.length).mapToInt(Integer::parseInt).toArray();
     OrtEnvironment env = OrtEnvironment.getEnvironment();
     StringBuilder json = new StringBuilder("{\"threads\": ").append(threads).append(", \"model\": {");
+    double rssBefore = residentMb("VmRSS");
+    double rssLoaded;
     try (OrtSession.SessionOptions opts = options(threads);
         OrtSession session = env.createSession(model, opts)) {
+      rssLoaded = residentMb("VmRSS");
       long[] shape = ((ai.onnxruntime.TensorInfo) session.getInputInfo().get("frames").getInfo()).getShape();
       for (int bi = 0; bi < batches.length; bi++) {
         int b = batches[bi];
@@ -53,7 +60,14 @@ public final class OnnxLatencyBench {
         }
       }
     }
-    json.append("}, \"matmul\": ");
+    json.append(String.format(Locale.ROOT, "}, \"memory\": {\"rss_before_mb\": %.1f, \"rss_loaded_mb\": %.1f, "
+        + "\"rss_after_runs_mb\": %.1f, \"peak_rss_mb\": %.1f}", rssBefore, rssLoaded, residentMb("VmRSS"),
+        residentMb("VmHWM")));
+    if (matmul.equals("-")) {
+      System.out.println(json.append('}'));
+      return;
+    }
+    json.append(", \"matmul\": ");
     try (OrtSession.SessionOptions opts = options(threads);
         OrtSession session = env.createSession(matmul, opts)) {
       FloatBuffer a = FloatBuffer.allocate(n * n);
@@ -70,6 +84,20 @@ public final class OnnxLatencyBench {
     }
     json.append('}');
     System.out.println(json);
+  }
+
+  /** A line of /proc/self/status (VmRSS: resident now, VmHWM: its peak) in MiB; NaN where there is none. */
+  static double residentMb(String key) {
+    try {
+      for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status"))) {
+        if (line.startsWith(key + ":")) {
+          return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024.0; // kB
+        }
+      }
+    } catch (java.io.IOException | RuntimeException e) {
+      // not Linux: the memory columns stay empty
+    }
+    return Double.NaN;
   }
 
   private static OrtSession.SessionOptions options(int threads) throws OrtException {

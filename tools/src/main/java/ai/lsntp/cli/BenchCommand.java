@@ -1,8 +1,6 @@
 package ai.lsntp.cli;
 
-import ai.lsntp.avro.Alert;
 import ai.lsntp.avro.Forecast;
-import ai.lsntp.avro.RejectedFrame;
 import ai.lsntp.avro.TemperatureFrame;
 import ai.lsntp.config.JobOptions;
 import ai.lsntp.config.LsntpConfig;
@@ -63,8 +61,8 @@ public class BenchCommand implements Callable<Integer> {
         + all.size() + " real frames from " + framesFile);
     try (EmbeddedKafka kafka = EmbeddedKafka.start()) {
       List<String> rows = new ArrayList<>();
-      rows.add("| grids | batch N | forecasts | pipeline forecasts/s | raw ORT windows/s (batch N) | ratio | mean batch (approx.) | p50 latency ms | p99 latency ms | ORT latency ms (batch 1) |");
-      rows.add("|---|---|---|---|---|---|---|---|---|---|");
+      rows.add("| grids | batch N | forecasts | pipeline forecasts/s | raw ORT windows/s (batch N) | ratio | mean batch (approx.) | p50 latency ms | p99 latency ms | ORT latency ms (batch 1) | heap after GC MB |");
+      rows.add("|---|---|---|---|---|---|---|---|---|---|---|");
       for (int g : grids) {
         rows.add(run(kafka, all, g));
       }
@@ -76,7 +74,7 @@ public class BenchCommand implements Callable<Integer> {
 
   private String run(EmbeddedKafka kafka, List<TemperatureFrame> all, int g) throws Exception {
     String p = "bench" + g + "-" + UUID.randomUUID().toString().substring(0, 6);
-    kafka.createTopics(1, p + ".frames", p + ".forecasts", p + ".alerts", p + ".rejects");
+    kafka.createTopics(1, topics(p));
     Map<String, String> base = new LinkedHashMap<>();
     base.put("kafka.bootstrap-servers", kafka.bootstrapServers());
     base.put("kafka.group-id", p);
@@ -84,6 +82,8 @@ public class BenchCommand implements Callable<Integer> {
     base.put("topics.forecasts", p + ".forecasts");
     base.put("topics.alerts", p + ".alerts");
     base.put("topics.rejects", p + ".rejects");
+    base.put("topics.model-events", p + ".model-events");
+    base.put("topics.verification", p + ".verification");
     base.put("delivery.guarantee", "at-least-once"); // --delivery exactly-once overrides
     base.put("delivery.checkpoint-interval", "10s");
     // a fresh embedded broker each run: its checkpoints are throw-away, never resumed
@@ -92,7 +92,7 @@ public class BenchCommand implements Callable<Integer> {
     base.put("alerts", "[]");
     LsntpConfig cfg = options.toConfig(base);
 
-    ModelCatalog shipped = ModelCatalog.scan(Path.of(cfg.models.directory));
+    ModelCatalog shipped = ModelCatalog.load(Path.of(cfg.models.directory));
     ModelSpec uk = shipped.forGrid(all.get(0).getGridId());
     Map<String, ModelSpec> byGrid = new HashMap<>();
     for (int k = 0; k < g; k++) {
@@ -115,8 +115,8 @@ public class BenchCommand implements Callable<Integer> {
       pub.flush();
     }
     int expected = g * (perGrid - uk.alpha + 1);
-    ForecastJob job = new ForecastJob(cfg, models, KafkaEndpoints.frames(cfg, true), KafkaEndpoints.forecasts(cfg),
-        KafkaEndpoints.alerts(cfg), KafkaEndpoints.rejects(cfg));
+    ForecastJob job = new ForecastJob(cfg, ModelCatalog.Scan.of(models), KafkaEndpoints.frames(cfg, true),
+        ForecastJob.Outputs.kafka(cfg), false);
     job.execute(ForecastJob.localEnvironment(cfg));
     List<Forecast> out = readForecasts(cfg, expected, Duration.ofSeconds(60));
     long first = Long.MAX_VALUE;
@@ -133,7 +133,7 @@ public class BenchCommand implements Callable<Integer> {
     int n = cfg.batching.maxWindows;
     double rawPerSec;
     double ortBatch1;
-    try (OnnxForecaster ort = OnnxForecaster.open(uk, cfg.cuda(), cfg.models.intraOpThreads)) {
+    try (OnnxForecaster ort = OnnxForecaster.open(uk, cfg.provider(), cfg.models.intraOpThreads)) {
       List<float[]> batch = new ArrayList<>();
       int cells = uk.cells();
       for (int b = 0; b < n; b++) {
@@ -164,16 +164,18 @@ public class BenchCommand implements Callable<Integer> {
 
     // ---- (b) latency: one frame per second per grid, at-least-once, an unbounded job
     String lp = p + "-lat";
-    kafka.createTopics(1, lp + ".frames", lp + ".forecasts", lp + ".alerts", lp + ".rejects");
+    kafka.createTopics(1, topics(lp));
     Map<String, String> lbase = new LinkedHashMap<>(base);
     lbase.put("kafka.group-id", lp);
     lbase.put("topics.frames", lp + ".frames");
     lbase.put("topics.forecasts", lp + ".forecasts");
     lbase.put("topics.alerts", lp + ".alerts");
     lbase.put("topics.rejects", lp + ".rejects");
+    lbase.put("topics.model-events", lp + ".model-events");
+    lbase.put("topics.verification", lp + ".verification");
     LsntpConfig lcfg = options.toConfig(lbase);
-    ForecastJob ljob = new ForecastJob(lcfg, models, KafkaEndpoints.frames(lcfg, false),
-        KafkaEndpoints.forecasts(lcfg), KafkaEndpoints.alerts(lcfg), KafkaEndpoints.rejects(lcfg));
+    ForecastJob ljob = new ForecastJob(lcfg, ModelCatalog.Scan.of(models), KafkaEndpoints.frames(lcfg, false),
+        ForecastJob.Outputs.kafka(lcfg), false);
     JobClient client = ljob.executeAsync(ForecastJob.localEnvironment(lcfg));
     long deadline = System.currentTimeMillis() + 60_000;
     while (client.getJobStatus().get() != org.apache.flink.api.common.JobStatus.RUNNING
@@ -201,7 +203,7 @@ public class BenchCommand implements Callable<Integer> {
         }
       });
       producer.start();
-      try (TopicWatcher w = new TopicWatcher(consumerProps(lcfg), lcfg.topics.forecasts, null, null, null, true)) {
+      try (TopicWatcher w = new TopicWatcher(consumerProps(lcfg), TopicWatcher.Topics.onlyForecasts(lcfg.topics.forecasts), null, true)) {
         long end = System.currentTimeMillis() + seconds * 1000L + 30_000;
         TopicWatcher.Handler timing = forecastsOnly(f -> {
           Long s = pub.sentAt(f.getGridId(), f.getIssueTime().toEpochMilli());
@@ -215,13 +217,38 @@ public class BenchCommand implements Callable<Integer> {
       }
       producer.join();
     }
+    // the job still holds every grid's window state (alpha + 1 frames each at most): heap after a GC,
+    // whose growth with the grid count is the TaskManager's heap per grid (broker and MiniCluster
+    // share this JVM, so read the differences between grid counts, not the absolute figure)
+    double heapMb = heapAfterGcMb();
     client.cancel().get(30, TimeUnit.SECONDS);
     lat.sort(Long::compare);
-    System.out.printf(Locale.ROOT, "grids=%d: latency over %d forecasts p50 %s ms p99 %s ms%n", g, lat.size(),
-        DemoCommand.pct(lat, 0.5), DemoCommand.pct(lat, 0.99));
-    return String.format(Locale.ROOT, "| %d | %d | %d | %.1f | %.1f | %.0f%% | %.1f | %s | %s | %.1f |", g, n, out.size(),
-        pipelinePerSec, rawPerSec, 100 * pipelinePerSec / rawPerSec, meanBatch, DemoCommand.pct(lat, 0.5),
-        DemoCommand.pct(lat, 0.99), ortBatch1);
+    System.out.printf(Locale.ROOT, "grids=%d: latency over %d forecasts p50 %s ms p99 %s ms; heap after GC %.1f MB%n",
+        g, lat.size(), DemoCommand.pct(lat, 0.5), DemoCommand.pct(lat, 0.99), heapMb);
+    return String.format(Locale.ROOT, "| %d | %d | %d | %.1f | %.1f | %.0f%% | %.1f | %s | %s | %.1f | %.1f |", g, n,
+        out.size(), pipelinePerSec, rawPerSec, 100 * pipelinePerSec / rawPerSec, meanBatch, DemoCommand.pct(lat, 0.5),
+        DemoCommand.pct(lat, 0.99), ortBatch1, heapMb);
+  }
+
+  /** Used heap after asking for full collections until it stops shrinking (at most five), in MiB. */
+  static double heapAfterGcMb() throws InterruptedException {
+    java.lang.management.MemoryMXBean mem = java.lang.management.ManagementFactory.getMemoryMXBean();
+    long used = Long.MAX_VALUE;
+    for (int i = 0; i < 5; i++) {
+      System.gc();
+      Thread.sleep(300);
+      long now = mem.getHeapMemoryUsage().getUsed();
+      if (now >= used) {
+        break;
+      }
+      used = now;
+    }
+    return Math.min(used, mem.getHeapMemoryUsage().getUsed()) / (1024.0 * 1024.0);
+  }
+
+  private static String[] topics(String prefix) {
+    return new String[] {prefix + ".frames", prefix + ".forecasts", prefix + ".alerts", prefix + ".rejects",
+        prefix + ".model-events", prefix + ".verification"};
   }
 
   private static String gridId(ModelSpec uk, int k) {
@@ -247,12 +274,6 @@ public class BenchCommand implements Callable<Integer> {
       }
 
       @Override
-      public void alert(Alert a) { }
-
-      @Override
-      public void reject(RejectedFrame r) { }
-
-      @Override
       public void undecodable(ConsumerRecord<byte[], byte[]> r, String expected, Exception why) {
         throw new IllegalStateException("benchmark: " + r.topic() + " holds a record that is not a " + expected, why);
       }
@@ -261,7 +282,7 @@ public class BenchCommand implements Callable<Integer> {
 
   private static List<Forecast> readForecasts(LsntpConfig cfg, int expected, Duration timeout) {
     List<Forecast> out = new ArrayList<>();
-    try (TopicWatcher w = new TopicWatcher(consumerProps(cfg), cfg.topics.forecasts, null, null, null, true)) {
+    try (TopicWatcher w = new TopicWatcher(consumerProps(cfg), TopicWatcher.Topics.onlyForecasts(cfg.topics.forecasts), null, true)) {
       long end = System.currentTimeMillis() + timeout.toMillis();
       TopicWatcher.Handler collect = forecastsOnly(out::add);
       while (out.size() < expected && System.currentTimeMillis() < end) {
