@@ -41,6 +41,9 @@ import org.junit.jupiter.api.io.TempDir;
  * before, forecast.
  */
 class ModelRolloutTest {
+  /** The version the test stamps on its re-exported copy: never a shipped model's. */
+  static final String V2 = "9.9.9-rollout-test";
+
   @RegisterExtension static final KafkaBroker kafka = new KafkaBroker();
   static final AvroBytes<TemperatureFrame> FRAMES = AvroBytes.of(TemperatureFrame.class);
 
@@ -112,10 +115,10 @@ class ModelRolloutTest {
 
         // v2 of the same grid, written elsewhere and moved into place: it serves from the next batch on
         Path staged = ModelFiles.withMetadata(models.resolve("era5-uk/model.onnx"), tmp.resolve("staging/model.onnx"),
-            Map.of("model_version", "2.0.0"));
+            Map.of("model_version", V2));
         ModelFiles.moveIntoPlace(staged, models.resolve("era5-uk/model.onnx"));
         assertThat(out.await(cfg.topics.modelEvents, r -> hasEvent(out, cfg, ModelEventKind.ACCEPTED, "era5-uk/model.onnx")
-            && versionAccepted(out, cfg, "2.0.0"), Duration.ofSeconds(60))).as("v2 accepted\n" + events(out, cfg)).isTrue();
+            && versionAccepted(out, cfg, V2), Duration.ofSeconds(60))).as("v2 accepted\n" + events(out, cfg)).isTrue();
         send(cfg, uk.subList(10, 16));
         assertThat(out.await(cfg.topics.forecasts, r -> r.size() >= firstBatch + 6, Duration.ofSeconds(60))).isTrue();
 
@@ -173,7 +176,7 @@ class ModelRolloutTest {
       assertThat(versionByIssue.keySet()).containsExactlyElementsOf(want);
       List<String> versions = new ArrayList<>(versionByIssue.values());
       assertThat(versions.subList(0, firstBatch)).containsOnly(v1.version);
-      assertThat(versions.subList(firstBatch, versions.size())).containsOnly("2.0.0");
+      assertThat(versions.subList(firstBatch, versions.size())).containsOnly(V2);
 
       AvroBytes<RejectedFrame> ra = AvroBytes.of(RejectedFrame.class);
       RejectedFrame unknown = ra.decode(out.on(cfg.topics.rejects).get(0).value());
@@ -184,7 +187,7 @@ class ModelRolloutTest {
           .satisfies(e -> assertThat(e.getReason()).contains("ONNX Runtime cannot load it"));
       assertThat(events).filteredOn(e -> e.getModelPath().endsWith("wrong-shape/model.onnx")).singleElement()
           .satisfies(e -> assertThat(e.getReason()).contains("inputs/outputs"));
-      assertThat(events).filteredOn(e -> e.getKind() == ModelEventKind.ACCEPTED && "2.0.0".equals(e.getNewVersion()))
+      assertThat(events).filteredOn(e -> e.getKind() == ModelEventKind.ACCEPTED && V2.equals(e.getNewVersion()))
           .singleElement().satisfies(e -> assertThat(e.getOldVersion()).isEqualTo(v1.version));
     }
   }
