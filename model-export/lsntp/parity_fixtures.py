@@ -1,6 +1,6 @@
 """Parity fixtures for the Java build: one tiny trained model of every kind, exported as shipped models are.
 
-    python3 -m lsntp parity-fixtures --out DIR [--kinds k1,k2]
+    /usr/bin/python3 -m lsntp parity-fixtures --out DIR [--kinds k1,k2]
 
 For each kind, a tiny model (fixtures.tiny_config: hidden 4, 3 frames in, 2 out) trains two steps
 on a real 9 x 12, 60-hour cut of ERA5 (fixtures.write_small_era5) and export.export writes

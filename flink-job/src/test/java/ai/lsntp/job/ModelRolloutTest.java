@@ -58,21 +58,21 @@ class ModelRolloutTest {
   }
 
   static List<Forecast> forecasts(CommittedRecords out, LsntpConfig cfg) throws IOException {
-    AvroBytes<Forecast> a = AvroBytes.of(Forecast.class);
-    List<Forecast> fs = new ArrayList<>();
-    for (CommittedRecords.Arrived r : out.on(cfg.topics.forecasts)) {
-      fs.add(a.decode(r.value()));
-    }
-    return fs;
+    return decoded(out, cfg.topics.forecasts, Forecast.class);
   }
 
   static List<ModelEvent> events(CommittedRecords out, LsntpConfig cfg) throws IOException {
-    AvroBytes<ModelEvent> a = AvroBytes.of(ModelEvent.class);
-    List<ModelEvent> es = new ArrayList<>();
-    for (CommittedRecords.Arrived r : out.on(cfg.topics.modelEvents)) {
-      es.add(a.decode(r.value()));
+    return decoded(out, cfg.topics.modelEvents, ModelEvent.class);
+  }
+
+  private static <T extends org.apache.avro.specific.SpecificRecord> List<T> decoded(CommittedRecords out, String topic,
+      Class<T> type) throws IOException {
+    AvroBytes<T> a = AvroBytes.of(type);
+    List<T> records = new ArrayList<>();
+    for (CommittedRecords.Arrived r : out.on(topic)) {
+      records.add(a.decode(r.value()));
     }
-    return es;
+    return records;
   }
 
   static boolean hasEvent(CommittedRecords out, LsntpConfig cfg, ModelEventKind kind, String path) {
