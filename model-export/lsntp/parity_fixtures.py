@@ -25,7 +25,9 @@ from .kinds import KINDS
 
 TRAINING_STEPS = 2
 # Fixtures besides one per kind: DIR/<name>/ with (kind, further model keys).
-VARIANTS = {"lsntp-sparse": ("lsntp", {"graph": "sparse", "graph_k": 5})}
+VARIANTS = {"lsntp-sparse": ("lsntp", {"graph": "sparse", "graph_k": 5}),
+            # over export.NEIGHBOUR_BLOCK: the body gathers the neighbours in two blocks (Slice, Add)
+            "lsntp-sparse-blocked": ("lsntp", {"graph": "sparse", "graph_k": 11})}
 NETWORK_PART_K = 1.0  # mean |forecast - last frame| of a fixture on its parity window, kelvin
 
 

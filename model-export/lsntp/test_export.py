@@ -220,13 +220,13 @@ NUMPY_OPS = {
     "Gather": lambda a, x, i: np.take(x, i, axis=a.get("axis", 0)),
     "Transpose": lambda a, x: np.transpose(x, a["perm"]),
     "ReduceSum": lambda a, x, axes: x.sum(axis=tuple(int(i) for i in axes), keepdims=bool(a.get("keepdims", 1))),
+    "Slice": lambda a, x, *rest: _slice(x, *rest),
     "Constant": lambda a: a["value"],
 }
 # and those of the exported graph around the LSConv nodes (run_graph)
 GRAPH_OPS = {
     **NUMPY_OPS,
     "ConvTranspose": lambda a, x, w, b=None: _conv_transpose(x, w, b, **a),
-    "Slice": lambda a, x, *rest: _slice(x, *rest),
     "Concat": lambda a, *xs: np.concatenate(xs, axis=a["axis"]),
     "ConstantOfShape": lambda a, shape: np.full([int(v) for v in shape], a["value"].reshape(-1)[0] if "value" in a else 0.0),
     "Identity": lambda a, x: x,
@@ -290,6 +290,7 @@ ABLATIONS = {
     "d60km": {"distance_km": 60.0}, "d0": {"distance_km": 0.0},
     "sparse": {"graph": "sparse", "graph_k": 5}, "sparse-d60km": {"graph": "sparse", "graph_k": 7, "distance_km": 60.0},
     "sparse-no-nsa": {"graph": "sparse", "graph_k": 3, "nsa": False}, "sparse-d0": {"graph": "sparse", "graph_k": 4, "distance_km": 0.0},
+    "sparse-blocked": {"graph": "sparse", "graph_k": 11},  # over NEIGHBOUR_BLOCK: gathered in two blocks, 6 + 5
 }
 
 
@@ -343,6 +344,11 @@ def test_exported_ls_conv_function_computes_what_the_module_does(name):
         if "G_index" in params:  # N x k, never N x N
             n_nodes, k = np.prod(core_of(model).grid), ABLATIONS[name]["graph_k"]
             assert params["G_index"].dtype == np.int64 and params["G_index"].shape == params["G_weight"].shape == (n_nodes, k)
+            # no Gather takes more than NEIGHBOUR_BLOCK neighbours at once
+            gathers = [n for n in fn.node if n.op_type == "Gather"]
+            assert len(gathers) == len(export.neighbour_blocks(k)) == (2 if k == 11 else 1)
+            values = run_function(fn, {"X": x.numpy(), **params})
+            assert all(values[g.output[0]].shape[1] <= export.NEIGHBOUR_BLOCK for g in gathers)
     assert len(checked) == 4  # two encoder and two decoder layers
 
 

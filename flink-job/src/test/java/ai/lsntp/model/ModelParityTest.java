@@ -19,7 +19,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * (models/NAME/model.onnx with parity files, within ModelCheck's 1e-3 K) and for every model kind
  * model-export can train (a tiny model of each, made by `python3 -m lsntp parity-fixtures`, within
  * 1e-4 K; each fixture's network contributes about 1 K to its forecast, so the check sees the
- * network), and the sparse graph form (lsntp-sparse): each kind runs in the unchanged job.
+ * network), and the sparse graph form (lsntp-sparse, and lsntp-sparse-blocked whose k gathers in blocks): each kind runs in the unchanged job.
  */
 class ModelParityTest {
   /** Kinds whose export is exact up to float32 reordering; a tiny model's forecasts differ by ~1e-5 K. */
@@ -69,7 +69,7 @@ class ModelParityTest {
   void everyKindModelExportCanTrainHasAFixture() throws Exception {
     assertThat(everyKind()).extracting(m -> m.getParent().getFileName().toString())
         .contains("lsntp", "convlstm", "convgru", "predrnn", "trajgru", "predrnnpp", "mim", "phydnet", "crevnet",
-            "agcrn", "saconvlstm", "dconvlstm", "daggconvlstm", "lsntp-sparse");
+            "agcrn", "saconvlstm", "dconvlstm", "daggconvlstm", "lsntp-sparse", "lsntp-sparse-blocked");
   }
 
   @ParameterizedTest
