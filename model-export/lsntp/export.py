@@ -111,12 +111,19 @@ def folded_graphs(model: torch.nn.Module):
             graph.unfold()
 
 
-NEIGHBOUR_BLOCK = 8  # most neighbours one Gather of the sparse form takes at once
+# The sparse form gathers all k neighbours at once up to SINGLE_GATHER_MAX, else in blocks of at
+# most NEIGHBOUR_BLOCK. Measured in ONNX Runtime Java (2 threads, 150 x 280, docs/scaling): k = 9 in
+# one gather 144 ms at batch 1, 1.36 GB; in blocks of 5 + 4 169 ms, 1.05 GB; k = 115 in one gather
+# 578 ms, 14.6 GB; in blocks of 8 550 ms, 2.0 GB. Small k keeps the single gather's speed.
+SINGLE_GATHER_MAX = 16
+NEIGHBOUR_BLOCK = 8
 
 
 def neighbour_blocks(k: int) -> list[tuple[int, int]]:
     """The column ranges [start, end) of G_index the sparse body gathers one after another: one range
-    for k <= NEIGHBOUR_BLOCK, else ceil(k / NEIGHBOUR_BLOCK) ranges of near-equal size."""
+    for k <= SINGLE_GATHER_MAX, else ceil(k / NEIGHBOUR_BLOCK) ranges of near-equal size."""
+    if k <= SINGLE_GATHER_MAX:
+        return [(0, k)]
     n = -(-k // NEIGHBOUR_BLOCK)
     size = -(-k // n)
     return [(a, min(a + size, k)) for a in range(0, k, size)]
@@ -132,7 +139,7 @@ def ls_conv_function(settings: LSConvSettings, graph_k: int | None = None) -> on
     block (ONNX Runtime gathers those about twice as fast as along the last axis): X (B, C, N)
     -> Transpose (N, B, C) -> Gather(axis 0, G_index) (N, k, B, C) -> Mul G_weight as (N, k, 1, 1)
     -> ReduceSum over the neighbours (N, B, C) -> Transpose (B, C, N). With `graph_k` over
-    NEIGHBOUR_BLOCK the neighbours go in blocks of at most that many (Slice the columns of G_index
+    SINGLE_GATHER_MAX the neighbours go in blocks of at most NEIGHBOUR_BLOCK (Slice the columns of G_index
     and G_weight, gather, weigh and sum each, Add the blocks): the gathered tensor is (N, block, B, C),
     not (N, k, B, C), which at k = 115 and batch 16 was 2.5 GB per call on a 150 x 280 grid.
     """

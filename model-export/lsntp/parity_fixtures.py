@@ -26,8 +26,8 @@ from .kinds import KINDS
 TRAINING_STEPS = 2
 # Fixtures besides one per kind: DIR/<name>/ with (kind, further model keys).
 VARIANTS = {"lsntp-sparse": ("lsntp", {"graph": "sparse", "graph_k": 5}),
-            # over export.NEIGHBOUR_BLOCK: the body gathers the neighbours in two blocks (Slice, Add)
-            "lsntp-sparse-blocked": ("lsntp", {"graph": "sparse", "graph_k": 11})}
+            # over export.SINGLE_GATHER_MAX: the body gathers the neighbours in blocks of 7, 7, 6 (Slice, Add)
+            "lsntp-sparse-blocked": ("lsntp", {"graph": "sparse", "graph_k": 20})}
 NETWORK_PART_K = 1.0  # mean |forecast - last frame| of a fixture on its parity window, kelvin
 
 

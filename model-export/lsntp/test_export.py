@@ -290,12 +290,12 @@ ABLATIONS = {
     "d60km": {"distance_km": 60.0}, "d0": {"distance_km": 0.0},
     "sparse": {"graph": "sparse", "graph_k": 5}, "sparse-d60km": {"graph": "sparse", "graph_k": 7, "distance_km": 60.0},
     "sparse-no-nsa": {"graph": "sparse", "graph_k": 3, "nsa": False}, "sparse-d0": {"graph": "sparse", "graph_k": 4, "distance_km": 0.0},
-    "sparse-blocked": {"graph": "sparse", "graph_k": 11},  # over NEIGHBOUR_BLOCK: gathered in two blocks, 6 + 5
+    "sparse-blocked": {"graph": "sparse", "graph_k": 11},  # with SINGLE_GATHER_MAX 8 (below): two blocks, 6 + 5
 }
 
 
 @pytest.mark.parametrize("name", list(ABLATIONS))
-def test_exported_ls_conv_function_computes_what_the_module_does(name):
+def test_exported_ls_conv_function_computes_what_the_module_does(name, monkeypatch):
     import torch
     from onnx import numpy_helper
     from .data import MinMax
@@ -303,6 +303,7 @@ def test_exported_ls_conv_function_computes_what_the_module_does(name):
     from .ls_conv import LSConv, parameter_names
 
     torch.manual_seed(7)
+    monkeypatch.setattr(export, "SINGLE_GATHER_MAX", 8)  # the 12-node test grid cannot hold k > 16
     cfg = ModelConfig(hidden=4, embed_dim=6, down_channels=4, nsa_hidden=4, **ABLATIONS[name])
     h, w = 6, 8
     lats, lons = 55.0 - 0.25 * np.arange(h), -3.0 + 0.25 * np.arange(w)
