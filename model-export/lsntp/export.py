@@ -191,6 +191,7 @@ def ls_conv_function(settings: LSConvSettings, graph_k: int | None = None) -> on
             blocks = neighbour_blocks(graph_k) if graph_k else [(0, None)]
             if len(blocks) > 1:
                 const("column_axis", [1])
+            total = None  # the sum of the blocks so far
             for b, (start, end) in enumerate(blocks):
                 index, weight, tag = "G_index", "G_weight", "" if len(blocks) == 1 else f"_{b}"
                 if len(blocks) > 1:  # columns start..end of the neighbour lists
@@ -207,10 +208,12 @@ def ls_conv_function(settings: LSConvSettings, graph_k: int | None = None) -> on
                     helper.make_node("Mul", [f"x_neighbours{tag}", f"w_neighbours{tag}"], [f"x_weighted{tag}"]),  # weights of I + A
                     helper.make_node("ReduceSum", [f"x_weighted{tag}", "neighbour_axis"], [f"l_by_node{tag}"], keepdims=0),
                 ])
-                if b > 0:  # the blocks' sums add up, one block's gather alive at a time
-                    previous = "l_by_node_0" if b == 1 else f"l_sum_{b - 1}"
-                    nodes.append(helper.make_node("Add", [previous, f"l_by_node{tag}"],
-                                                  ["l_by_node" if b == len(blocks) - 1 else f"l_sum_{b}"]))
+                if total is None:
+                    total = f"l_by_node{tag}"
+                else:  # the blocks' sums add up, one block's gather alive at a time
+                    added = "l_by_node" if b == len(blocks) - 1 else f"l_sum_{b}"
+                    nodes.append(helper.make_node("Add", [total, f"l_by_node{tag}"], [added]))
+                    total = added
             nodes.append(helper.make_node("Transpose", ["l_by_node"], ["l_nodes"], perm=[1, 2, 0]))  # L = (I + A) X, (B, C, N)
         else:
             nodes.append(helper.make_node("MatMul", ["x_nodes", "G"], ["l_nodes"]))  # L = (I + A) X
