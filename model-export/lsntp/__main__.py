@@ -157,7 +157,8 @@ def cmd_compare(args):
 def cmd_zoo(args):
     from . import zoo
     zoo.build(_path(args.queue), _runs_dir(args.runs_dir), _path(args.out), comparison_dir=_path(args.comparison),
-              n_resamples=args.resamples, seed=args.seed, tables=tuple(t.strip() for t in args.tables.split(",") if t.strip()))
+              n_resamples=args.resamples, seed=args.seed,
+              tables=tuple(t.strip() for t in args.tables.split(",") if t.strip()) if args.tables else zoo.DEFAULT_TABLES)
 
 
 def main(argv=None) -> int:
@@ -281,7 +282,8 @@ def main(argv=None) -> int:
     zo.add_argument("--comparison", help="the comparison's folder, brought up to date first (default: OUT/../comparison)")
     zo.add_argument("--resamples", type=int, default=DEFAULT_RESAMPLES, help=f"bootstrap resamples (default {DEFAULT_RESAMPLES})")
     zo.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"bootstrap seed (default {DEFAULT_SEED})")
-    zo.add_argument("--tables", default="3,4,5", help="the comparison tables whose systems go in (default 3,4,5)")
+    zo.add_argument("--tables", help="the comparison tables whose systems go in, comma-separated (default: zoo.DEFAULT_TABLES, "
+                                     "3 and 4; 3,4,5 adds the kernel and distance sweeps)")
     zo.set_defaults(func=cmd_zoo)
 
     args = p.parse_args(argv)

@@ -24,7 +24,8 @@ def test_zoo_exports_the_best_validation_seed_of_every_system(tiny_queue, tmp_pa
     doc = zoo.build(q, runs, out, n_resamples=200, log=logs.append)
     assert os.path.exists(tmp_path / "models" / "comparison" / "comparison.json")  # the comparison was brought up to date
     assert sorted(e["folder"] for e in doc["models"]) == ["test-grid/convlstm", "test-grid/lsntp"]
-    assert {s["system"] for s in doc["not_yet"]} == {"tiny-lsntp-no-nsa", "tiny-lsntp-k1"}
+    # Tables 3 and 4 by default: the untrained k = 1 sweep (Table 5) is not even projected
+    assert {s["system"] for s in doc["not_yet"]} == {"tiny-lsntp-no-nsa"}
     comparison = json.load(open(tmp_path / "models" / "comparison" / "comparison.json"))
     lsntp_row = next(r for r in comparison["datasets"]["test-grid"]["rows"] if r["system"] == "tiny-lsntp")
     chosen = min(lsntp_row["runs"], key=lambda r: r["validation_mae"])
@@ -45,3 +46,19 @@ def test_zoo_exports_the_best_validation_seed_of_every_system(tiny_queue, tmp_pa
     logs.clear()
     zoo.build(q, runs, out, n_resamples=200, log=logs.append)  # nothing changed: nothing exported again
     assert not any("exporting" in s for s in logs) and os.path.getmtime(os.path.join(folder, "model.onnx")) == stamp
+
+
+def test_zoo_ships_only_the_tables_asked_for_and_removes_the_rest(tiny_queue, tmp_path):
+    q, runs = tiny_queue
+    out = str(tmp_path / "zoo")
+    zoo.build(q, runs, out, n_resamples=200, log=lambda s: None)
+    stranger = os.path.join(out, "test-grid", "notes")  # not written by a zoo (no metrics.json): left alone
+    os.makedirs(stranger)
+    logs = []
+    doc = zoo.build(q, runs, out, n_resamples=200, tables=("4",), log=logs.append)
+    assert doc["models"] == [] and doc["tables"] == ["4"]  # both trained systems are Table 3 rows
+    assert not os.path.exists(os.path.join(out, "test-grid", "lsntp"))
+    assert not os.path.exists(os.path.join(out, "test-grid", "convlstm"))
+    assert os.path.isdir(stranger)
+    assert sum("removing test-grid/lsntp" in s for s in logs) == 1
+    assert zoo.DEFAULT_TABLES == ("3", "4")
