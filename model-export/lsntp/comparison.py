@@ -151,10 +151,13 @@ def run_state(run_dir: str) -> tuple[str, str]:
     if st == "failed":
         with open(os.path.join(run_dir, "failed.txt")) as f:
             return "failed", "failed: " + f.read().strip() + f" ({os.path.join(run_dir, 'failed.txt')})"
-    if st == "training":
+    if st in ("training", "stopped"):
         with open(os.path.join(run_dir, "progress.json")) as f:
             p = json.load(f)
-        return "training", f"training, epoch {p.get('epoch', '?')}/{p.get('epochs', '?')} (not finished yet)"
+        at = f"epoch {p.get('epoch', '?')}/{p.get('epochs', '?')}"
+        if st == "training":
+            return "training", f"training now, {at} (not finished yet)"
+        return "stopped", f"stopped at {at} before it finished (resumable: the queue continues it)"
     return "waiting", "not trained yet (waiting in the queue)"
 
 

@@ -11,8 +11,8 @@ The queue file lists runs in the order they should be trained:
 
 Every run trains in its own process (`lsntp train CONFIG --resume`) with its output appended to
 `RUN/train.log`, and its state in `RUN/progress.json`. Stopping the queue (Ctrl-C, kill, the
-machine going away) loses at most the current epoch: started again, it skips finished runs and
-resumes the rest. Several workers may share one queue (each claims a run with a lock file), e.g.
+machine going away) loses at most the current epoch: the run is then "stopped" (see `state`), and
+a worker started again skips finished runs and resumes the rest. Several workers may share one queue (each claims a run with a lock file), e.g.
 one per core with LSNTP_THREADS=1. A run that fails is recorded (RUN/failed.txt) and skipped; the
 queue goes on with the next.
 """
@@ -83,14 +83,32 @@ def read(path: str) -> list[QueuedRun]:
 
 
 def state(run_dir: str) -> str:
-    """finished | failed | training | waiting (never started)."""
+    """finished | failed | training (a worker holds it now) | stopped (started, not finished, no worker
+    holds it: the queue resumes it) | waiting (never started)."""
     if os.path.exists(os.path.join(run_dir, "failed.txt")):
         return "failed"
     p = os.path.join(run_dir, "progress.json")
     if os.path.exists(p):
         with open(p) as f:
-            return "finished" if json.load(f).get("state") == "finished" else "training"
+            if json.load(f).get("state") == "finished":
+                return "finished"
+        return "training" if held(run_dir) else "stopped"
     return "waiting"
+
+
+def held(run_dir: str) -> bool:
+    """Whether a worker holds the run's lock now. The probe takes the lock for an instant when it is
+    free; a worker that looks at the run in that instant passes it by and takes it on its next round."""
+    path = os.path.join(run_dir, ".lock")
+    if not os.path.exists(path):
+        return False
+    with open(path, "a") as f:  # "a": never truncate a lock file a worker has open
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+        return False
 
 
 def status(runs: list[QueuedRun], runs_dir: str) -> str:
