@@ -40,6 +40,9 @@ SCORE_NAMES = {"mae": "MAE (K)", "rmse": "RMSE (K)", "ssim": "SSIM (ours)", "ssi
 AIMS = {"era5": 0.62, "ncep": 0.70}
 SIZE_TOLERANCE = 0.2
 REFERENCE_ROWS = ("Persistence", "Climatology")
+# The seed's Table 3: LS-NTP's parameters on its ERA5 and NCEP set-ups (ours are matched to a far
+# smaller LS-NTP; model-export/README.md, "Size: matched, not the paper's").
+PAPER_LSNTP_PARAMETERS = {"era5-uk-0p25": 5.99e6, "ncep-na-2p5": 19.48e6}
 
 
 @dataclasses.dataclass
@@ -514,6 +517,12 @@ def markdown(report: dict) -> str:
             if not any(r["table"] == table for r in rows if not r.get("reference")) and table != "3":
                 continue
             lines += [f"### {title}", ""] + _table(rows, table, ref_row) + [""]
+            if table == "3" and ref_row and ref_row.get("parameters"):
+                paper = PAPER_LSNTP_PARAMETERS.get(grid)
+                lines += [f"Size: every system is matched to this LS-NTP's {ref_row['parameters']:,} parameters (within 20%)"
+                          + (f"; the seed's LS-NTP on this data set has {paper / 1e6:.2f}M, "
+                             f"{paper / ref_row['parameters']:.0f} times as many, and no row here is at that size "
+                             "(model-export/README.md, \"Size: matched, not the paper's\")" if paper else "") + ".", ""]
         lines += ["### Training of each row", "",
                   "| row | table | runs (seed: best validation MAE K, epochs run, best epoch, minutes) | where trained |",
                   "|---|---|---|---|"]

@@ -88,7 +88,8 @@ def test_compare_rows_intervals_missing_and_cache(tiny_queue, tmp_path):
     assert missing["tiny-lsntp-no-nsa"]["why"].startswith("not trained yet") and missing["tiny-lsntp-k1"]["why"].startswith("failed: exit status 1")
     text = open(os.path.join(out, "README.md")).read()
     for s in ("| LS-NTP |", "| ConvLSTM |", "| Persistence |", "| Climatology |", "SSIM (paper-style)", "Rows still missing",
-              "tiny-lsntp-k1", "Climatology: mean of the training frames"):
+              "tiny-lsntp-k1", "Climatology: mean of the training frames",
+              f"matched to this LS-NTP's {lsntp['parameters']:,} parameters (within 20%)."):  # no paper size for a test grid
         assert s in text, s
     for png in ("mae_bars", "lead_mae"):
         assert os.path.getsize(os.path.join(out, "plots", f"{png}.png")) > 0
