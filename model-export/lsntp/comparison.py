@@ -90,7 +90,10 @@ def _variant(ref_model, model) -> tuple[str, str]:
         table = "5" if len(parts) == 1 else table
     for field in ("hidden", "embed_dim", "graph", "graph_k", "downsample", "layers", "nsa_hidden", "residual"):
         if getattr(model, field) != getattr(ref_model, field):
-            parts.append(f"{field} = {getattr(model, field)}")
+            if field == "downsample":
+                parts.append("full resolution (no downsampling)" if not model.downsample else "downsampled by 2")
+            else:
+                parts.append(f"{field} = {getattr(model, field)}")
             table = "4"
     return table, ", ".join(parts) or "LS-NTP (same settings)"
 

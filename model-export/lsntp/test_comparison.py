@@ -57,6 +57,7 @@ def test_the_real_queue_groups_into_the_seeds_tables():
     assert (systems["era5-lsntp-d300"].table, systems["era5-lsntp-d300"].row) == ("5", "d = 300 km")
     assert systems["era5-lsntp-linear"].row == "LSI without ReLU (linear)" and systems["ncep-lsntp-relu"].row == "LSI with ReLU (the seed's)"
     assert systems["ncep-lsntp-no-lsi"].folder == "lsntp-no-lsi" and systems["ncep-lsntp"].grid_id == "ncep-na-2p5"
+    assert (systems["ncep-lsntp-full-res"].table, systems["ncep-lsntp-full-res"].row) == ("4", "full resolution (no downsampling)")
 
 
 def test_compare_rows_intervals_missing_and_cache(tiny_queue, tmp_path):
