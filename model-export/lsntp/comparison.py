@@ -8,8 +8,10 @@ lead are cached in OUT/cache/ under the checkpoint's SHA-256, so a rerun only pr
 Rows, in the seed's tables:
 - Table 3: LS-NTP and every other system at a matched size (parameters within 20% of LS-NTP's,
   configs checked by test_sizes.py), plus Persistence and Climatology (evaluate.py's);
-- Table 4: the ablations (w/o NSA, w/o LAGC, both, w/o LSI, DAGG-ConvLSTM, the LSI's ReLU switched);
-- Table 5 / Q1: the LSI kernel k and the LAGC distance threshold d.
+- Table 4: the seed's ablations (w/o NSA, w/o LAGC, both, w/o LSI, DAGG-ConvLSTM);
+- Table 5 / Q1: the LSI kernel k and the LAGC distance threshold d;
+- Table 6: our own variants, not in the seed's tables (the LSI's ReLU switched, the sparse graph,
+  full resolution).
 Each row: MAE, RMSE, SSIM (ours and paper-style, metrics.py), PSNR as mean +- sd over its seeds
 (sd from 2 seeds on), seeds, epochs, training minutes and where, parameters; and its MAE minus
 LS-NTP's on the same data set (seeds averaged per window) with a block-bootstrap 95% interval over
@@ -68,10 +70,13 @@ def _base_name(r: queue.QueuedRun) -> str:
 
 
 def _variant(ref_model, model) -> tuple[str, str]:
-    """(table, row name) of an LS-NTP variant, named by what differs from the data set's LS-NTP."""
+    """(table, row name) of an LS-NTP variant, named by what differs from the data set's LS-NTP.
+    Table 4 when one of the seed's ablations is in it (NSA, LAGC, LSI removed), else Table 6 when one
+    of our own settings differs (the LSI's ReLU, the sparse graph, resolution, sizes), else Table 5
+    (the seed's kernel and distance sweeps)."""
     if model.kind != "lsntp":
         return "4", model.label
-    parts, table = [], "4"
+    parts, ablation, ours = [], False, False
     if not model.nsa and not model.lagc and (ref_model.nsa or ref_model.lagc):
         parts.append("w/o NSA & LAGC")
     elif model.nsa != ref_model.nsa:
@@ -80,21 +85,22 @@ def _variant(ref_model, model) -> tuple[str, str]:
         parts.append("w/o LAGC" if not model.lagc else "with LAGC")
     if model.lsi != ref_model.lsi:
         parts.append("w/o LSI" if not model.lsi else "with LSI")
-    elif model.lsi_relu != ref_model.lsi_relu:
+    ablation = bool(parts)
+    if model.lsi and model.lsi_relu != ref_model.lsi_relu:
         parts.append("LSI without ReLU (linear)" if not model.lsi_relu else "LSI with ReLU (the seed's)")
+        ours = True
     if model.kernel != ref_model.kernel:
         parts.append(f"k = {model.kernel}")
-        table = "5" if len(parts) == 1 else table
     if model.distance_km != ref_model.distance_km:
         parts.append("no threshold" if model.distance_km is None else f"d = {model.distance_km:g} km")
-        table = "5" if len(parts) == 1 else table
     for field in ("hidden", "embed_dim", "graph", "graph_k", "downsample", "layers", "nsa_hidden", "residual"):
         if getattr(model, field) != getattr(ref_model, field):
             if field == "downsample":
                 parts.append("full resolution (no downsampling)" if not model.downsample else "downsampled by 2")
             else:
                 parts.append(f"{field} = {getattr(model, field)}")
-            table = "4"
+            ours = True
+    table = "4" if ablation else "6" if ours else "5"
     return table, ", ".join(parts) or "LS-NTP (same settings)"
 
 
@@ -456,7 +462,8 @@ def _diff(row: dict) -> str:
 
 TABLES = (("3", "Table 3: every system at a matched size, and the references"),
           ("4", "Table 4: ablations of LS-NTP (and DAGG-ConvLSTM)"),
-          ("5", "Table 5 / Q1: the LSI kernel k and the LAGC distance threshold d"))
+          ("5", "Table 5 / Q1: the LSI kernel k and the LAGC distance threshold d"),
+          ("6", "Our variants, not in the seed's tables: the LSI's ReLU, the sparse graph, resolution"))
 
 
 def _table(rows: list, table: str, ref_row: dict | None) -> list[str]:
@@ -465,7 +472,7 @@ def _table(rows: list, table: str, ref_row: dict | None) -> list[str]:
         ["seeds", "MAE (K)", "RMSE (K)", "SSIM (ours)", "SSIM (paper-style)", "PSNR (dB)", "MAE minus LS-NTP's (K) [95% interval]"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * 2 + "---:|" + ("---|" if sizes else "") + "---:|" * 7]
     members = [r for r in rows if r["table"] == table and not r.get("reference")]
-    if table in ("4", "5") and ref_row is not None:
+    if table in ("4", "5", "6") and ref_row is not None:
         members = [ref_row] + members
     elif ref_row is not None:
         members = [ref_row] + [r for r in members if r["system"] not in REFERENCE_ROWS] + [r for r in members if r["system"] in REFERENCE_ROWS]
@@ -522,7 +529,10 @@ def markdown(report: dict) -> str:
             lines += [f"### {title}", ""] + _table(rows, table, ref_row) + [""]
             if table == "3" and ref_row and ref_row.get("parameters"):
                 paper = PAPER_LSNTP_PARAMETERS.get(grid)
-                lines += [f"Size: every system is matched to this LS-NTP's {ref_row['parameters']:,} parameters (within 20%)"
+                t3 = [r for r in rows if r["table"] == "3" and not r.get("reference") and r["system"] not in REFERENCE_ROWS]
+                within = sum(1 for r in t3 if r.get("within_20pct_of_lsntp"))
+                lines += [f"Size: {within} of the {len(t3)} other systems of Table 3 are within 20% of this LS-NTP's "
+                          f"{ref_row['parameters']:,} parameters"
                           + (f"; the seed's LS-NTP on this data set has {paper / 1e6:.2f}M, "
                              f"{paper / ref_row['parameters']:.0f} times as many, and no row here is at that size "
                              "(model-export/README.md, \"Size: matched, not the paper's\")" if paper else "") + ".", ""]
@@ -583,7 +593,7 @@ def _plots(report: dict, folder: str) -> None:
         y = np.arange(len(rows))
         mae = [r["metrics"]["mae"]["mean"] for r in rows]
         colours = ["tab:red" if r.get("reference") else ("tab:grey" if r["system"] in REFERENCE_ROWS else
-                   {"3": "tab:blue", "4": "tab:orange", "5": "tab:green"}[r["table"]]) for r in rows]
+                   {"3": "tab:blue", "4": "tab:orange", "5": "tab:green", "6": "tab:purple"}[r["table"]]) for r in rows]
         ax.barh(y, mae, color=colours, alpha=0.8)
         if ref is not None:
             base = ref["metrics"]["mae"]["mean"]

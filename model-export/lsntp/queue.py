@@ -98,11 +98,11 @@ def state(run_dir: str) -> str:
 
 def held(run_dir: str) -> bool:
     """Whether a worker holds the run's lock now. The probe takes the lock for an instant when it is
-    free; a worker that looks at the run in that instant passes it by and takes it on its next round."""
+    free; a worker that tries to claim the run in that instant looks again before it gives up (work)."""
     path = os.path.join(run_dir, ".lock")
     if not os.path.exists(path):
         return False
-    with open(path, "a") as f:  # "a": never truncate a lock file a worker has open
+    with open(path, "rb") as f:  # read-only: flock needs no write access, and never truncates
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -153,8 +153,9 @@ def work(queue_file: str, runs_dir: str, device: str | None = None, retry_failed
     The queue file is read again before each run, so runs added or reordered while the queue works
     are taken up without a restart."""
     trained, retried = 0, set()
+    last_look = False
     while True:
-        claimed = None
+        claimed, busy = None, False
         for r in read(queue_file):
             run_dir = os.path.join(runs_dir, r.name)
             os.makedirs(run_dir, exist_ok=True)
@@ -166,14 +167,20 @@ def work(queue_file: str, runs_dir: str, device: str | None = None, retry_failed
                 continue
             lock = _claim(run_dir)
             if lock is None:
-                continue  # another worker has it
+                busy = True
+                continue  # another worker has it (or a status probe, for an instant: see held)
             if state(run_dir) in ("finished", "failed"):
                 lock.close()
                 continue
             claimed = (r, run_dir, lock)
             break
         if claimed is None:
+            if busy and not last_look:  # one more look, in case a lock was only a probe's
+                last_look = True
+                time.sleep(0.5)
+                continue
             return trained
+        last_look = False
         r, run_dir, lock = claimed
         try:
             log(f"queue: {r.name} starts ({time.strftime('%H:%M:%S')}), log in {run_dir}/train.log")

@@ -57,7 +57,8 @@ def test_the_real_queue_groups_into_the_seeds_tables():
     assert (systems["era5-lsntp-d300"].table, systems["era5-lsntp-d300"].row) == ("5", "d = 300 km")
     assert systems["era5-lsntp-linear"].row == "LSI without ReLU (linear)" and systems["ncep-lsntp-relu"].row == "LSI with ReLU (the seed's)"
     assert systems["ncep-lsntp-no-lsi"].folder == "lsntp-no-lsi" and systems["ncep-lsntp"].grid_id == "ncep-na-2p5"
-    assert (systems["ncep-lsntp-full-res"].table, systems["ncep-lsntp-full-res"].row) == ("4", "full resolution (no downsampling)")
+    assert (systems["ncep-lsntp-full-res"].table, systems["ncep-lsntp-full-res"].row) == ("6", "full resolution (no downsampling)")
+    assert (systems["era5-lsntp-linear"].table, systems["era5-lsntp-sparse-k9"].table, systems["ncep-lsntp-no-lsi"].table) == ("6", "6", "4")
 
 
 def test_compare_rows_intervals_missing_and_cache(tiny_queue, tmp_path):
@@ -90,7 +91,7 @@ def test_compare_rows_intervals_missing_and_cache(tiny_queue, tmp_path):
     text = open(os.path.join(out, "README.md")).read()
     for s in ("| LS-NTP |", "| ConvLSTM |", "| Persistence |", "| Climatology |", "SSIM (paper-style)", "Rows still missing",
               "tiny-lsntp-k1", "Climatology: mean of the training frames",
-              f"matched to this LS-NTP's {lsntp['parameters']:,} parameters (within 20%)."):  # no paper size for a test grid
+              f"Size: 1 of the 1 other systems of Table 3 are within 20% of this LS-NTP's {lsntp['parameters']:,} parameters."):  # no paper size for a test grid
         assert s in text, s
     for png in ("mae_bars", "lead_mae"):
         assert os.path.getsize(os.path.join(out, "plots", f"{png}.png")) > 0

@@ -26,6 +26,14 @@ def _worker(q: str, runs: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
 
+def _kill(worker: subprocess.Popen) -> None:
+    try:
+        os.killpg(worker.pid, signal.SIGKILL)
+    except ProcessLookupError:  # the whole group has already ended
+        pass
+    worker.wait(timeout=30)
+
+
 def _progress(run_dir: str) -> dict:
     try:
         with open(os.path.join(run_dir, "progress.json")) as f:
@@ -52,8 +60,7 @@ def test_a_killed_worker_leaves_the_run_stopped_and_the_next_worker_resumes_it(e
             time.sleep(0.1)
         assert queue.state(run_dir) == "training"  # the worker holds the run's lock
     finally:
-        os.killpg(worker.pid, signal.SIGKILL)  # the worker and its training process, as `kill -9 -PGID` does
-        worker.wait(timeout=30)
+        _kill(worker)  # the worker and its training process, as `kill -9 -PGID` does
     deadline = time.time() + 10
     while queue.state(run_dir) != "stopped":
         assert time.time() < deadline, f"state {queue.state(run_dir)} after the worker died"
@@ -62,7 +69,10 @@ def test_a_killed_worker_leaves_the_run_stopped_and_the_next_worker_resumes_it(e
 
     done = checkpoint.read(os.path.join(run_dir, "last.pt"))["epoch"] + 1  # epochs saved before the kill
     worker = _worker(_write_queue(str(tmp_path), cfg_path, epochs=done + 2), runs)
-    out, _ = worker.communicate(timeout=300)
+    try:
+        out, _ = worker.communicate(timeout=300)
+    finally:
+        _kill(worker)  # nothing left running if it timed out
     assert worker.returncode == 0, out
     assert queue.state(run_dir) == "finished", out
     with open(os.path.join(run_dir, "train.log")) as f:

@@ -62,3 +62,22 @@ def test_zoo_ships_only_the_tables_asked_for_and_removes_the_rest(tiny_queue, tm
     assert os.path.isdir(stranger)
     assert sum("removing test-grid/lsntp" in s for s in logs) == 1
     assert zoo.DEFAULT_TABLES == ("3", "4")
+
+
+def test_zoo_keeps_an_export_whose_row_has_no_finished_run_now_and_refuses_unknown_tables(tiny_queue, tmp_path):
+    q, runs = tiny_queue
+    out = str(tmp_path / "zoo")
+    zoo.build(q, runs, out, n_resamples=200, log=lambda s: None)
+    # an earlier zoo's export of the untrained no-NSA row (as when a finished run's training is extended)
+    kept = os.path.join(out, "test-grid", "lsntp-no-nsa")
+    os.makedirs(kept)
+    with open(os.path.join(kept, "metrics.json"), "w") as f:
+        json.dump({"system": "tiny-lsntp-no-nsa"}, f)
+    doc = zoo.build(q, runs, out, n_resamples=200, log=lambda s: None)
+    assert os.path.exists(os.path.join(kept, "metrics.json"))
+    assert [s["earlier_export_kept"] for s in doc["not_yet"] if s["system"] == "tiny-lsntp-no-nsa"] == [True]
+    assert "an earlier export is kept in `test-grid/lsntp-no-nsa`" in open(os.path.join(out, "README.md")).read()
+    for bad in ((), ("3.4",), ("3", "7")):  # a typo must not empty the zoo
+        with pytest.raises(ValueError, match="the comparison's tables are 3,4,5,6"):
+            zoo.build(q, runs, out, n_resamples=200, tables=bad, log=lambda s: None)
+    assert os.path.exists(os.path.join(out, "test-grid", "lsntp", "model.onnx"))
