@@ -24,7 +24,7 @@ def test_zoo_exports_the_best_validation_seed_of_every_system(tiny_queue, tmp_pa
     doc = zoo.build(q, runs, out, n_resamples=200, log=logs.append)
     assert os.path.exists(tmp_path / "models" / "comparison" / "comparison.json")  # the comparison was brought up to date
     assert sorted(e["folder"] for e in doc["models"]) == ["test-grid/convlstm", "test-grid/lsntp"]
-    # Tables 3 and 4 by default: the untrained k = 1 sweep (Table 5) is not even projected
+    # Tables 3, 4 and 6 by default: the untrained k = 1 sweep (Table 5) is not even projected
     assert {s["system"] for s in doc["not_yet"]} == {"tiny-lsntp-no-nsa"}
     comparison = json.load(open(tmp_path / "models" / "comparison" / "comparison.json"))
     lsntp_row = next(r for r in comparison["datasets"]["test-grid"]["rows"] if r["system"] == "tiny-lsntp")
@@ -61,7 +61,7 @@ def test_zoo_ships_only_the_tables_asked_for_and_removes_the_rest(tiny_queue, tm
     assert not os.path.exists(os.path.join(out, "test-grid", "convlstm"))
     assert os.path.isdir(stranger)
     assert sum("removing test-grid/lsntp" in s for s in logs) == 1
-    assert zoo.DEFAULT_TABLES == ("3", "4")
+    assert zoo.DEFAULT_TABLES == ("3", "4", "6")
 
 
 def test_zoo_keeps_an_export_whose_row_has_no_finished_run_now_and_refuses_unknown_tables(tiny_queue, tmp_path):
