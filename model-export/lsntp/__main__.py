@@ -158,7 +158,8 @@ def cmd_zoo(args):
     from . import zoo
     zoo.build(_path(args.queue), _runs_dir(args.runs_dir), _path(args.out), comparison_dir=_path(args.comparison),
               n_resamples=args.resamples, seed=args.seed,
-              tables=tuple(t.strip() for t in args.tables.split(",") if t.strip()) if args.tables else zoo.DEFAULT_TABLES)
+              tables=tuple(t.strip() for t in args.tables.split(",") if t.strip()) if args.tables else zoo.DEFAULT_TABLES,
+              max_folder_mb=args.max_folder_mb if args.max_folder_mb is not None else zoo.MAX_FOLDER_MB)
 
 
 def main(argv=None) -> int:
@@ -284,6 +285,7 @@ def main(argv=None) -> int:
     zo.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"bootstrap seed (default {DEFAULT_SEED})")
     zo.add_argument("--tables", help="the comparison tables whose systems go in, comma-separated (default: zoo.DEFAULT_TABLES, "
                                      "3,4,6; 3,4,5,6 adds the kernel and distance sweeps)")
+    zo.add_argument("--max-folder-mb", type=float, help="leave out a system whose folder would be larger (default: zoo.MAX_FOLDER_MB, 5)")
     zo.set_defaults(func=cmd_zoo)
 
     args = p.parse_args(argv)

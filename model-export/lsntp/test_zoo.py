@@ -81,3 +81,7 @@ def test_zoo_keeps_an_export_whose_row_has_no_finished_run_now_and_refuses_unkno
         with pytest.raises(ValueError, match="the comparison's tables are 3,4,5,6"):
             zoo.build(q, runs, out, n_resamples=200, tables=bad, log=lambda s: None)
     assert os.path.exists(os.path.join(out, "test-grid", "lsntp", "model.onnx"))
+    doc = zoo.build(q, runs, out, n_resamples=200, max_folder_mb=0.01, log=lambda s: None)  # every system too big now
+    assert doc["models"] == [] and not os.path.exists(os.path.join(out, "test-grid", "lsntp"))
+    big = {s["system"]: s for s in doc["not_yet"] if s.get("too_big")}
+    assert set(big) == {"tiny-lsntp", "tiny-convlstm"} and "./lsntp export " in big["tiny-lsntp"]["why"]

@@ -32,6 +32,10 @@ VERSION = "1.0.0"
 # kernel and distance sweeps (9.5 MB on ERA5) stay in the comparison and export with
 # --tables 3,4,5,6; leaving them out keeps the zoo near its ~40 MB budget.
 DEFAULT_TABLES = ("3", "4", "6")
+# "Small models": a system whose folder would be larger than this (estimate_bytes) stays out of the zoo
+# with the command that exports it. Every matched system is 1-2 MB; NCEP at full resolution, with its
+# folded 1,325 x 1,325 graph, is about 9 MB.
+MAX_FOLDER_MB = 5.0
 
 
 def _size(path: str) -> int:
@@ -88,7 +92,7 @@ def _evaluation_md(grid: str, row: dict, run: dict) -> str:
 
 def build(queue_file: str, runs_dir: str, out: str, comparison_dir: str | None = None,
           n_resamples: int = bootstrap.DEFAULT_RESAMPLES, seed: int = bootstrap.DEFAULT_SEED,
-          tables: tuple[str, ...] = DEFAULT_TABLES, log=print) -> dict:
+          tables: tuple[str, ...] = DEFAULT_TABLES, max_folder_mb: float = MAX_FOLDER_MB, log=print) -> dict:
     """tables: the comparison tables whose systems go into the zoo. A system folder left by an earlier
     zoo whose row is not among them (or no longer in the queue) is removed; one of a row in them that
     has no finished run now (its training extended, say) is kept and listed as such. So OUT holds
@@ -119,11 +123,19 @@ def build(queue_file: str, runs_dir: str, out: str, comparison_dir: str | None =
             run = min(row["runs"], key=lambda r: r["validation_mae"])  # validation, never test
             model = os.path.join(folder, "model.onnx")
             meta_path = os.path.join(folder, "metrics.json")
+            command = f"./lsntp export {run['checkpoint']} --out {os.path.relpath(model, os.path.dirname(comparison.queue.MODEL_EXPORT))} --version {VERSION}"
+            size = estimate_bytes(row["parameters"], _graph_nodes(by_name[row["system"]], data["grid"]), data["alpha"],
+                                  data["beta"], data["grid"]["height"] * data["grid"]["width"])
+            if size > max_folder_mb * 1e6:
+                skipped.append({"grid_id": grid, "system": row["system"], "folder": os.path.relpath(folder, out),
+                                "earlier_export_kept": False, "too_big": True,
+                                "why": f"too big for the zoo of small models: about {size / 1e6:.1f} MB, above {max_folder_mb:g} MB "
+                                       f"a system (`--max-folder-mb`); export it with `{command}`"})
+                continue
             previous = None
             if os.path.exists(meta_path) and os.path.exists(model):
                 with open(meta_path) as f:
                     previous = json.load(f).get("checkpoint_sha256")
-            command = f"./lsntp export {run['checkpoint']} --out {os.path.relpath(model, os.path.dirname(comparison.queue.MODEL_EXPORT))} --version {VERSION}"
             if previous != run["sha256"]:
                 if os.path.isdir(folder):
                     shutil.rmtree(folder)  # only this system's folder, written by an earlier zoo
@@ -152,7 +164,7 @@ def build(queue_file: str, runs_dir: str, out: str, comparison_dir: str | None =
                             "table": row["table"], "label": row["label"], "run": run["run"], "seed": run["seed"],
                             "parameters": run["parameters"], "validation_mae": run["validation_mae"], "test_mae": run["test"]["mae"],
                             "model_bytes": os.path.getsize(model), "folder_bytes": _size(folder)})
-    _remove_unlisted(out, {e["folder"] for e in entries} | {s["folder"] for s in skipped}, log)
+    _remove_unlisted(out, {e["folder"] for e in entries} | {s["folder"] for s in skipped if not s.get("too_big")}, log)
     total = _size(out) if os.path.isdir(out) else 0
     projected += sum(e["folder_bytes"] for e in entries)
     doc = {"generated": report["generated"], "tables": list(tables), "models": entries, "not_yet": skipped, "total_bytes": total,
@@ -163,7 +175,9 @@ def build(queue_file: str, runs_dir: str, out: str, comparison_dir: str | None =
     with open(os.path.join(out, "README.md"), "w") as f:
         f.write(markdown(doc, comparison_dir))
     doc["total_bytes"] = _size(out)
-    log(f"zoo: {len(entries)} model(s) in {out}, {doc['total_bytes'] / 1e6:.1f} MB in all; {len(skipped)} system(s) not trained yet")
+    too_big = sum(1 for x in skipped if x.get("too_big"))
+    log(f"zoo: {len(entries)} model(s) in {out}, {doc['total_bytes'] / 1e6:.1f} MB in all; {len(skipped) - too_big} system(s) "
+        f"not trained yet, {too_big} too big")
     return doc
 
 
@@ -186,7 +200,7 @@ def markdown(doc: dict, comparison_dir: str) -> str:
               f"system of tables {', '.join(doc['tables'])} finished: about {doc['projected_bytes_when_all_finished'] / 1e6:.0f} MB "
               "(the missing ones estimated from their parameter counts and graph sizes).", ""]
     if doc["not_yet"]:
-        lines += ["Not in the zoo yet (no finished run):", ""]
+        lines += ["Not in the zoo (no finished run yet, or too big):", ""]
         lines += [f"- {s['grid_id']} `{s['system']}`: {s['why']}"
                   + (f" (an earlier export is kept in `{s['folder']}`)" if s.get("earlier_export_kept") else "") for s in doc["not_yet"]]
         lines.append("")
