@@ -117,8 +117,12 @@ def build(queue_file: str, runs_dir: str, out: str, comparison_dir: str | None =
                 kept = os.path.exists(os.path.join(folder, "metrics.json"))
                 skipped.append({"grid_id": grid, "system": row["system"], "why": row.get("why_missing", "no finished run"),
                                 "folder": os.path.relpath(folder, out), "earlier_export_kept": kept})
-                projected += estimate_bytes(row["parameters"], _graph_nodes(by_name[row["system"]], data["grid"]), data["alpha"],
-                                            data["beta"], data["grid"]["height"] * data["grid"]["width"])
+                size = estimate_bytes(row["parameters"], _graph_nodes(by_name[row["system"]], data["grid"]), data["alpha"],
+                                      data["beta"], data["grid"]["height"] * data["grid"]["width"])
+                if size > max_folder_mb * 1e6:  # it will not ship when finished either
+                    skipped[-1]["why"] += f"; about {size / 1e6:.1f} MB when finished, too big for the zoo (`--max-folder-mb`)"
+                else:
+                    projected += size
                 continue
             run = min(row["runs"], key=lambda r: r["validation_mae"])  # validation, never test
             model = os.path.join(folder, "model.onnx")
