@@ -12,8 +12,8 @@ The queue file lists runs in the order they should be trained:
 Every run trains in its own process (`lsntp train CONFIG --resume`) with its output appended to
 `RUN/train.log`, and its state in `RUN/progress.json`. Stopping the queue (Ctrl-C, kill, the
 machine going away) loses at most the current epoch: the run is then "stopped" (see `state`), and
-a worker started again skips finished runs and resumes the rest. Several workers may share one queue (each claims a run with a lock file), e.g.
-one per core with LSNTP_THREADS=1. A run that fails is recorded (RUN/failed.txt) and skipped; the
+a worker started again skips finished runs and resumes the rest. Several workers may share one
+queue (each claims a run with a lock file), e.g. one per core with LSNTP_THREADS=1. A run that fails is recorded (RUN/failed.txt) and skipped; the
 queue goes on with the next.
 """
 from __future__ import annotations

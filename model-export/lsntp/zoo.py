@@ -113,13 +113,14 @@ def build(queue_file: str, runs_dir: str, out: str, comparison_dir: str | None =
             if row["system"] in comparison.REFERENCE_ROWS or row["table"] not in tables:
                 continue
             folder = os.path.join(out, grid, row["folder"])
+            size = estimate_bytes(row["parameters"], _graph_nodes(by_name[row["system"]], data["grid"]), data["alpha"],
+                                  data["beta"], data["grid"]["height"] * data["grid"]["width"])
+            too_big = size > max_folder_mb * 1e6
             if not row.get("seeds"):
                 kept = os.path.exists(os.path.join(folder, "metrics.json"))
                 skipped.append({"grid_id": grid, "system": row["system"], "why": row.get("why_missing", "no finished run"),
                                 "folder": os.path.relpath(folder, out), "earlier_export_kept": kept})
-                size = estimate_bytes(row["parameters"], _graph_nodes(by_name[row["system"]], data["grid"]), data["alpha"],
-                                      data["beta"], data["grid"]["height"] * data["grid"]["width"])
-                if size > max_folder_mb * 1e6:  # it will not ship when finished either
+                if too_big:  # it will not ship when finished either
                     skipped[-1]["why"] += f"; about {size / 1e6:.1f} MB when finished, too big for the zoo (`--max-folder-mb`)"
                 else:
                     projected += size
@@ -128,9 +129,7 @@ def build(queue_file: str, runs_dir: str, out: str, comparison_dir: str | None =
             model = os.path.join(folder, "model.onnx")
             meta_path = os.path.join(folder, "metrics.json")
             command = f"./lsntp export {run['checkpoint']} --out {os.path.relpath(model, os.path.dirname(comparison.queue.MODEL_EXPORT))} --version {VERSION}"
-            size = estimate_bytes(row["parameters"], _graph_nodes(by_name[row["system"]], data["grid"]), data["alpha"],
-                                  data["beta"], data["grid"]["height"] * data["grid"]["width"])
-            if size > max_folder_mb * 1e6:
+            if too_big:
                 skipped.append({"grid_id": grid, "system": row["system"], "folder": os.path.relpath(folder, out),
                                 "earlier_export_kept": False, "too_big": True,
                                 "why": f"too big for the zoo of small models: about {size / 1e6:.1f} MB, above {max_folder_mb:g} MB "
