@@ -566,6 +566,56 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
+# The project README's results block lies between these markers; `--readme` rewrites only what is
+# between them, so the prose around it stays the author's.
+README_BEGIN = "<!-- comparison results: written by ./lsntp compare --readme from models/comparison/comparison.json -->"
+README_END = "<!-- end of comparison results -->"
+
+
+def results_section(report: dict) -> str:
+    """The short form of the report for the project README: per data set one table of every trained
+    row (parameters, seeds, test MAE, its difference to LS-NTP with the interval, training minutes)
+    and the headline."""
+    lines = [f"From `./lsntp compare` ([models/comparison/README.md](models/comparison/README.md), generated "
+             f"{report['generated']}): each row's best-validation checkpoint per seed, mean +- sd over seeds, and the "
+             "95% block-bootstrap interval (one-day blocks) of its MAE minus LS-NTP's on the same windows; * marks an "
+             "interval that excludes zero. Table 3's sizes are within +-20% of LS-NTP's parameters; minutes of training "
+             "per run (mean over its seeds) on 2 shared CPU cores, one thread per run. Rows not trained yet are listed "
+             "in the report.", ""]
+    for grid, d in report["datasets"].items():
+        data = d["data"]
+        lines += [f"**{grid}**: `{data['file']}`, test {data['test']}, {data['beta'] * data['step_hours']:g} h ahead", "",
+                  "| row | table | parameters | seeds | test MAE (K) | minus LS-NTP's (K) [95%] | training min/run |",
+                  "|---|---|---:|---:|---:|---:|---:|"]
+        seen = set()
+        # Table 3 with its references last, then the ablation and variant tables
+        for r in sorted((r for r in d["rows"] if r.get("seeds")), key=lambda r: (r["table"], r["system"] in REFERENCE_ROWS)):
+            if r["row"] in seen:
+                continue
+            seen.add(r["row"])
+            mins = [x["train_minutes"] for x in r.get("runs", []) if x.get("train_minutes") is not None]
+            params = f"{r['parameters']:,}" if r.get("parameters") else "-"
+            minutes = f"{sum(mins) / len(mins):.0f}" if mins else "-"
+            seeds = "-" if r["system"] in REFERENCE_ROWS else r["seeds"]
+            lines.append(f"| {r['row']} | {r['table']} | {params} | {seeds} | {_pm(r['metrics']['mae'], 3)} | "
+                         f"{_diff(r)} | {minutes} |")
+        lines += ["", d["headline"]["statement"], ""]
+    return "\n".join(lines)
+
+
+def update_readme(path: str, report: dict) -> None:
+    """Rewrites the results block of the README at path (between README_BEGIN and README_END)."""
+    with open(path) as f:
+        text = f.read()
+    if text.count(README_BEGIN) != 1 or text.count(README_END) != 1 or text.index(README_BEGIN) > text.index(README_END):
+        raise ValueError(f"{path} needs exactly one results block, the lines\n  {README_BEGIN}\n  {README_END}\n"
+                         "in this order, for --readme to write between them")
+    head, rest = text.split(README_BEGIN)
+    _, tail = rest.split(README_END)
+    with open(path, "w") as f:
+        f.write(head + README_BEGIN + "\n" + results_section(report) + "\n" + README_END + tail)
+
+
 def best_other(rows: list) -> dict | None:
     """The best Table 3 system other than LS-NTP and ConvLSTM, chosen by mean validation MAE (never test)."""
     cands = [r for r in rows if r["table"] == "3" and r.get("seeds") and not r.get("reference")

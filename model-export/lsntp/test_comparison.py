@@ -101,3 +101,33 @@ def test_compare_rows_intervals_missing_and_cache(tiny_queue, tmp_path):
     again = comparison.compare(q, runs, out, n_resamples=500, seed=1, log=logs.append)
     assert not any("predicted" in m for m in logs)
     assert again["datasets"]["test-grid"]["rows"][0]["metrics"] == d["rows"][0]["metrics"]
+
+
+def test_readme_results_block_is_rewritten_and_the_prose_kept(tiny_queue, tmp_path):
+    q, runs = tiny_queue
+    report = comparison.compare(q, runs, str(tmp_path / "cmp"), n_resamples=200, seed=1, log=lambda m: None)
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Project\n\n## Results\n\n{comparison.README_BEGIN}\nold table\n{comparison.README_END}\n\nThe author's prose.\n")
+    comparison.update_readme(str(readme), report)
+    comparison.update_readme(str(readme), report)  # rewriting is idempotent: one block, no growth
+    text = readme.read_text()
+    assert "old table" not in text and text.count(comparison.README_BEGIN) == 1
+    assert text.startswith("# Project\n\n## Results\n\n") and text.endswith(f"{comparison.README_END}\n\nThe author's prose.\n")
+    rows = {r["row"]: r for r in report["datasets"]["test-grid"]["rows"] if r.get("seeds")}
+    lsntp, conv = rows["LS-NTP"], rows["ConvLSTM"]
+    assert f"| LS-NTP | 3 | {lsntp['parameters']:,} | 2 | {lsntp['metrics']['mae']['mean']:.3f} +- {lsntp['metrics']['mae']['sd']:.3f} | (reference) |" in text
+    v = conv["vs_lsntp"]
+    assert f"| ConvLSTM | 3 | {conv['parameters']:,} | 1 | {conv['metrics']['mae']['mean']:.3f} | {v['diff']:+.3f} [{v['lo']:+.3f}, {v['hi']:+.3f}]" in text
+    assert "| Persistence | 3 | - | - |" in text and report["datasets"]["test-grid"]["headline"]["statement"] in text
+    # Table 3 first with its references at its end
+    assert text.index("| ConvLSTM |") < text.index("| Persistence |") < text.index("| Climatology |")
+
+
+def test_readme_without_its_results_block_is_refused(tiny_queue, tmp_path):
+    q, runs = tiny_queue
+    report = comparison.compare(q, runs, str(tmp_path / "cmp"), n_resamples=200, seed=1, log=lambda m: None)
+    readme = tmp_path / "README.md"
+    readme.write_text("# Project\n\nNo block here.\n")
+    with pytest.raises(ValueError, match="needs exactly one results block"):
+        comparison.update_readme(str(readme), report)
+    assert readme.read_text() == "# Project\n\nNo block here.\n"

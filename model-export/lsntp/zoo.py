@@ -92,11 +92,13 @@ def _evaluation_md(grid: str, row: dict, run: dict) -> str:
 
 def build(queue_file: str, runs_dir: str, out: str, comparison_dir: str | None = None,
           n_resamples: int = bootstrap.DEFAULT_RESAMPLES, seed: int = bootstrap.DEFAULT_SEED,
-          tables: tuple[str, ...] = DEFAULT_TABLES, max_folder_mb: float = MAX_FOLDER_MB, log=print) -> dict:
+          tables: tuple[str, ...] = DEFAULT_TABLES, max_folder_mb: float = MAX_FOLDER_MB, readme: str | None = None,
+          log=print) -> dict:
     """tables: the comparison tables whose systems go into the zoo. A system folder left by an earlier
     zoo whose row is not among them (or no longer in the queue) is removed; one of a row in them that
     has no finished run now (its training extended, say) is kept and listed as such. So OUT holds
-    what zoo.json lists and nothing else."""
+    what zoo.json lists and nothing else. readme: a README whose results block the comparison rewrites
+    (comparison.update_readme)."""
     from . import export, model_card
 
     known = [t for t, _ in comparison.TABLES]
@@ -105,6 +107,8 @@ def build(queue_file: str, runs_dir: str, out: str, comparison_dir: str | None =
 
     comparison_dir = comparison_dir or os.path.join(os.path.dirname(os.path.abspath(out)), "comparison")
     report = comparison.compare(queue_file, runs_dir, comparison_dir, n_resamples=n_resamples, seed=seed, log=log)
+    if readme:
+        comparison.update_readme(readme, report)
     by_name = {s.name: s for s in comparison.systems(queue_file)}
     entries, skipped, projected = [], [], 0
     for grid, d in report["datasets"].items():
