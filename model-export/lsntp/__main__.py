@@ -148,12 +148,16 @@ def _runs_dir(arg):
     return _path(arg) if arg else os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "runs")
 
 
+README_HELP = ("also rewrite the results block of this README from the comparison (repeatable: README.md, "
+               "models/README.md); the block lies between comparison.README_BEGIN and README_END")
+
+
 def cmd_compare(args):
     from . import comparison
     report = comparison.compare(_path(args.queue), _runs_dir(args.runs_dir), _path(args.out), n_resamples=args.resamples,
                                 seed=args.seed)
-    if args.readme:
-        comparison.update_readme(_path(args.readme), report)
+    for readme in args.readme or ():
+        comparison.update_readme(_path(readme), report, _path(args.out))
 
 
 def cmd_zoo(args):
@@ -162,7 +166,7 @@ def cmd_zoo(args):
               n_resamples=args.resamples, seed=args.seed,
               tables=tuple(t.strip() for t in args.tables.split(",") if t.strip()) if args.tables else zoo.DEFAULT_TABLES,
               max_folder_mb=args.max_folder_mb if args.max_folder_mb is not None else zoo.MAX_FOLDER_MB,
-              readme=_path(args.readme))
+              readmes=tuple(_path(r) for r in args.readme or ()))
 
 
 def main(argv=None) -> int:
@@ -276,7 +280,7 @@ def main(argv=None) -> int:
     cp.add_argument("--out", required=True, help="folder for comparison.json, README.md, plots/ and cache/")
     cp.add_argument("--resamples", type=int, default=DEFAULT_RESAMPLES, help=f"bootstrap resamples (default {DEFAULT_RESAMPLES})")
     cp.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"bootstrap seed (default {DEFAULT_SEED})")
-    cp.add_argument("--readme", help="also rewrite the results block of this README (the project's: README.md) from the comparison; the block lies between comparison.README_BEGIN and README_END")
+    cp.add_argument("--readme", action="append", help=README_HELP)
     cp.set_defaults(func=cmd_compare)
 
     zo = sub.add_parser("zoo", help="export every system of a queue (its seed with the best validation MAE) with its test "
@@ -290,7 +294,7 @@ def main(argv=None) -> int:
     zo.add_argument("--tables", help="the comparison tables whose systems go in, comma-separated (default: zoo.DEFAULT_TABLES, "
                                      "3,4,6; 3,4,5,6 adds the kernel and distance sweeps)")
     zo.add_argument("--max-folder-mb", type=float, help="leave out a system whose folder would be larger (default: zoo.MAX_FOLDER_MB, 5)")
-    zo.add_argument("--readme", help="also rewrite the results block of this README (the project's: README.md) from the comparison; the block lies between comparison.README_BEGIN and README_END")
+    zo.add_argument("--readme", action="append", help=README_HELP)
     zo.set_defaults(func=cmd_zoo)
 
     args = p.parse_args(argv)

@@ -30,6 +30,16 @@ def save(ck: dict, path: str) -> None:
     os.replace(tmp, path)
 
 
+def trained_on(history: dict) -> str:
+    """Where a run trained, from the machines its history records (train.py adds one per machine a
+    run was trained or resumed on), e.g. "AMD EPYC, 2 cores, 1 thread(s), cpu"."""
+    machines = history.get("machines") or []
+    if not machines:
+        return "not recorded (trained before runs recorded their machine)"
+    return "; ".join(f"{m.get('host_cpu', '?')}, {m.get('cores', '?')} cores, {m.get('threads', '?')} thread(s), "
+                     f"{m.get('gpu') or m.get('device', 'cpu')}" for m in machines)
+
+
 def read(path: str) -> dict:
     """The raw checkpoint dict, tensors on the CPU whatever device wrote them."""
     if not os.path.exists(path):

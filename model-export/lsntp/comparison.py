@@ -173,17 +173,6 @@ def run_state(run_dir: str) -> tuple[str, str]:
     return "waiting", "not trained yet (waiting in the queue)"
 
 
-def where_trained(history: dict) -> str:
-    machines = history.get("machines") or []
-    if not machines:
-        return "this machine, 2 shared cores"
-    out = []
-    for m in machines:
-        dev = m.get("gpu") or m.get("device", "cpu")
-        out.append(f"{m.get('host_cpu', '?')}, {m.get('cores', '?')} cores, {m.get('threads', '?')} thread(s), {dev}")
-    return "; ".join(out)
-
-
 def _run_history(run_dir: str, ck_history: dict) -> dict:
     """The whole run's history (history.json, every epoch) where there is one, else the checkpoint's."""
     p = os.path.join(run_dir, "history.json")
@@ -224,7 +213,7 @@ def _scores_of_run(run_dir: str, ds: DataSet, cache_dir: str, log) -> dict:
     """The run's per-window scores and facts, from the cache when its checkpoint has not changed."""
     import torch
 
-    from .checkpoint import build_model, read, run_config
+    from .checkpoint import build_model, read, run_config, trained_on
     from .forecaster import predict
 
     best = os.path.join(run_dir, "best.pt")
@@ -258,7 +247,7 @@ def _scores_of_run(run_dir: str, ds: DataSet, cache_dir: str, log) -> dict:
              "validation_mae": float(ck["best"]), "epochs": len(epochs),
              "best_epoch": int(np.argmin(epochs)) + 1 if epochs else None,
              "train_minutes": round(hist.get("train_seconds", ck.get("history", {}).get("train_seconds", 0.0)) / 60, 1),
-             "trained_on": where_trained(hist), "finished": hist.get("finished")}
+             "trained_on": trained_on(hist), "finished": hist.get("finished")}
     os.makedirs(cache_dir, exist_ok=True)
     tmp = cache + ".tmp.npz"
     np.savez(tmp, key=np.array(key), facts=np.array(json.dumps(facts)), **{k: w[k] for k in ("abs", "sq", "ssim", "ssim_paper")})
@@ -558,6 +547,11 @@ def markdown(report: dict) -> str:
         lines += [f"| {m['run']} | {m['grid_id']} | {m.get('row', '-')} | {m['why']} |" for m in report["missing"]]
     else:
         lines.append("None: every queued run is in the tables.")
+    paper = [f"{PAPER_LSNTP_PARAMETERS[g] / 1e6:.2f}M on {g}" for g in report["datasets"] if g in PAPER_LSNTP_PARAMETERS]
+    if paper:
+        lines += ["", f"Not queued: a row at the paper's size (its LS-NTP has {' and '.join(paper)} parameters). A training "
+                  "step of such a model costs far more than this CPU machine can give every row; the measurement and the "
+                  "command are in model-export/README.md, \"Size: matched, not the paper's\"."]
     lines += ["", "## Plots", "",
               "- `plots/mae_bars.png`: test MAE of every row per data set; each bar's error bar is LS-NTP's MAE plus the 95% "
               "interval of the row's difference from it (a bar whose error bar crosses the dashed LS-NTP line cannot be told apart from it);",
@@ -572,39 +566,47 @@ README_BEGIN = "<!-- comparison results: written by ./lsntp compare --readme fro
 README_END = "<!-- end of comparison results -->"
 
 
-def results_section(report: dict) -> str:
-    """The short form of the report for the project README: per data set one table of every trained
-    row (parameters, seeds, test MAE, its difference to LS-NTP with the interval, training minutes)
-    and the headline."""
-    lines = [f"From `./lsntp compare` ([models/comparison/README.md](models/comparison/README.md), generated "
+def results_section(report: dict, report_link: str = "models/comparison/README.md") -> str:
+    """The short form of the report for a README: per data set one table of every queued row
+    (parameters, seeds, test MAE, its difference to LS-NTP with the interval, training minutes; the
+    reason where it has no finished run) and the headline. report_link: the full report, relative to
+    that README."""
+    lines = [f"From `./lsntp compare` ([{report_link}]({report_link}), generated "
              f"{report['generated']}): each row's best-validation checkpoint per seed, mean +- sd over seeds, and the "
              "95% block-bootstrap interval (one-day blocks) of its MAE minus LS-NTP's on the same windows; * marks an "
              "interval that excludes zero. Table 3's sizes are within +-20% of LS-NTP's parameters; minutes of training "
-             "per run (mean over its seeds) on 2 shared CPU cores, one thread per run. Rows not trained yet are listed "
-             "in the report.", ""]
+             "per run (mean over its seeds) on 2 shared CPU cores, one thread per run; 'seeds' says how many of the "
+             "queued seeds have finished where not all have. Every queued row is listed, one with no finished run with "
+             "the reason.", ""]
     for grid, d in report["datasets"].items():
         data = d["data"]
         lines += [f"**{grid}**: `{data['file']}`, test {data['test']}, {data['beta'] * data['step_hours']:g} h ahead", "",
                   "| row | table | parameters | seeds | test MAE (K) | minus LS-NTP's (K) [95%] | training min/run |",
                   "|---|---|---:|---:|---:|---:|---:|"]
         seen = set()
-        # Table 3 with its references last, then the ablation and variant tables
-        for r in sorted((r for r in d["rows"] if r.get("seeds")), key=lambda r: (r["table"], r["system"] in REFERENCE_ROWS)):
+        # Table 3 with its references last, then the ablation and variant tables; a row with no
+        # finished run stays in its place, saying why
+        for r in sorted(d["rows"], key=lambda r: (r["table"], r["system"] in REFERENCE_ROWS)):
             if r["row"] in seen:
                 continue
             seen.add(r["row"])
-            mins = [x["train_minutes"] for x in r.get("runs", []) if x.get("train_minutes") is not None]
             params = f"{r['parameters']:,}" if r.get("parameters") else "-"
+            queued = r.get("queued_seeds") or r["seeds"]
+            seeds = "-" if r["system"] in REFERENCE_ROWS else str(r["seeds"]) if r["seeds"] >= queued else f"{r['seeds']} of {queued}"
+            if not r.get("seeds"):
+                lines.append(f"| {r['row']} | {r['table']} | {params} | {seeds} | no result: {r.get('why_missing', 'no finished run')} | - | - |")
+                continue
+            mins = [x["train_minutes"] for x in r.get("runs", []) if x.get("train_minutes") is not None]
             minutes = f"{sum(mins) / len(mins):.0f}" if mins else "-"
-            seeds = "-" if r["system"] in REFERENCE_ROWS else r["seeds"]
             lines.append(f"| {r['row']} | {r['table']} | {params} | {seeds} | {_pm(r['metrics']['mae'], 3)} | "
                          f"{_diff(r)} | {minutes} |")
         lines += ["", d["headline"]["statement"], ""]
     return "\n".join(lines)
 
 
-def update_readme(path: str, report: dict) -> None:
-    """Rewrites the results block of the README at path (between README_BEGIN and README_END)."""
+def update_readme(path: str, report: dict, comparison_dir: str) -> None:
+    """Rewrites the results block of the README at path (between README_BEGIN and README_END); the
+    block links the full report in comparison_dir."""
     with open(path) as f:
         text = f.read()
     if text.count(README_BEGIN) != 1 or text.count(README_END) != 1 or text.index(README_BEGIN) > text.index(README_END):
@@ -613,7 +615,8 @@ def update_readme(path: str, report: dict) -> None:
     head, rest = text.split(README_BEGIN)
     _, tail = rest.split(README_END)
     with open(path, "w") as f:
-        f.write(head + README_BEGIN + "\n" + results_section(report) + "\n" + README_END + tail)
+        link = os.path.relpath(os.path.join(comparison_dir, "README.md"), os.path.dirname(os.path.abspath(path)))
+        f.write(head + README_BEGIN + "\n" + results_section(report, link) + "\n" + README_END + tail)
 
 
 def best_other(rows: list) -> dict | None:

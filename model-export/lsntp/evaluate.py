@@ -20,7 +20,7 @@ import torch
 
 from . import metrics, plots
 from .data import cell_distances_km, coarse_grid
-from .checkpoint import load as load_checkpoint
+from .checkpoint import load as load_checkpoint, trained_on
 from .forecaster import core_of, predict
 
 REFERENCES = ("Persistence", "Climatology")
@@ -130,7 +130,7 @@ def evaluate(checkpoints: list[str], out: str, data_path: str | None = None, adj
         preds[label] = predict(model, torch.from_numpy(xs))
         info[label] = {"checkpoint": path, "parameters": _n_params(model), "kind": cfg.model.kind,
                        "epochs": len(ck["history"]["epochs"]), "train_minutes": round(ck["history"].get("train_seconds", 0) / 60, 1),
-                       "validation_mae": round(float(ck["best"]), 4)}
+                       "validation_mae": round(float(ck["best"]), 4), "trained_on": trained_on(ck["history"])}
     preds["Persistence"] = persistence(xs, beta)
     a, b = prep0.split.train
     preds["Climatology"], clim_info = seasonal_climatology(series.values[a:b], series.times[a:b], target_times)
@@ -249,10 +249,11 @@ def markdown(report: dict, title: str) -> str:
     for k in order:
         lines.append(f"| {k} | " + " | ".join(f"{v:.3f}" for v in res[k]["mae"]) + " |")
     if report["models"]:
-        lines += ["", "Training (2 shared cores; the checkpoint evaluated is the one with the best validation MAE):", "",
-                  "| model | epoch of the best checkpoint | training minutes up to it | best validation MAE (K) |", "|---|---:|---:|---:|"]
+        lines += ["", "Training (the checkpoint evaluated is the one with the best validation MAE):", "",
+                  "| model | epoch of the best checkpoint | training minutes up to it | best validation MAE (K) | trained on |",
+                  "|---|---:|---:|---:|---|"]
         for k, v in report["models"].items():
-            lines.append(f"| {k} | {v['epochs']} | {v['train_minutes']} | {v['validation_mae']} |")
+            lines.append(f"| {k} | {v['epochs']} | {v['train_minutes']} | {v['validation_mae']} | {v.get('trained_on', '-')} |")
     if "distance_threshold" in report:
         dt = report["distance_threshold"]
         lines += ["", f"MAE (K) against the LAGC distance threshold d (region diameter {dt['diameter_km']:.0f} km): "

@@ -108,8 +108,8 @@ def test_readme_results_block_is_rewritten_and_the_prose_kept(tiny_queue, tmp_pa
     report = comparison.compare(q, runs, str(tmp_path / "cmp"), n_resamples=200, seed=1, log=lambda m: None)
     readme = tmp_path / "README.md"
     readme.write_text(f"# Project\n\n## Results\n\n{comparison.README_BEGIN}\nold table\n{comparison.README_END}\n\nThe author's prose.\n")
-    comparison.update_readme(str(readme), report)
-    comparison.update_readme(str(readme), report)  # rewriting is idempotent: one block, no growth
+    comparison.update_readme(str(readme), report, str(tmp_path / "cmp"))
+    comparison.update_readme(str(readme), report, str(tmp_path / "cmp"))  # rewriting is idempotent: one block, no growth
     text = readme.read_text()
     assert "old table" not in text and text.count(comparison.README_BEGIN) == 1
     assert text.startswith("# Project\n\n## Results\n\n") and text.endswith(f"{comparison.README_END}\n\nThe author's prose.\n")
@@ -119,6 +119,9 @@ def test_readme_results_block_is_rewritten_and_the_prose_kept(tiny_queue, tmp_pa
     v = conv["vs_lsntp"]
     assert f"| ConvLSTM | 3 | {conv['parameters']:,} | 1 | {conv['metrics']['mae']['mean']:.3f} | {v['diff']:+.3f} [{v['lo']:+.3f}, {v['hi']:+.3f}]" in text
     assert "| Persistence | 3 | - | - |" in text and report["datasets"]["test-grid"]["headline"]["statement"] in text
+    # a queued row with no finished run is listed with its reason; the link reaches the full report
+    assert "| w/o NSA | 4 |" in text and "| 0 of 1 | no result: not trained yet |" in text
+    assert "([cmp/README.md](cmp/README.md)," in text
     # Table 3 first with its references at its end
     assert text.index("| ConvLSTM |") < text.index("| Persistence |") < text.index("| Climatology |")
 
@@ -129,5 +132,5 @@ def test_readme_without_its_results_block_is_refused(tiny_queue, tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("# Project\n\nNo block here.\n")
     with pytest.raises(ValueError, match="needs exactly one results block"):
-        comparison.update_readme(str(readme), report)
+        comparison.update_readme(str(readme), report, str(tmp_path / "cmp"))
     assert readme.read_text() == "# Project\n\nNo block here.\n"

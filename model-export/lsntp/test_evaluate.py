@@ -60,6 +60,8 @@ def test_tiny_evaluation_writes_metrics_report_and_plots(small_config, tmp_path,
     assert metrics["models"][label]["parameters"] > 0
     text = (out / "evaluation.md").read_text()
     assert f"| {label} |" in text and "| Persistence |" in text and "| Climatology |" in text
+    where = metrics["models"][label]["trained_on"]  # the machine that trained it, as the run recorded it
+    assert " cores, " in where and f"| {where} |" in text
     assert not (out / "report.md").exists()
     for png in ("lead_metrics", "mae_map", "mae_map_persistence", "adjacency_column", "mae_vs_distance"):
         assert os.path.getsize(out / "plots" / f"{png}.png") > 0, png

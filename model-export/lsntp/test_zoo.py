@@ -34,6 +34,9 @@ def test_zoo_exports_the_best_validation_seed_of_every_system(tiny_queue, tmp_pa
     assert m["run"] == chosen["run"] and m["test"]["mae"] == chosen["test"]["mae"] and m["row_seeds"] == 2
     for f in ("model.onnx", "parity-input.f32", "parity-expected.f32", "parity.json", "README.md", "evaluation.md", "commands.sh"):
         assert os.path.getsize(os.path.join(folder, f)) > 0, f
+    # the card says which machine trained it (train.py records the machine in the run's history)
+    assert m["trained_on"] == chosen["trained_on"] and " cores, " in m["trained_on"] and m["epochs"] == chosen["epochs"]
+    assert f"on {chosen['trained_on']}" in open(os.path.join(folder, "README.md")).read()
     meta = {p.key: p.value for p in onnx.load(os.path.join(folder, "model.onnx"), load_external_data=False).metadata_props}
     assert meta["grid_id"] == "test-grid" and meta["model_label"].startswith("LS-NTP")
     text = open(os.path.join(out, "README.md")).read()

@@ -85,19 +85,21 @@ def _evaluation_md(grid: str, row: dict, run: dict) -> str:
     if d:
         lines += ["", f"Row MAE minus LS-NTP's on the same windows: {d['diff']:+.4f} K, 95% block-bootstrap interval "
                   f"[{d['lo']:+.4f}, {d['hi']:+.4f}] K ({d['blocks']} days, {d['resamples']} resamples, seed {d['seed']})."]
-    lines += ["", "MAE per lead (K): " + ", ".join(f"{v:.3f}" for v in run["test_per_lead"]["mae"]), "",
+    lines += ["", f"Training: {run['epochs']} epochs (the best at epoch {run['best_epoch']}, early stopping on validation MAE), "
+              f"{run['train_minutes']} min, on {run['trained_on']}; {run['finished'] or 'finished'}.",
+              "", "MAE per lead (K): " + ", ".join(f"{v:.3f}" for v in run["test_per_lead"]["mae"]), "",
               "Scores as models/comparison/README.md defines them (model-export/lsntp/metrics.py)."]
     return "\n".join(lines)
 
 
 def build(queue_file: str, runs_dir: str, out: str, comparison_dir: str | None = None,
           n_resamples: int = bootstrap.DEFAULT_RESAMPLES, seed: int = bootstrap.DEFAULT_SEED,
-          tables: tuple[str, ...] = DEFAULT_TABLES, max_folder_mb: float = MAX_FOLDER_MB, readme: str | None = None,
+          tables: tuple[str, ...] = DEFAULT_TABLES, max_folder_mb: float = MAX_FOLDER_MB, readmes: tuple[str, ...] = (),
           log=print) -> dict:
     """tables: the comparison tables whose systems go into the zoo. A system folder left by an earlier
     zoo whose row is not among them (or no longer in the queue) is removed; one of a row in them that
     has no finished run now (its training extended, say) is kept and listed as such. So OUT holds
-    what zoo.json lists and nothing else. readme: a README whose results block the comparison rewrites
+    what zoo.json lists and nothing else. readmes: READMEs whose results block the comparison rewrites
     (comparison.update_readme)."""
     from . import export, model_card
 
@@ -107,8 +109,8 @@ def build(queue_file: str, runs_dir: str, out: str, comparison_dir: str | None =
 
     comparison_dir = comparison_dir or os.path.join(os.path.dirname(os.path.abspath(out)), "comparison")
     report = comparison.compare(queue_file, runs_dir, comparison_dir, n_resamples=n_resamples, seed=seed, log=log)
-    if readme:
-        comparison.update_readme(readme, report)
+    for readme in readmes:
+        comparison.update_readme(readme, report, comparison_dir)
     by_name = {s.name: s for s in comparison.systems(queue_file)}
     entries, skipped, projected = [], [], 0
     for grid, d in report["datasets"].items():
@@ -153,7 +155,9 @@ def build(queue_file: str, runs_dir: str, out: str, comparison_dir: str | None =
                            "checkpoint_sha256": run["sha256"], "parameters": run["parameters"],
                            "selected_by": "lowest validation MAE among the row's seeds (" +
                                           ", ".join(f"{r['run']}: {r['validation_mae']:.4f}" for r in row["runs"]) + ")",
-                           "validation_mae": run["validation_mae"], "test": run["test"], "test_per_lead": run["test_per_lead"],
+                           "validation_mae": run["validation_mae"], "epochs": run["epochs"], "best_epoch": run["best_epoch"],
+                           "train_minutes": run["train_minutes"], "trained_on": run["trained_on"],
+                           "test": run["test"], "test_per_lead": run["test_per_lead"],
                            "row_over_seeds": row["metrics"], "row_seeds": row["seeds"], "vs_lsntp": row.get("vs_lsntp"),
                            "comparison": os.path.join(comparison_dir, "comparison.json"), "comparison_generated": report["generated"]}
             with open(meta_path, "w") as f:

@@ -1,6 +1,7 @@
-"""DAGG-ConvLSTM, the seed's own ablation (Table 4): our peephole ConvLSTM (cells.PeepholeLSTMCell,
-the cell of LS-NTP and of the ConvLSTM baseline) whose gate operator is AGCRN's adaptive graph
-convolution (Bai et al., NeurIPS 2020; node_adaptive.py) instead of LS-Conv or a convolution:
+"""DAGG-ConvLSTM, the seed's own ablation (Table 4 of LS-NTP, Xu et al., Neural Networks 155, 2022):
+our peephole ConvLSTM (cells.PeepholeLSTMCell, the cell of LS-NTP and of the ConvLSTM baseline)
+whose gate operator is AGCRN's adaptive graph convolution (Bai et al., NeurIPS 2020;
+node_adaptive.py) instead of LS-Conv or a convolution:
 DAGG, A = softmax(relu(E E^T)), with node-adaptive parameters W_n = E_n W_pool.
 
 The graph is LS-NTP's: one AdaptiveGraph over the coarse grid's nodes (`model.embed_dim`), shared

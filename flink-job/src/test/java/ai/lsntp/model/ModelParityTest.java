@@ -20,6 +20,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * model-export can train (a tiny model of each, made by `python3 -m lsntp parity-fixtures`, within
  * 1e-4 K; each fixture's network contributes about 1 K to its forecast, so the check sees the
  * network), and the sparse graph form (lsntp-sparse, and lsntp-sparse-blocked whose k gathers in blocks): each kind runs in the unchanged job.
+ * Every model of the zoo (models/zoo/GRID/SYSTEM) is checked as a shipped one is.
  */
 class ModelParityTest {
   /** Kinds whose export is exact up to float32 reordering; a tiny model's forecasts differ by ~1e-5 K. */
@@ -30,6 +31,18 @@ class ModelParityTest {
     for (Path m : ModelCatalog.modelFiles(TestPaths.models())) {
       if (Files.exists(m.resolveSibling("parity.json"))) {
         out.add(m);
+      }
+    }
+    return out;
+  }
+
+  /** The zoo (models/zoo/GRID/SYSTEM/model.onnx, three levels deep so the job does not serve it): every system's export. */
+  static List<Path> zooModels() throws Exception {
+    Path zoo = TestPaths.models().resolve("zoo");
+    List<Path> out = new ArrayList<>();
+    if (Files.isDirectory(zoo)) {
+      try (var files = Files.find(zoo, 3, (p, a) -> p.getFileName().toString().equals("model.onnx"))) {
+        files.filter(m -> Files.exists(m.resolveSibling("parity.json"))).sorted().forEach(out::add);
       }
     }
     return out;
@@ -85,6 +98,26 @@ class ModelParityTest {
       double diff = ModelCheck.Parity.beside(model, spec).maxDifference(f);
       System.out.printf("parity %s: max |ORT Java - PyTorch| = %.3g K%n", model, diff);
       assertThat(diff).isLessThanOrEqualTo(ModelCheck.PARITY_TOLERANCE_K);
+      assertForecastIsATemperatureField(f, spec);
+    }
+  }
+
+  @Test
+  void theZooHasModelsOfBothGrids() throws Exception {
+    assertThat(zooModels()).extracting(m -> m.getParent().getParent().getFileName().toString())
+        .contains("era5-uk-0p25", "ncep-na-2p5");
+  }
+
+  /** What `./lsntp score` and a user serving a zoo model rely on: each runs in the job's own inference code as it did in PyTorch. */
+  @ParameterizedTest
+  @MethodSource("zooModels")
+  void aZooModelPassesTheJobsModelCheckAndMatchesPyTorch(Path model) throws Exception {
+    ModelSpec spec = ModelCheck.check(model); // parity within ModelCheck.PARITY_TOLERANCE_K, smoke forecast
+    try (OnnxForecaster f = OnnxForecaster.open(spec, false, 1)) {
+      assertThat(f.metadata()).containsKeys(ModelSpec.REQUIRED_KEYS);
+      double diff = ModelCheck.Parity.beside(model, spec).maxDifference(f);
+      System.out.printf("parity %s: max |ORT Java - PyTorch| = %.3g K%n", TestPaths.models().relativize(model), diff);
+      assertThat(diff).as("max |ORT Java - PyTorch| in K for %s", model).isLessThanOrEqualTo(ModelCheck.PARITY_TOLERANCE_K);
       assertForecastIsATemperatureField(f, spec);
     }
   }
