@@ -14,7 +14,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * `./lsntp score` agrees with `./lsntp evaluate` (the metrics.json evaluate wrote beside each
- * shipped model) on the same windows: the held-out test part, whose every window and lead lies in it.
+ * shipped model) on the same windows: the held-out test part, whose every window and lead lies in it;
+ * and zoo models, on Avro and on NetCDF frames, agree with the comparison that scored them.
  */
 class ScoreCommandTest {
   static final double AGREEMENT_K = 1e-3;
@@ -58,6 +59,48 @@ class ScoreCommandTest {
     JsonNode metrics = new ObjectMapper().readTree(TestPaths.models().resolve("ncep-na/metrics.json").toFile());
     String label = metrics.get("models").fieldNames().next(); // the shipped model is the first evaluated
     agreesWithEvaluate("ncep-na", "ncep-na-2014-01_02.avro", label);
+  }
+
+  /**
+   * A zoo model scores on frames as the comparison scored it (models/zoo/GRID/SYSTEM/metrics.json,
+   * written from models/comparison/comparison.json): same test windows, per-lead MAE and RMSE.
+   */
+  void agreesWithTheComparison(String zooSystem, Path frames) throws Exception {
+    Path dir = TestPaths.models().resolve("zoo").resolve(zooSystem);
+    JsonNode zoo = new ObjectMapper().readTree(dir.resolve("metrics.json").toFile());
+    JsonNode data = new ObjectMapper().readTree(TestPaths.models().resolve("comparison/comparison.json").toFile())
+        .at("/datasets/" + zoo.get("grid_id").asText() + "/data");
+    String[] test = data.get("test").asText().split("/");
+    Path json = tmp.resolve(zooSystem.replace('/', '-') + ".json");
+    Cli r = Cli.run(new ScoreCommand(), dir.resolve("model.onnx").toString(), frames.toString(),
+        "--start", test[0].replace("Z", ":00Z"), "--end", test[1].replace("Z", ":00Z"), "--json", json.toString());
+    assertThat(r.exit).as(r.toString()).isZero();
+    JsonNode scored = new ObjectMapper().readTree(Files.readString(json, StandardCharsets.UTF_8));
+    assertThat(scored.get("windows").asInt()).as("the comparison's test windows").isEqualTo(data.get("test_windows").asInt());
+    JsonNode mae = zoo.at("/test_per_lead/mae");
+    JsonNode rmse = zoo.at("/test_per_lead/rmse");
+    assertThat(scored.get("mae")).hasSize(mae.size());
+    double worst = 0;
+    for (int lead = 0; lead < mae.size(); lead++) {
+      worst = Math.max(worst, Math.abs(scored.get("mae").get(lead).asDouble() - mae.get(lead).asDouble()));
+      worst = Math.max(worst, Math.abs(scored.get("rmse").get(lead).asDouble() - rmse.get(lead).asDouble()));
+    }
+    System.out.printf("score vs the comparison, zoo/%s on %s: largest per-lead difference of MAE, RMSE = %.2e K%n",
+        zooSystem, frames.getFileName(), worst);
+    assertThat(worst).isLessThanOrEqualTo(AGREEMENT_K);
+  }
+
+  @Test
+  void aZooGraphModelScoresOnAvroFramesAsTheComparisonDid() throws Exception {
+    agreesWithTheComparison("era5-uk-0p25/agcrn", TestPaths.root().resolve("data/frames/era5-uk-2019-03.avro"));
+  }
+
+  /** NetCDF input goes through the Python ingest first: the real file, or a NetCDF cut of the shipped frames. */
+  @Test
+  void aZooModelScoresOnNetCdfFramesAsTheComparisonDid() throws Exception {
+    Path nc = RealDataFiles.file("ncep-air-sig995-na-2013-01_2014-02-6hourly.nc", "ncep-na-2014-01_02.avro",
+        "2014-01-01T00:00", 236, tmp);
+    agreesWithTheComparison("ncep-na-2p5/dconvlstm", nc);
   }
 
   @Test
