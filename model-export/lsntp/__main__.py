@@ -165,7 +165,7 @@ def cmd_zoo(args):
     zoo.build(_path(args.queue), _runs_dir(args.runs_dir), _path(args.out), comparison_dir=_path(args.comparison),
               n_resamples=args.resamples, seed=args.seed,
               tables=tuple(t.strip() for t in args.tables.split(",") if t.strip()) if args.tables else zoo.DEFAULT_TABLES,
-              max_folder_mb=args.max_folder_mb if args.max_folder_mb is not None else zoo.MAX_FOLDER_MB,
+              max_folder_mb=args.max_folder_mb if args.max_folder_mb is not None else zoo.MAX_FOLDER_MB, ablations=args.ablations,
               readmes=tuple(_path(r) for r in args.readme or ()))
 
 
@@ -294,6 +294,8 @@ def main(argv=None) -> int:
     zo.add_argument("--tables", help="the comparison tables whose systems go in, comma-separated (default: zoo.DEFAULT_TABLES, "
                                      "3,4,6; 3,4,5,6 adds the kernel and distance sweeps)")
     zo.add_argument("--max-folder-mb", type=float, help="leave out a system whose folder would be larger (default: zoo.MAX_FOLDER_MB, 5)")
+    zo.add_argument("--ablations", action="store_true", help="also export LS-NTP's ablations (Table 4's w/o NSA, w/o LAGC, "
+                                                             "both, w/o LSI); DAGG-ConvLSTM, a system, ships without it")
     zo.add_argument("--readme", action="append", help=README_HELP)
     zo.set_defaults(func=cmd_zoo)
 

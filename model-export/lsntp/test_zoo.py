@@ -21,7 +21,7 @@ def test_zoo_exports_the_best_validation_seed_of_every_system(tiny_queue, tmp_pa
     q, runs = tiny_queue
     out = str(tmp_path / "models" / "zoo")
     logs = []
-    doc = zoo.build(q, runs, out, n_resamples=200, log=logs.append)
+    doc = zoo.build(q, runs, out, n_resamples=200, ablations=True, log=logs.append)
     assert os.path.exists(tmp_path / "models" / "comparison" / "comparison.json")  # the comparison was brought up to date
     assert sorted(e["folder"] for e in doc["models"]) == ["test-grid/convlstm", "test-grid/lsntp"]
     # Tables 3, 4 and 6 by default: the untrained k = 1 sweep (Table 5) is not even projected
@@ -47,7 +47,7 @@ def test_zoo_exports_the_best_validation_seed_of_every_system(tiny_queue, tmp_pa
     assert glob.glob(os.path.join(models_dir, "*.onnx")) == glob.glob(os.path.join(models_dir, "*", "model.onnx")) == []
     stamp = os.path.getmtime(os.path.join(folder, "model.onnx"))
     logs.clear()
-    zoo.build(q, runs, out, n_resamples=200, log=logs.append)  # nothing changed: nothing exported again
+    zoo.build(q, runs, out, n_resamples=200, ablations=True, log=logs.append)  # nothing changed: nothing exported again
     assert not any("exporting" in s for s in logs) and os.path.getmtime(os.path.join(folder, "model.onnx")) == stamp
 
 
@@ -67,16 +67,33 @@ def test_zoo_ships_only_the_tables_asked_for_and_removes_the_rest(tiny_queue, tm
     assert zoo.DEFAULT_TABLES == ("3", "4", "6")
 
 
+def test_zoo_leaves_out_lsntp_ablations_unless_asked(tiny_queue, tmp_path):
+    q, runs = tiny_queue
+    out = str(tmp_path / "zoo")
+    # an earlier zoo's export of the no-NSA ablation (Table 4, kind lsntp) goes when ablations are not asked for
+    earlier = os.path.join(out, "test-grid", "lsntp-no-nsa")
+    os.makedirs(earlier)
+    with open(os.path.join(earlier, "metrics.json"), "w") as f:
+        json.dump({"system": "tiny-lsntp-no-nsa"}, f)
+    doc = zoo.build(q, runs, out, n_resamples=200, log=lambda s: None)
+    assert doc["ablations"] is False and doc["not_yet"] == [] and not os.path.exists(earlier)
+    assert sorted(e["folder"] for e in doc["models"]) == ["test-grid/convlstm", "test-grid/lsntp"]
+    assert "(without LS-NTP ablations)" in open(os.path.join(out, "README.md")).read()
+    doc = zoo.build(q, runs, out, n_resamples=200, ablations=True, log=lambda s: None)
+    assert [s["system"] for s in doc["not_yet"]] == ["tiny-lsntp-no-nsa"]
+    assert zoo.is_ablation({"table": "4", "kind": "lsntp"}) and not zoo.is_ablation({"table": "4", "kind": "daggconvlstm"})
+
+
 def test_zoo_keeps_an_export_whose_row_has_no_finished_run_now_and_refuses_unknown_tables(tiny_queue, tmp_path):
     q, runs = tiny_queue
     out = str(tmp_path / "zoo")
-    zoo.build(q, runs, out, n_resamples=200, log=lambda s: None)
+    zoo.build(q, runs, out, n_resamples=200, ablations=True, log=lambda s: None)
     # an earlier zoo's export of the untrained no-NSA row (as when a finished run's training is extended)
     kept = os.path.join(out, "test-grid", "lsntp-no-nsa")
     os.makedirs(kept)
     with open(os.path.join(kept, "metrics.json"), "w") as f:
         json.dump({"system": "tiny-lsntp-no-nsa"}, f)
-    doc = zoo.build(q, runs, out, n_resamples=200, log=lambda s: None)
+    doc = zoo.build(q, runs, out, n_resamples=200, ablations=True, log=lambda s: None)
     assert os.path.exists(os.path.join(kept, "metrics.json"))
     assert [s["earlier_export_kept"] for s in doc["not_yet"] if s["system"] == "tiny-lsntp-no-nsa"] == [True]
     assert "an earlier export is kept in `test-grid/lsntp-no-nsa`" in open(os.path.join(out, "README.md")).read()
