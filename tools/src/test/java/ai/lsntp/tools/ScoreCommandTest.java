@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -22,31 +23,42 @@ class ScoreCommandTest {
 
   @TempDir Path tmp;
 
+  /** Runs `score` over the test part (start/end, e.g. 2019-03-20T00Z/2019-03-24T23Z); its --json. */
+  JsonNode score(Path model, Path frames, String testPart, String name, String... expectOut) throws Exception {
+    String[] test = testPart.split("/");
+    Path json = tmp.resolve(name + ".json");
+    Cli r = Cli.run(new ScoreCommand(), model.toString(), frames.toString(),
+        "--start", test[0].replace("Z", ":00Z"), "--end", test[1].replace("Z", ":00Z"), "--json", json.toString());
+    assertThat(r.exit).as(r.toString()).isZero();
+    if (expectOut.length > 0) {
+      assertThat(r.out).contains(expectOut);
+    }
+    return new ObjectMapper().readTree(Files.readString(json, StandardCharsets.UTF_8));
+  }
+
+  /** The largest per-lead difference between score's arrays and the expected ones, by score's key (mae, rmse, ...). */
+  static double largestDifference(JsonNode scored, Map<String, JsonNode> expected) {
+    double worst = 0;
+    for (Map.Entry<String, JsonNode> e : expected.entrySet()) {
+      assertThat(scored.get(e.getKey())).as(e.getKey()).hasSize(e.getValue().size());
+      for (int lead = 0; lead < e.getValue().size(); lead++) {
+        worst = Math.max(worst, Math.abs(scored.get(e.getKey()).get(lead).asDouble() - e.getValue().get(lead).asDouble()));
+      }
+    }
+    return worst;
+  }
+
   void agreesWithEvaluate(String folder, String frames, String label) throws Exception {
     Path dir = TestPaths.models().resolve(folder);
     JsonNode metrics = new ObjectMapper().readTree(dir.resolve("metrics.json").toFile());
-    String[] test = metrics.at("/data/test").asText().split("/"); // e.g. 2019-03-20T00Z/2019-03-24T23Z
-    Path json = tmp.resolve(folder + ".json");
-    Cli r = Cli.run(new ScoreCommand(), dir.resolve("model.onnx").toString(),
-        TestPaths.root().resolve("data/frames").resolve(frames).toString(),
-        "--start", test[0].replace("Z", ":00Z"), "--end", test[1].replace("Z", ":00Z"), "--json", json.toString());
-    assertThat(r.exit).as(r.toString()).isZero();
-    JsonNode scored = new ObjectMapper().readTree(Files.readString(json, StandardCharsets.UTF_8));
+    JsonNode scored = score(dir.resolve("model.onnx"), TestPaths.root().resolve("data/frames").resolve(frames),
+        metrics.at("/data/test").asText(), folder, "mean", "persistence MAE");
     assertThat(scored.get("windows").asInt()).as("evaluate's test windows").isEqualTo(metrics.at("/data/test_windows").asInt());
-    JsonNode evalMae = metrics.at("/results/" + label + "/mae");
-    JsonNode evalRmse = metrics.at("/results/" + label + "/rmse");
-    JsonNode evalPers = metrics.at("/results/Persistence/mae");
-    assertThat(scored.get("mae")).hasSize(evalMae.size());
-    double worst = 0;
-    for (int lead = 0; lead < evalMae.size(); lead++) {
-      worst = Math.max(worst, Math.abs(scored.get("mae").get(lead).asDouble() - evalMae.get(lead).asDouble()));
-      worst = Math.max(worst, Math.abs(scored.get("rmse").get(lead).asDouble() - evalRmse.get(lead).asDouble()));
-      worst = Math.max(worst, Math.abs(scored.get("persistence_mae").get(lead).asDouble() - evalPers.get(lead).asDouble()));
-    }
+    double worst = largestDifference(scored, Map.of("mae", metrics.at("/results/" + label + "/mae"),
+        "rmse", metrics.at("/results/" + label + "/rmse"), "persistence_mae", metrics.at("/results/Persistence/mae")));
     System.out.printf("score vs evaluate, %s: largest per-lead difference of MAE, RMSE, persistence MAE = %.2e K%n",
         folder, worst);
     assertThat(worst).isLessThanOrEqualTo(AGREEMENT_K);
-    assertThat(r.out).contains("mean").contains("persistence MAE");
   }
 
   @Test
@@ -70,21 +82,9 @@ class ScoreCommandTest {
     JsonNode zoo = new ObjectMapper().readTree(dir.resolve("metrics.json").toFile());
     JsonNode data = new ObjectMapper().readTree(TestPaths.models().resolve("comparison/comparison.json").toFile())
         .at("/datasets/" + zoo.get("grid_id").asText() + "/data");
-    String[] test = data.get("test").asText().split("/");
-    Path json = tmp.resolve(zooSystem.replace('/', '-') + ".json");
-    Cli r = Cli.run(new ScoreCommand(), dir.resolve("model.onnx").toString(), frames.toString(),
-        "--start", test[0].replace("Z", ":00Z"), "--end", test[1].replace("Z", ":00Z"), "--json", json.toString());
-    assertThat(r.exit).as(r.toString()).isZero();
-    JsonNode scored = new ObjectMapper().readTree(Files.readString(json, StandardCharsets.UTF_8));
+    JsonNode scored = score(dir.resolve("model.onnx"), frames, data.get("test").asText(), zooSystem.replace('/', '-'));
     assertThat(scored.get("windows").asInt()).as("the comparison's test windows").isEqualTo(data.get("test_windows").asInt());
-    JsonNode mae = zoo.at("/test_per_lead/mae");
-    JsonNode rmse = zoo.at("/test_per_lead/rmse");
-    assertThat(scored.get("mae")).hasSize(mae.size());
-    double worst = 0;
-    for (int lead = 0; lead < mae.size(); lead++) {
-      worst = Math.max(worst, Math.abs(scored.get("mae").get(lead).asDouble() - mae.get(lead).asDouble()));
-      worst = Math.max(worst, Math.abs(scored.get("rmse").get(lead).asDouble() - rmse.get(lead).asDouble()));
-    }
+    double worst = largestDifference(scored, Map.of("mae", zoo.at("/test_per_lead/mae"), "rmse", zoo.at("/test_per_lead/rmse")));
     System.out.printf("score vs the comparison, zoo/%s on %s: largest per-lead difference of MAE, RMSE = %.2e K%n",
         zooSystem, frames.getFileName(), worst);
     assertThat(worst).isLessThanOrEqualTo(AGREEMENT_K);
