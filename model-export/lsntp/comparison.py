@@ -361,7 +361,8 @@ def compare(queue_file: str, runs_dir: str, out: str, n_resamples: int = bootstr
                     row["vs_lsntp"] = bootstrap.mean_difference(window_mae[row["system"]], base_w, ds.blocks, n_resamples, seed)
         report["datasets"][grid] = {
             "data": _data_facts(ds, clim_info), "reference": ref.name, "rows": rows,
-            "headline": _headline(grid, ref, rows, window_mae, ds, n_resamples, seed),
+            "headline": _headline(grid, ref, rows, window_mae, ds, n_resamples, seed,
+                                  full_resolution=full_resolution_of(ref, members)),
             "climatology_note": climatology_note(clim_info)}
         del ds
     with open(os.path.join(out, "comparison.json"), "w") as f:
@@ -391,7 +392,55 @@ def _find(rows, kind=None, system=None):
     return None
 
 
-def _headline(grid: str, ref: System, rows: list, window_mae: dict, ds: DataSet, n_resamples: int, seed: int) -> dict:
+def full_resolution_of(ref: System, members: list[System]) -> System | None:
+    """The queued LS-NTP that differs from the data set's reference only in running at full resolution
+    (no downsampling), as the seed's reference configuration does; None where there is none."""
+    if not ref.cfg.model.downsample:
+        return None
+    target = dataclasses.replace(ref.cfg.model, downsample=False)
+    return next((s for s in members if s.cfg.model == target and s.cfg.data == ref.cfg.data), None)
+
+
+def _resolution_rule(ref: System, full: System, rows: list, window_mae: dict, ds: DataSet, n_resamples: int,
+                     seed: int) -> tuple[dict, str]:
+    """The issue's rule: the reference runs at full resolution if that scores better on validation.
+    Compares mean validation MAE (never test); where full resolution wins, gives its test ratio to
+    persistence and its difference to ConvLSTM, and what it lacks to become the reference."""
+    by_name = {r["system"]: r for r in rows}
+    ref_row, full_row = by_name.get(ref.name), by_name.get(full.name)
+    if not full_row or not full_row.get("seeds") or not ref_row or not ref_row.get("seeds"):
+        return {"full_resolution": full.name, "decided": False}, (
+            "The issue's resolution rule (the reference at full resolution if it scores better on validation) is "
+            f"undecided: `{full.name}` has no finished run yet.")
+    val = lambda r: float(np.mean([x["validation_mae"] for x in r["runs"]]))
+    v_full, v_ref = val(full_row), val(ref_row)
+    out = {"full_resolution": full.name, "decided": True, "validation_mae_full": v_full, "validation_mae_reference": v_ref,
+           "full_better_on_validation": v_full < v_ref, "full_seeds": full_row["seeds"]}
+    text = (f"Resolution (the issue's rule: the reference at full resolution if it scores better on validation): LS-NTP at full "
+            f"resolution (`{full.name}`, {full_row['seeds']} seed(s), {full_row['parameters']:,} parameters) has a mean "
+            f"validation MAE of {v_full:.4f} K against {v_ref:.4f} K downsampled ({ref_row['seeds']} seeds)")
+    if v_full >= v_ref:
+        return out, text + ": the downsampled reference stays."
+    ratio = bootstrap.ratio_of_means(window_mae[full.name], window_mae["Persistence"], ds.blocks, n_resamples, seed)
+    out["full_over_persistence"] = ratio
+    text += (f", better. On test it is {ratio['ratio']:.3f} x persistence (95% interval {ratio['lo']:.3f}-{ratio['hi']:.3f})")
+    conv = _find(rows, kind="convlstm")
+    if conv is not None and conv["system"] in window_mae:
+        d = bootstrap.mean_difference(window_mae[conv["system"]], window_mae[full.name], ds.blocks, n_resamples, seed)
+        out["convlstm_minus_full"] = d
+        text += (f"; ConvLSTM's MAE minus its MAE is {d['diff']:+.4f} K, 95% interval [{d['lo']:+.4f}, {d['hi']:+.4f}] K"
+                 + (" (above zero)" if d["lo"] > 0 else " (below zero)" if d["hi"] < 0 else " (contains zero)"))
+    missing = max(0, 3 - full_row["seeds"])
+    text += (". It is not the reference of these tables yet: " if missing else ". ") + (
+        f"the protocol asks 3 seeds of the reference and it has {full_row['seeds']}; " if missing else "") + (
+        f"its {full_row['parameters']:,} parameters are {full_row['parameters'] / ref_row['parameters']:.1f} x the "
+        "downsampled LS-NTP's, to which every other system's size is matched (the graph's node embedding and the "
+        "peephole ConvLSTM's per-cell peephole weights grow with the number of cells it runs on).")
+    return out, text
+
+
+def _headline(grid: str, ref: System, rows: list, window_mae: dict, ds: DataSet, n_resamples: int, seed: int,
+              full_resolution: System | None = None) -> dict:
     out = {"aim_fraction_of_persistence": next((v for k, v in AIMS.items() if grid.startswith(k)), None)}
     if ref.name not in window_mae:
         out["statement"] = "LS-NTP has no finished run on this data set yet: no headline."
@@ -424,6 +473,9 @@ def _headline(grid: str, ref: System, rows: list, window_mae: dict, ds: DataSet,
                          "which contains zero: on this test part the two cannot be told apart.")
     else:
         lines.append("ConvLSTM has no finished run on this data set yet: no comparison with it.")
+    if full_resolution is not None:
+        out["resolution"], text = _resolution_rule(ref, full_resolution, rows, window_mae, ds, n_resamples, seed)
+        lines.append(text)
     out["statement"] = " ".join(lines)
     return out
 

@@ -134,3 +134,35 @@ def test_readme_without_its_results_block_is_refused(tiny_queue, tmp_path):
     with pytest.raises(ValueError, match="needs exactly one results block"):
         comparison.update_readme(str(readme), report, str(tmp_path / "cmp"))
     assert readme.read_text() == "# Project\n\nNo block here.\n"
+
+
+def test_the_resolution_rule_follows_validation_and_says_what_full_resolution_lacks():
+    from types import SimpleNamespace
+
+    members = comparison.systems(os.path.join(comparison.queue.MODEL_EXPORT, "queues", "comparison.yaml"))
+    refs = comparison.references(members)
+    ncep = [s for s in members if s.grid_id == "ncep-na-2p5"]
+    full = comparison.full_resolution_of(refs["ncep-na-2p5"], ncep)
+    assert full is not None and full.name == "ncep-lsntp-full-res"
+    assert comparison.full_resolution_of(full, ncep) is None  # already at full resolution: nothing to compare
+    rng = np.random.default_rng(0)
+    blocks = np.repeat(np.arange(20), 4)
+    window_mae = {"ncep-lsntp": 2.1 + rng.normal(0, 0.05, 80), "ncep-lsntp-full-res": 2.0 + rng.normal(0, 0.05, 80),
+                  "ncep-convlstm": 2.1 + rng.normal(0, 0.05, 80), "Persistence": 2.7 + rng.normal(0, 0.05, 80)}
+    run = lambda v: {"validation_mae": v}
+    rows = [{"system": "ncep-lsntp", "kind": "lsntp", "table": "3", "seeds": 3, "parameters": 164265, "runs": [run(2.02), run(1.99), run(2.03)]},
+            {"system": "ncep-lsntp-full-res", "kind": "lsntp", "table": "6", "seeds": 1, "parameters": 402037, "runs": [run(1.98)]},
+            {"system": "ncep-convlstm", "kind": "convlstm", "table": "3", "seeds": 3, "parameters": 162117, "runs": [run(2.0)]}]
+    ds = SimpleNamespace(blocks=blocks)
+    out, text = comparison._resolution_rule(refs["ncep-na-2p5"], full, rows, window_mae, ds, 500, 1)
+    assert out["full_better_on_validation"] and out["validation_mae_reference"] == pytest.approx((2.02 + 1.99 + 2.03) / 3)
+    d = out["convlstm_minus_full"]
+    assert d["diff"] == pytest.approx(np.mean(window_mae["ncep-convlstm"] - window_mae["ncep-lsntp-full-res"]))
+    assert out["full_over_persistence"]["ratio"] == pytest.approx(window_mae["ncep-lsntp-full-res"].mean() / window_mae["Persistence"].mean())
+    assert "better. On test it is" in text and "it has 1;" in text and "2.4 x the downsampled LS-NTP's" in text
+    rows[1]["runs"] = [run(2.05)]  # worse on validation: the test part is never looked at
+    out, text = comparison._resolution_rule(refs["ncep-na-2p5"], full, rows, window_mae, ds, 500, 1)
+    assert not out["full_better_on_validation"] and "full_over_persistence" not in out and text.endswith("the downsampled reference stays.")
+    rows[1]["seeds"], rows[1]["runs"] = 0, []
+    out, text = comparison._resolution_rule(refs["ncep-na-2p5"], full, rows, window_mae, ds, 500, 1)
+    assert out["decided"] is False and "undecided" in text
