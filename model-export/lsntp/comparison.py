@@ -435,7 +435,8 @@ def _resolution_rule(ref: System, full: System, rows: list, window_mae: dict, ds
         f"the protocol asks 3 seeds of the reference and it has {full_row['seeds']}; " if missing else "") + (
         f"its {full_row['parameters']:,} parameters are {full_row['parameters'] / ref_row['parameters']:.1f} x the "
         "downsampled LS-NTP's, to which every other system's size is matched (the graph's node embedding and the "
-        "peephole ConvLSTM's per-cell peephole weights grow with the number of cells it runs on).")
+        "peephole ConvLSTM's per-cell peephole weights grow with the number of cells it runs on). Every other system, "
+        "ConvLSTM included, runs downsampled as the reference does: whether they gain as much at full resolution is untested.")
     return out, text
 
 
