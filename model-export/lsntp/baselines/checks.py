@@ -8,6 +8,11 @@
   standard operators only (no `ai.lsntp` node, function or opset), named by its label;
 and the numpy forms the hand checks use: a 1x1 convolution, and AGCRN's graph convolution that
 both graph systems are checked against.
+
+ONNX parity in numbers is checked where the product runs the models, in ONNX Runtime Java (Debian
+packages no ONNX Runtime for Python): flink-job's ModelParityTest runs a tiny trained model of every
+kind (`python3 -m lsntp parity-fixtures`, built from these same systems) against PyTorch's forecast
+within 1e-4 K, and every zoo model against its parity files.
 """
 from __future__ import annotations
 
