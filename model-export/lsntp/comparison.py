@@ -182,6 +182,14 @@ def _run_history(run_dir: str, ck_history: dict) -> dict:
     return ck_history
 
 
+def _history_facts(hist: dict, trained_on, fallback_seconds: float = 0.0) -> dict:
+    """What a run's history says of its training: epochs run, the best one, minutes, where, why it ended."""
+    epochs = [e["val_mae"] for e in hist.get("epochs", [])]
+    return {"epochs": len(epochs), "best_epoch": int(np.argmin(epochs)) + 1 if epochs else None,
+            "train_minutes": round(hist.get("train_seconds", fallback_seconds) / 60, 1),
+            "trained_on": trained_on(hist), "finished": hist.get("finished")}
+
+
 def _data_signature(cfg) -> dict:
     d = cfg.data
     return {"file": os.path.basename(d.path), "grid_id": d.grid_id, "val_start": d.val_start,
@@ -225,7 +233,10 @@ def _scores_of_run(run_dir: str, ds: DataSet, cache_dir: str, log) -> dict:
     if os.path.exists(cache):
         with np.load(cache, allow_pickle=False) as z:
             if str(z["key"]) == key:
-                return {"facts": json.loads(str(z["facts"])), **{k: z[k] for k in ("abs", "sq", "ssim", "ssim_paper")}}
+                facts = json.loads(str(z["facts"]))
+                if os.path.exists(os.path.join(run_dir, "history.json")):  # training may have gone on without a new best
+                    facts.update(_history_facts(_run_history(run_dir, {}), trained_on, facts.get("train_minutes", 0) * 60))
+                return {"facts": facts, **{k: z[k] for k in ("abs", "sq", "ssim", "ssim_paper")}}
     t0 = time.time()
     ck = read(best)
     cfg = run_config(ck)
@@ -240,14 +251,10 @@ def _scores_of_run(run_dir: str, ds: DataSet, cache_dir: str, log) -> dict:
     pred = predict(model, torch.from_numpy(ds.xs))
     w = ds.scores(pred)
     hist = _run_history(run_dir, ck.get("history", {}))
-    epochs = [e["val_mae"] for e in hist.get("epochs", [])]
     facts = {"run": name, "checkpoint": os.path.abspath(best), "sha256": sha, "config": cfg.name,
              "label": cfg.model.label, "kind": cfg.model.kind, "seed": cfg.train.seed,
-             "parameters": int(sum(p.numel() for p in model.parameters())),
-             "validation_mae": float(ck["best"]), "epochs": len(epochs),
-             "best_epoch": int(np.argmin(epochs)) + 1 if epochs else None,
-             "train_minutes": round(hist.get("train_seconds", ck.get("history", {}).get("train_seconds", 0.0)) / 60, 1),
-             "trained_on": trained_on(hist), "finished": hist.get("finished")}
+             "parameters": int(sum(p.numel() for p in model.parameters())), "validation_mae": float(ck["best"]),
+             **_history_facts(hist, trained_on, ck.get("history", {}).get("train_seconds", 0.0))}
     os.makedirs(cache_dir, exist_ok=True)
     tmp = cache + ".tmp.npz"
     np.savez(tmp, key=np.array(key), facts=np.array(json.dumps(facts)), **{k: w[k] for k in ("abs", "sq", "ssim", "ssim_paper")})
@@ -431,7 +438,7 @@ def _resolution_rule(ref: System, full: System, rows: list, window_mae: dict, ds
         text += (f"; ConvLSTM's MAE minus its MAE is {d['diff']:+.4f} K, 95% interval [{d['lo']:+.4f}, {d['hi']:+.4f}] K"
                  + (" (above zero)" if d["lo"] > 0 else " (below zero)" if d["hi"] < 0 else " (contains zero)"))
     missing = max(0, 3 - full_row["seeds"])
-    text += (". It is not the reference of these tables yet: " if missing else ". ") + (
+    text += ". It is not the reference of these tables: " + (
         f"the protocol asks 3 seeds of the reference and it has {full_row['seeds']}; " if missing else "") + (
         f"its {full_row['parameters']:,} parameters are {full_row['parameters'] / ref_row['parameters']:.1f} x the "
         "downsampled LS-NTP's, to which every other system's size is matched (the graph's node embedding and the "
@@ -619,6 +626,16 @@ README_BEGIN = "<!-- comparison results: written by ./lsntp compare --readme fro
 README_END = "<!-- end of comparison results -->"
 
 
+def _machines(report: dict) -> str:
+    """The machines the report's runs trained on, with how many runs each ("AMD EPYC, 2 cores, ... (49 runs)")."""
+    counts = {}
+    for d in report["datasets"].values():
+        for r in d["rows"]:
+            for x in r.get("runs", []):
+                counts[x.get("trained_on", "?")] = counts.get(x.get("trained_on", "?"), 0) + 1
+    return "; ".join(f"{m} ({n} run{'s' if n != 1 else ''})" for m, n in sorted(counts.items(), key=lambda kv: -kv[1])) or "-"
+
+
 def results_section(report: dict, report_link: str = "models/comparison/README.md") -> str:
     """The short form of the report for a README: per data set one table of every queued row
     (parameters, seeds, test MAE, its difference to LS-NTP with the interval, training minutes; the
@@ -628,7 +645,7 @@ def results_section(report: dict, report_link: str = "models/comparison/README.m
              f"{report['generated']}): each row's best-validation checkpoint per seed, mean +- sd over seeds, and the "
              "95% block-bootstrap interval (one-day blocks) of its MAE minus LS-NTP's on the same windows; * marks an "
              "interval that excludes zero. Table 3's sizes are within +-20% of LS-NTP's parameters; minutes of training "
-             "per run (mean over its seeds) on 2 shared CPU cores, one thread per run; 'seeds' says how many of the "
+             f"per run (mean over its seeds), on {_machines(report)}; 'seeds' says how many of the "
              "queued seeds have finished where not all have. Every queued row is listed, one with no finished run with "
              "the reason.", ""]
     for grid, d in report["datasets"].items():
@@ -640,9 +657,9 @@ def results_section(report: dict, report_link: str = "models/comparison/README.m
         # Table 3 with its references last, then the ablation and variant tables; a row with no
         # finished run stays in its place, saying why
         for r in sorted(d["rows"], key=lambda r: (r["table"], r["system"] in REFERENCE_ROWS)):
-            if r["row"] in seen:
+            if r["system"] in seen:
                 continue
-            seen.add(r["row"])
+            seen.add(r["system"])
             params = f"{r['parameters']:,}" if r.get("parameters") else "-"
             queued = r.get("queued_seeds") or r["seeds"]
             seeds = "-" if r["system"] in REFERENCE_ROWS else str(r["seeds"]) if r["seeds"] >= queued else f"{r['seeds']} of {queued}"
@@ -657,19 +674,26 @@ def results_section(report: dict, report_link: str = "models/comparison/README.m
     return "\n".join(lines)
 
 
-def update_readme(path: str, report: dict, comparison_dir: str) -> None:
-    """Rewrites the results block of the README at path (between README_BEGIN and README_END); the
-    block links the full report in comparison_dir."""
+def check_readme(path: str) -> str:
+    """The README's text, if it has exactly one results block (README_BEGIN, then README_END)."""
     with open(path) as f:
         text = f.read()
     if text.count(README_BEGIN) != 1 or text.count(README_END) != 1 or text.index(README_BEGIN) > text.index(README_END):
         raise ValueError(f"{path} needs exactly one results block, the lines\n  {README_BEGIN}\n  {README_END}\n"
                          "in this order, for --readme to write between them")
+    return text
+
+
+def update_readme(path: str, report: dict, comparison_dir: str) -> None:
+    """Rewrites the results block of the README at path (between README_BEGIN and README_END); the
+    block links the full report in comparison_dir."""
+    text = check_readme(path)
     head, rest = text.split(README_BEGIN)
     _, tail = rest.split(README_END)
-    with open(path, "w") as f:
-        link = os.path.relpath(os.path.join(comparison_dir, "README.md"), os.path.dirname(os.path.abspath(path)))
+    link = os.path.relpath(os.path.join(comparison_dir, "README.md"), os.path.dirname(os.path.abspath(path)))
+    with open(path + ".tmp", "w") as f:
         f.write(head + README_BEGIN + "\n" + results_section(report, link) + "\n" + README_END + tail)
+    os.replace(path + ".tmp", path)
 
 
 def best_other(rows: list) -> dict | None:

@@ -122,6 +122,7 @@ def test_readme_results_block_is_rewritten_and_the_prose_kept(tiny_queue, tmp_pa
     # a queued row with no finished run is listed with its reason; the link reaches the full report
     assert "| w/o NSA | 4 |" in text and "| 0 of 1 | no result: not trained yet |" in text
     assert "([cmp/README.md](cmp/README.md)," in text
+    assert f"on {lsntp['runs'][0]['trained_on']} (3 runs)" in text  # where the runs trained, as they recorded it
     # Table 3 first with its references at its end
     assert text.index("| ConvLSTM |") < text.index("| Persistence |") < text.index("| Climatology |")
 
@@ -160,7 +161,10 @@ def test_the_resolution_rule_follows_validation_and_says_what_full_resolution_la
     assert d["diff"] == pytest.approx(np.mean(window_mae["ncep-convlstm"] - window_mae["ncep-lsntp-full-res"]))
     assert out["full_over_persistence"]["ratio"] == pytest.approx(window_mae["ncep-lsntp-full-res"].mean() / window_mae["Persistence"].mean())
     assert "better. On test it is" in text and "it has 1;" in text and "2.4 x the downsampled LS-NTP's" in text
-    rows[1]["runs"] = [run(2.05)]  # worse on validation: the test part is never looked at
+    rows[1]["seeds"], rows[1]["runs"] = 3, [run(1.98), run(1.97), run(1.99)]  # three seeds: only the size keeps it out
+    out, text = comparison._resolution_rule(refs["ncep-na-2p5"], full, rows, window_mae, ds, 500, 1)
+    assert "It is not the reference of these tables: its 402,037 parameters" in text and "seeds of the reference" not in text
+    rows[1]["seeds"], rows[1]["runs"] = 1, [run(2.05)]  # worse on validation: the test part is never looked at
     out, text = comparison._resolution_rule(refs["ncep-na-2p5"], full, rows, window_mae, ds, 500, 1)
     assert not out["full_better_on_validation"] and "full_over_persistence" not in out and text.endswith("the downsampled reference stays.")
     rows[1]["seeds"], rows[1]["runs"] = 0, []

@@ -116,6 +116,8 @@ def build(queue_file: str, runs_dir: str, out: str, comparison_dir: str | None =
     if not tables or any(t not in known for t in tables):
         raise ValueError(f"zoo: tables {','.join(tables) or '(none)'} asked for; the comparison's tables are {','.join(known)}")
 
+    for readme in readmes:  # before the comparison's work, not after
+        comparison.check_readme(readme)
     comparison_dir = comparison_dir or os.path.join(os.path.dirname(os.path.abspath(out)), "comparison")
     report = comparison.compare(queue_file, runs_dir, comparison_dir, n_resamples=n_resamples, seed=seed, log=log)
     for readme in readmes:
@@ -219,7 +221,7 @@ def markdown(doc: dict, comparison_dir: str) -> str:
                      f"{e['parameters']:,} | {e['model_bytes'] / 1e6:.2f} | {e['folder_bytes'] / 1e6:.2f} | "
                      f"{e['validation_mae']:.4f} | {e['test_mae']:.4f} |")
     lines += ["", f"Total: {len(doc['models'])} models, {doc['total_bytes'] / 1e6:.1f} MB (this folder). With every queued "
-              f"system of tables {', '.join(doc['tables'])}{'' if doc.get('ablations') else ' (without LS-NTP ablations)'} finished: about {doc['projected_bytes_when_all_finished'] / 1e6:.0f} MB "
+              f"system of tables {', '.join(doc['tables'])}{'' if doc.get('ablations') or '4' not in doc['tables'] else ' (without LS-NTP ablations)'} finished: about {doc['projected_bytes_when_all_finished'] / 1e6:.0f} MB "
               "(the missing ones estimated from their parameter counts and graph sizes).", ""]
     if doc["not_yet"]:
         lines += ["Not in the zoo (no finished run yet, or too big):", ""]
