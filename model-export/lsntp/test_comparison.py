@@ -170,3 +170,13 @@ def test_the_resolution_rule_follows_validation_and_says_what_full_resolution_la
     rows[1]["seeds"], rows[1]["runs"] = 0, []
     out, text = comparison._resolution_rule(refs["ncep-na-2p5"], full, rows, window_mae, ds, 500, 1)
     assert out["decided"] is False and "undecided" in text
+
+
+def test_best_other_is_chosen_on_the_seed_every_system_has():
+    run = lambda seed, v: {"seed": seed, "validation_mae": v}
+    rows = [{"system": "d", "kind": "dconvlstm", "table": "3", "seeds": 3, "runs": [run(0, 0.4935), run(1, 0.511), run(2, 0.5096)]},
+            {"system": "a", "kind": "agcrn", "table": "3", "seeds": 1, "runs": [run(0, 0.4958)]},
+            {"system": "c", "kind": "convlstm", "table": "3", "seeds": 3, "runs": [run(0, 0.40)]},  # ConvLSTM is never "other"
+            {"system": "w", "kind": "lsntp", "table": "4", "seeds": 1, "runs": [run(0, 0.30)]}]  # nor an ablation
+    # by the mean, the one-seed system would win (0.4958 < 0.5047): the extra seeds must not undo the choice
+    assert comparison.best_other(rows)["system"] == "d"
