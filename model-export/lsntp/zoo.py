@@ -52,7 +52,7 @@ def _remove_unlisted(out: str, keep: set[str], log) -> None:
         folder = os.path.dirname(meta)
         rel = os.path.relpath(folder, out)
         if rel not in keep:
-            log(f"zoo: removing {rel} (its row is not in tables this zoo ships)")
+            log(f"zoo: removing {rel} (its row is not among those this zoo ships)")
             shutil.rmtree(folder)
 
 
