@@ -154,12 +154,8 @@ README_HELP = ("also rewrite the results block of this README from the compariso
 
 def cmd_compare(args):
     from . import comparison
-    for readme in args.readme or ():  # before the comparison's work, not after
-        comparison.check_readme(_path(readme))
-    report = comparison.compare(_path(args.queue), _runs_dir(args.runs_dir), _path(args.out), n_resamples=args.resamples,
-                                seed=args.seed)
-    for readme in args.readme or ():
-        comparison.update_readme(_path(readme), report, _path(args.out))
+    comparison.compare(_path(args.queue), _runs_dir(args.runs_dir), _path(args.out), n_resamples=args.resamples,
+                       seed=args.seed, readmes=tuple(_path(r) for r in args.readme or ()))
 
 
 def cmd_zoo(args):

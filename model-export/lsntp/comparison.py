@@ -296,7 +296,18 @@ def _parameters(system: System, ds: DataSet) -> int:
 
 
 def compare(queue_file: str, runs_dir: str, out: str, n_resamples: int = bootstrap.DEFAULT_RESAMPLES,
-            seed: int = bootstrap.DEFAULT_SEED, log=print) -> dict:
+            seed: int = bootstrap.DEFAULT_SEED, readmes: tuple[str, ...] = (), log=print) -> dict:
+    """readmes: READMEs whose results block is rewritten from the report (update_readme); their
+    markers are checked before the comparison's work, so a README without them fails fast."""
+    for readme in readmes:
+        check_readme(readme)
+    report = _compare(queue_file, runs_dir, out, n_resamples, seed, log)
+    for readme in readmes:
+        update_readme(readme, report, out)
+    return report
+
+
+def _compare(queue_file: str, runs_dir: str, out: str, n_resamples: int, seed: int, log) -> dict:
     from .evaluate import climatology_note, persistence, seasonal_climatology
     from .train import set_threads
 

@@ -105,10 +105,10 @@ def test_compare_rows_intervals_missing_and_cache(tiny_queue, tmp_path):
 
 def test_readme_results_block_is_rewritten_and_the_prose_kept(tiny_queue, tmp_path):
     q, runs = tiny_queue
-    report = comparison.compare(q, runs, str(tmp_path / "cmp"), n_resamples=200, seed=1, log=lambda m: None)
     readme = tmp_path / "README.md"
     readme.write_text(f"# Project\n\n## Results\n\n{comparison.README_BEGIN}\nold table\n{comparison.README_END}\n\nThe author's prose.\n")
-    comparison.update_readme(str(readme), report, str(tmp_path / "cmp"))
+    report = comparison.compare(q, runs, str(tmp_path / "cmp"), n_resamples=200, seed=1, readmes=(str(readme),),
+                                log=lambda m: None)
     comparison.update_readme(str(readme), report, str(tmp_path / "cmp"))  # rewriting is idempotent: one block, no growth
     text = readme.read_text()
     assert "old table" not in text and text.count(comparison.README_BEGIN) == 1
@@ -129,11 +129,12 @@ def test_readme_results_block_is_rewritten_and_the_prose_kept(tiny_queue, tmp_pa
 
 def test_readme_without_its_results_block_is_refused(tiny_queue, tmp_path):
     q, runs = tiny_queue
-    report = comparison.compare(q, runs, str(tmp_path / "cmp"), n_resamples=200, seed=1, log=lambda m: None)
     readme = tmp_path / "README.md"
     readme.write_text("# Project\n\nNo block here.\n")
     with pytest.raises(ValueError, match="needs exactly one results block"):
-        comparison.update_readme(str(readme), report, str(tmp_path / "cmp"))
+        comparison.compare(q, runs, str(tmp_path / "cmp"), n_resamples=200, seed=1, readmes=(str(readme),),
+                           log=lambda m: None)
+    assert not (tmp_path / "cmp").exists()  # refused before the comparison's work, not after it
     assert readme.read_text() == "# Project\n\nNo block here.\n"
 
 

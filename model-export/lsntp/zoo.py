@@ -116,12 +116,9 @@ def build(queue_file: str, runs_dir: str, out: str, comparison_dir: str | None =
     if not tables or any(t not in known for t in tables):
         raise ValueError(f"zoo: tables {','.join(tables) or '(none)'} asked for; the comparison's tables are {','.join(known)}")
 
-    for readme in readmes:  # before the comparison's work, not after
-        comparison.check_readme(readme)
     comparison_dir = comparison_dir or os.path.join(os.path.dirname(os.path.abspath(out)), "comparison")
-    report = comparison.compare(queue_file, runs_dir, comparison_dir, n_resamples=n_resamples, seed=seed, log=log)
-    for readme in readmes:
-        comparison.update_readme(readme, report, comparison_dir)
+    report = comparison.compare(queue_file, runs_dir, comparison_dir, n_resamples=n_resamples, seed=seed,
+                                readmes=readmes, log=log)
     by_name = {s.name: s for s in comparison.systems(queue_file)}
     entries, skipped, projected = [], [], 0
     for grid, d in report["datasets"].items():
