@@ -69,6 +69,12 @@ def _base_name(r: queue.QueuedRun) -> str:
     return r.name[: -len(suffix)] if seed is not None and r.name.endswith(suffix) else r.name
 
 
+# The rows of an LS-NTP whose LSI differs from its data set's reference only in its activation: the
+# choice between the two forms, settled per data set on validation (zoo.is_ablation leaves them out).
+LSI_LINEAR_ROW = "LSI without ReLU (linear)"
+LSI_RELU_ROW = "LSI with ReLU (the seed's)"
+
+
 def _variant(ref_model, model) -> tuple[str, str]:
     """(table, row name) of an LS-NTP variant, named by what differs from the data set's LS-NTP.
     Table 4 when one of the seed's ablations is in it (NSA, LAGC, LSI removed), else Table 6 when one
@@ -87,7 +93,7 @@ def _variant(ref_model, model) -> tuple[str, str]:
         parts.append("w/o LSI" if not model.lsi else "with LSI")
     ablation = bool(parts)
     if model.lsi and model.lsi_relu != ref_model.lsi_relu:
-        parts.append("LSI without ReLU (linear)" if not model.lsi_relu else "LSI with ReLU (the seed's)")
+        parts.append(LSI_LINEAR_ROW if not model.lsi_relu else LSI_RELU_ROW)
         ours = True
     if model.kernel != ref_model.kernel:
         parts.append(f"k = {model.kernel}")

@@ -1,4 +1,4 @@
 # from the project root: train the queue, compare, export this system's best-validation seed
 ./lsntp queue model-export/queues/comparison.yaml --runs-dir /work/runs
 ./lsntp compare model-export/queues/comparison.yaml --runs-dir /work/runs --out models/comparison
-./lsntp export /work/runs/era5-lsntp-linear/best.pt --out models/zoo/era5-uk-0p25/lsntp-linear/model.onnx --version 1.0.0
+./lsntp export /work/runs/ncep-saconvlstm-s0/best.pt --out models/zoo/ncep-na-2p5/saconvlstm/model.onnx --version 1.0.0
