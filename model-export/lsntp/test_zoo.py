@@ -4,6 +4,7 @@ nothing where the streaming job looks for served models, and no second export of
 import glob
 import json
 import os
+import time
 
 import onnx
 import pytest
@@ -46,9 +47,13 @@ def test_zoo_exports_the_best_validation_seed_of_every_system(tiny_queue, tmp_pa
     models_dir = str(tmp_path / "models")
     assert glob.glob(os.path.join(models_dir, "*.onnx")) == glob.glob(os.path.join(models_dir, "*", "model.onnx")) == []
     stamp = os.path.getmtime(os.path.join(folder, "model.onnx"))
+    files = {p: open(p, "rb").read() for p in glob.glob(os.path.join(folder, "*"))}
+    time.sleep(1.1)  # the second comparison's stamp (whole seconds) differs from the first's
     logs.clear()
     zoo.build(q, runs, out, n_resamples=200, ablations=True, log=logs.append)  # nothing changed: nothing exported again
     assert not any("exporting" in s for s in logs) and os.path.getmtime(os.path.join(folder, "model.onnx")) == stamp
+    # and the folder is byte for byte as it was: metrics.json keeps the stamp of the comparison that made its numbers
+    assert {p: open(p, "rb").read() for p in glob.glob(os.path.join(folder, "*"))} == files
 
 
 def test_zoo_ships_only_the_tables_asked_for_and_removes_the_rest(tiny_queue, tmp_path):

@@ -154,10 +154,11 @@ def build(queue_file: str, runs_dir: str, out: str, comparison_dir: str | None =
                                 "why": f"too big for the zoo of small models: about {size / 1e6:.1f} MB, above {max_folder_mb:g} MB "
                                        f"a system (`--max-folder-mb`); export it with `{command}`"})
                 continue
-            previous = None
+            previous, earlier_doc = None, {}
             if os.path.exists(meta_path) and os.path.exists(model):
                 with open(meta_path) as f:
-                    previous = json.load(f).get("checkpoint_sha256")
+                    earlier_doc = json.load(f)
+                previous = earlier_doc.get("checkpoint_sha256")
             if previous != run["sha256"]:
                 if os.path.isdir(folder):
                     shutil.rmtree(folder)  # only this system's folder, written by an earlier zoo
@@ -173,6 +174,10 @@ def build(queue_file: str, runs_dir: str, out: str, comparison_dir: str | None =
                            "test": run["test"], "test_per_lead": run["test_per_lead"],
                            "row_over_seeds": row["metrics"], "row_seeds": row["seeds"], "vs_lsntp": row.get("vs_lsntp"),
                            "comparison": os.path.join(comparison_dir, "comparison.json"), "comparison_generated": report["generated"]}
+            if previous == run["sha256"] and {**earlier_doc, "comparison_generated": None} == {**metrics_doc, "comparison_generated": None}:
+                # same model, same numbers: the earlier comparison's stamp still holds, and the folder stays
+                # byte for byte as it was (no churn in every system's files when one run finishes)
+                metrics_doc["comparison_generated"] = earlier_doc["comparison_generated"]
             with open(meta_path, "w") as f:
                 json.dump(metrics_doc, f, indent=1)
             with open(os.path.join(folder, "evaluation.md"), "w") as f:
