@@ -32,12 +32,20 @@ def save(ck: dict, path: str) -> None:
 
 def trained_on(history: dict) -> str:
     """Where a run trained, from the machines its history records (train.py adds one per machine a
-    run was trained or resumed on), e.g. "AMD EPYC, 2 cores, 1 thread(s), cpu"."""
+    run was trained or resumed on), e.g. "AMD EPYC, 2 cores, 1 thread(s), cpu". A run resumed on the
+    same machine with another thread count reads "AMD EPYC, 2 cores, 1 and 2 thread(s), cpu"."""
     machines = history.get("machines") or []
     if not machines:
         return "not recorded (trained before runs recorded their machine)"
-    return "; ".join(f"{m.get('host_cpu', '?')}, {m.get('cores', '?')} cores, {m.get('threads', '?')} thread(s), "
-                     f"{m.get('gpu') or m.get('device', 'cpu')}" for m in machines)
+    threads: dict[tuple, list] = {}
+    for m in machines:
+        key = (m.get("host_cpu", "?"), m.get("cores", "?"), m.get("gpu") or m.get("device", "cpu"))
+        t = str(m.get("threads", "?"))
+        threads.setdefault(key, [])
+        if t not in threads[key]:
+            threads[key].append(t)
+    return " and ".join(f"{host}, {cores} cores, {' and '.join(ts)} thread(s), {device}"
+                        for (host, cores, device), ts in threads.items())
 
 
 def read(path: str) -> dict:

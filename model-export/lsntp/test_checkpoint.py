@@ -76,3 +76,14 @@ def test_a_checkpoint_written_on_a_gpu_loads_on_the_cpu(tmp_path, monkeypatch):
     back = checkpoint.read(path)
     assert back["model"]["w"].device.type == "cpu"
     torch.testing.assert_close(back["model"]["w"], torch.ones(3))
+
+
+def test_trained_on_names_each_machine_once_and_merges_thread_counts():
+    epyc = {"host_cpu": "AMD EPYC", "cores": 2, "device": "cpu"}
+    assert checkpoint.trained_on({}) == "not recorded (trained before runs recorded their machine)"
+    assert checkpoint.trained_on({"machines": [{**epyc, "threads": 1}]}) == "AMD EPYC, 2 cores, 1 thread(s), cpu"
+    resumed = {"machines": [{**epyc, "threads": 1}, {**epyc, "threads": 2}, {**epyc, "threads": 1}]}
+    assert checkpoint.trained_on(resumed) == "AMD EPYC, 2 cores, 1 and 2 thread(s), cpu"
+    gpu = {"host_cpu": "Intel Xeon", "cores": 16, "threads": 16, "device": "cuda", "gpu": "NVIDIA H200"}
+    assert checkpoint.trained_on({"machines": [{**epyc, "threads": 1}, gpu]}) == \
+        "AMD EPYC, 2 cores, 1 thread(s), cpu and Intel Xeon, 16 cores, 16 thread(s), NVIDIA H200"
