@@ -293,7 +293,8 @@ def main(argv=None) -> int:
                                      "3,4,6; 3,4,5,6 adds the kernel and distance sweeps)")
     zo.add_argument("--max-folder-mb", type=float, help="leave out a system whose folder would be larger (default: zoo.MAX_FOLDER_MB, 5)")
     zo.add_argument("--ablations", action="store_true", help="also export LS-NTP's ablations (Table 4's w/o NSA, w/o LAGC, "
-                                                             "both, w/o LSI); DAGG-ConvLSTM, a system, ships without it")
+                                                             "both, w/o LSI) and the LSI form its data set did not choose "
+                                                             "(Table 6); DAGG-ConvLSTM, a system, ships without it")
     zo.add_argument("--readme", action="append", help=README_HELP)
     zo.set_defaults(func=cmd_zoo)
 
