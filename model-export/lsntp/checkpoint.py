@@ -33,7 +33,8 @@ def save(ck: dict, path: str) -> None:
 def trained_on(history: dict) -> str:
     """Where a run trained, from the machines its history records (train.py adds one per machine a
     run was trained or resumed on), e.g. "AMD EPYC, 2 cores, 1 thread(s), cpu". A run resumed on the
-    same machine with another thread count reads "AMD EPYC, 2 cores, 1 and 2 thread(s), cpu"."""
+    same machine with another thread count reads "AMD EPYC, 2 cores, 1 and 2 thread(s), cpu"; machines
+    follow one another with ", then "."""
     machines = history.get("machines") or []
     if not machines:
         return "not recorded (trained before runs recorded their machine)"
@@ -44,7 +45,7 @@ def trained_on(history: dict) -> str:
         threads.setdefault(key, [])
         if t not in threads[key]:
             threads[key].append(t)
-    return " and ".join(f"{host}, {cores} cores, {' and '.join(ts)} thread(s), {device}"
+    return ", then ".join(f"{host}, {cores} cores, {' and '.join(ts)} thread(s), {device}"
                         for (host, cores, device), ts in threads.items())
 
 

@@ -86,4 +86,4 @@ def test_trained_on_names_each_machine_once_and_merges_thread_counts():
     assert checkpoint.trained_on(resumed) == "AMD EPYC, 2 cores, 1 and 2 thread(s), cpu"
     gpu = {"host_cpu": "Intel Xeon", "cores": 16, "threads": 16, "device": "cuda", "gpu": "NVIDIA H200"}
     assert checkpoint.trained_on({"machines": [{**epyc, "threads": 1}, gpu]}) == \
-        "AMD EPYC, 2 cores, 1 thread(s), cpu and Intel Xeon, 16 cores, 16 thread(s), NVIDIA H200"
+        "AMD EPYC, 2 cores, 1 thread(s), cpu, then Intel Xeon, 16 cores, 16 thread(s), NVIDIA H200"

@@ -111,7 +111,7 @@ def build(queue_file: str, runs_dir: str, out: str, comparison_dir: str | None =
     """tables: the comparison tables whose systems go into the zoo. A system folder left by an earlier
     zoo whose row is not among them (or no longer in the queue) is removed; one of a row in them that
     has no finished run now (its training extended, say) is kept and listed as such. So OUT holds
-    what zoo.json lists and nothing else. ablations: also LS-NTP's ablations of Table 4. readmes:
+    what zoo.json lists and nothing else. ablations: also LS-NTP's ablations (is_ablation). readmes:
     READMEs whose results block the comparison rewrites (comparison.update_readme)."""
     from . import export, model_card
 
@@ -177,7 +177,7 @@ def build(queue_file: str, runs_dir: str, out: str, comparison_dir: str | None =
             if previous == run["sha256"] and {**earlier_doc, "comparison_generated": None} == {**metrics_doc, "comparison_generated": None}:
                 # same model, same numbers: the earlier comparison's stamp still holds, and the folder stays
                 # byte for byte as it was (no churn in every system's files when one run finishes)
-                metrics_doc["comparison_generated"] = earlier_doc["comparison_generated"]
+                metrics_doc["comparison_generated"] = earlier_doc.get("comparison_generated")
             with open(meta_path, "w") as f:
                 json.dump(metrics_doc, f, indent=1)
             with open(os.path.join(folder, "evaluation.md"), "w") as f:
@@ -226,7 +226,7 @@ def markdown(doc: dict, comparison_dir: str) -> str:
                      f"{e['parameters']:,} | {e['model_bytes'] / 1e6:.2f} | {e['folder_bytes'] / 1e6:.2f} | "
                      f"{e['validation_mae']:.4f} | {e['test_mae']:.4f} |")
     lines += ["", f"Total: {len(doc['models'])} models, {doc['total_bytes'] / 1e6:.1f} MB (this folder). With every queued "
-              f"system of tables {', '.join(doc['tables'])}{'' if doc.get('ablations') or '4' not in doc['tables'] else ' (without LS-NTP ablations)'} finished: about {doc['projected_bytes_when_all_finished'] / 1e6:.0f} MB "
+              f"system of tables {', '.join(doc['tables'])}{'' if doc.get('ablations') or not {'4', '6'} & set(doc['tables']) else ' (without LS-NTP ablations)'} finished: about {doc['projected_bytes_when_all_finished'] / 1e6:.0f} MB "
               "(the missing ones estimated from their parameter counts and graph sizes).", ""]
     if doc["not_yet"]:
         lines += ["Not in the zoo (no finished run yet, or too big):", ""]

@@ -30,6 +30,9 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.errors.InvalidTxnStateException;
+import org.apache.kafka.common.errors.RecordTooLargeException;
+import org.apache.kafka.common.errors.TimeoutException;
+import org.apache.kafka.common.errors.TransactionAbortableException;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -83,9 +86,9 @@ class WatchCommandTest {
     return t;
   }
 
-  static KafkaProducer<byte[], byte[]> transactional() {
+  static KafkaProducer<byte[], byte[]> transactional(String transactionalId) {
     KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(Map.of("bootstrap.servers", kafka.bootstrapServers(),
-        "transactional.id", "watch-test-" + UUID.randomUUID(), "enable.idempotence", "true"),
+        "transactional.id", transactionalId, "enable.idempotence", "true"),
         new ByteArraySerializer(), new ByteArraySerializer());
     p.initTransactions();
     return p;
@@ -93,14 +96,17 @@ class WatchCommandTest {
 
   /**
    * Writes the records in one transaction, committed or aborted, as the job's sink does. Kafka 4's
-   * transactions (version 2) have broker-side races that end a transaction with the producer's
-   * fatal InvalidTxnStateException (KAFKA-18575, KAFKA-19690); it failed CI once here. Such a
+   * transactions (version 2) have broker-side races that fail a transaction with INVALID_TXN_STATE
+   * (KAFKA-18575, KAFKA-19690, KAFKA-20785); it failed CI once here. The client reports it bare
+   * (from EndTxn) or as the cause of an abortable error (from a produce request). Such a
    * transaction is never committed, so a read_committed reader never sees its records: the write is
-   * tried again with a new producer rather than failing the test on the broker's race.
+   * tried again, with the same transactional id, whose new producer's initTransactions aborts what
+   * the failed one left open (else that open transaction would hold back what readers may see).
    */
   static void transaction(boolean commit, List<ProducerRecord<byte[], byte[]>> records) {
+    String id = "watch-test-" + UUID.randomUUID();
     for (int attempt = 1; ; attempt++) {
-      try (KafkaProducer<byte[], byte[]> p = transactional()) {
+      try (KafkaProducer<byte[], byte[]> p = transactional(id)) {
         p.beginTransaction();
         records.forEach(p::send);
         p.flush();
@@ -111,13 +117,21 @@ class WatchCommandTest {
         }
         return;
       } catch (KafkaException e) {
-        boolean race = e instanceof InvalidTxnStateException || e.getCause() instanceof InvalidTxnStateException;
-        if (!race || attempt == 3) {
+        if (!brokerRace(e) || attempt == 3) {
           throw e;
         }
         System.err.println("transaction attempt " + attempt + " hit the broker's race (" + e + "), trying again");
       }
     }
+  }
+
+  static boolean brokerRace(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof InvalidTxnStateException) {
+        return true;
+      }
+    }
+    return false;
   }
 
   static void committed(List<ProducerRecord<byte[], byte[]>> records) {
@@ -234,6 +248,18 @@ class WatchCommandTest {
     assertThat(lines).hasSize(4);
     assertThat(r.out).doesNotContain("ncep-na-2p5");
     assertThat(r.out).contains("REJECT   VALUE_OUT_OF_RANGE era5-uk-0p25 2019-03-01 02:00Z: cell (3, 4) is 400.0 K");
+  }
+
+  @Test
+  void theRetryRecognisesTheBrokersRaceInEveryFormTheClientReportsItAndNothingElse() {
+    InvalidTxnStateException race = new InvalidTxnStateException("The producer attempted a transactional operation in an invalid state.");
+    assertThat(brokerRace(race)).as("bare, from EndTxn").isTrue();
+    // from a produce request, kafka-clients 4.2 makes it an abortable error, which commitTransaction wraps once more
+    assertThat(brokerRace(new KafkaException("Cannot execute transactional method because we are in an error state",
+        new TransactionAbortableException("Transaction Request was aborted after exhausting retries.", race)))).isTrue();
+    assertThat(brokerRace(new KafkaException("Cannot execute transactional method because we are in an error state",
+        new TransactionAbortableException("aborted", new RecordTooLargeException("too large"))))).isFalse();
+    assertThat(brokerRace(new TimeoutException("Timeout expired"))).isFalse();
   }
 
   @Test
