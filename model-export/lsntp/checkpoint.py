@@ -41,10 +41,9 @@ def trained_on(history: dict) -> str:
     threads: dict[tuple, list] = {}
     for m in machines:
         key = (m.get("host_cpu", "?"), m.get("cores", "?"), m.get("gpu") or m.get("device", "cpu"))
-        t = str(m.get("threads", "?"))
-        threads.setdefault(key, [])
-        if t not in threads[key]:
-            threads[key].append(t)
+        seen, t = threads.setdefault(key, []), str(m.get("threads", "?"))
+        if t not in seen:
+            seen.append(t)
     return ", then ".join(f"{host}, {cores} cores, {' and '.join(ts)} thread(s), {device}"
                         for (host, cores, device), ts in threads.items())
 

@@ -188,8 +188,10 @@ def _run_history(run_dir: str, ck_history: dict) -> dict:
     return ck_history
 
 
-def _history_facts(hist: dict, trained_on, fallback_seconds: float = 0.0) -> dict:
+def _history_facts(hist: dict, fallback_seconds: float = 0.0) -> dict:
     """What a run's history says of its training: epochs run, the best one, minutes, where, why it ended."""
+    from .checkpoint import trained_on
+
     epochs = [e["val_mae"] for e in hist.get("epochs", [])]
     return {"epochs": len(epochs), "best_epoch": int(np.argmin(epochs)) + 1 if epochs else None,
             "train_minutes": round(hist.get("train_seconds", fallback_seconds) / 60, 1),
@@ -227,7 +229,7 @@ def _scores_of_run(run_dir: str, ds: DataSet, cache_dir: str, log) -> dict:
     """The run's per-window scores and facts, from the cache when its checkpoint has not changed."""
     import torch
 
-    from .checkpoint import build_model, read, run_config, trained_on
+    from .checkpoint import build_model, read, run_config
     from .forecaster import predict
 
     best = os.path.join(run_dir, "best.pt")
@@ -241,7 +243,7 @@ def _scores_of_run(run_dir: str, ds: DataSet, cache_dir: str, log) -> dict:
             if str(z["key"]) == key:
                 facts = json.loads(str(z["facts"]))
                 if os.path.exists(os.path.join(run_dir, "history.json")):  # training may have gone on without a new best
-                    facts.update(_history_facts(_run_history(run_dir, {}), trained_on, facts.get("train_minutes", 0) * 60))
+                    facts.update(_history_facts(_run_history(run_dir, {}), facts.get("train_minutes", 0) * 60))
                 return {"facts": facts, **{k: z[k] for k in ("abs", "sq", "ssim", "ssim_paper")}}
     t0 = time.time()
     ck = read(best)
@@ -260,7 +262,7 @@ def _scores_of_run(run_dir: str, ds: DataSet, cache_dir: str, log) -> dict:
     facts = {"run": name, "checkpoint": os.path.abspath(best), "sha256": sha, "config": cfg.name,
              "label": cfg.model.label, "kind": cfg.model.kind, "seed": cfg.train.seed,
              "parameters": int(sum(p.numel() for p in model.parameters())), "validation_mae": float(ck["best"]),
-             **_history_facts(hist, trained_on, ck.get("history", {}).get("train_seconds", 0.0))}
+             **_history_facts(hist, ck.get("history", {}).get("train_seconds", 0.0))}
     os.makedirs(cache_dir, exist_ok=True)
     tmp = cache + ".tmp.npz"
     np.savez(tmp, key=np.array(key), facts=np.array(json.dumps(facts)), **{k: w[k] for k in ("abs", "sq", "ssim", "ssim_paper")})
