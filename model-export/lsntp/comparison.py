@@ -11,7 +11,8 @@ Rows, in the seed's tables:
 - Table 4: the seed's ablations (w/o NSA, w/o LAGC, both, w/o LSI, DAGG-ConvLSTM);
 - Table 5 / Q1: the LSI kernel k and the LAGC distance threshold d;
 - Table 6: our own variants, not in the seed's tables (the LSI's ReLU switched, the sparse graph,
-  full resolution).
+  full resolution), and other systems at full resolution, which the full-resolution LS-NTP is
+  compared with (full_resolution_peers).
 Each row: MAE, RMSE, SSIM (ours and paper-style, metrics.py), PSNR as mean +- sd over its seeds
 (sd from 2 seeds on), seeds, epochs, training minutes and where, parameters; and its MAE minus
 LS-NTP's on the same data set (seeds averaged per window) with a block-bootstrap 95% interval over
@@ -73,6 +74,11 @@ def _base_name(r: queue.QueuedRun) -> str:
 # choice between the two forms, settled per data set on validation (zoo.is_ablation leaves them out).
 LSI_LINEAR_ROW = "LSI without ReLU (linear)"
 LSI_RELU_ROW = "LSI with ReLU (the seed's)"
+FULL_RESOLUTION = "full resolution (no downsampling)"
+
+
+def _resolution(model) -> str:
+    return FULL_RESOLUTION if not model.downsample else "downsampled by 2"
 
 
 def _variant(ref_model, model) -> tuple[str, str]:
@@ -102,7 +108,7 @@ def _variant(ref_model, model) -> tuple[str, str]:
     for field in ("hidden", "embed_dim", "graph", "graph_k", "downsample", "layers", "nsa_hidden", "residual"):
         if getattr(model, field) != getattr(ref_model, field):
             if field == "downsample":
-                parts.append("full resolution (no downsampling)" if not model.downsample else "downsampled by 2")
+                parts.append(_resolution(model))
             else:
                 parts.append(f"{field} = {getattr(model, field)}")
             ours = True
@@ -136,6 +142,9 @@ def systems(queue_file: str) -> list[System]:
             s.reference, s.table, s.row = True, "3", "LS-NTP"
         elif s.cfg.model.kind == "lsntp":
             s.table, s.row = _variant(ref.cfg.model, s.cfg.model) if ref else ("4", s.cfg.model.label)
+        elif ref is not None and s.cfg.model.downsample != ref.cfg.model.downsample:
+            # another system at the other resolution: a measurement for the resolution rule, not Table 3's row
+            s.table, s.row = "6", f"{s.cfg.model.label} at {_resolution(s.cfg.model)}"
         elif s.cfg.model.kind == "daggconvlstm":
             s.table, s.row = "4", s.cfg.model.label
         else:
@@ -388,7 +397,8 @@ def _compare(queue_file: str, runs_dir: str, out: str, n_resamples: int, seed: i
         report["datasets"][grid] = {
             "data": _data_facts(ds, clim_info), "reference": ref.name, "rows": rows,
             "headline": _headline(grid, ref, rows, window_mae, ds, n_resamples, seed,
-                                  full_resolution=full_resolution_of(ref, members)),
+                                  full_resolution=full_resolution_of(ref, members),
+                                  full_resolution_peers=full_resolution_peers(ref, members)),
             "climatology_note": climatology_note(clim_info)}
         del ds
     with open(os.path.join(out, "comparison.json"), "w") as f:
@@ -427,11 +437,28 @@ def full_resolution_of(ref: System, members: list[System]) -> System | None:
     return next((s for s in members if s.cfg.model == target and s.cfg.data == ref.cfg.data), None)
 
 
+def full_resolution_peers(ref: System, members: list[System]) -> list[System]:
+    """The other systems (not LS-NTP) queued at full resolution on the reference's data, where the
+    reference runs downsampled: what the full-resolution LS-NTP is compared with, like with like."""
+    if not ref.cfg.model.downsample:
+        return []
+    return [s for s in members if s.cfg.model.kind != "lsntp" and not s.cfg.model.downsample and s.cfg.data == ref.cfg.data]
+
+
+def _and(names: list[str]) -> str:
+    return " and ".join(names) if len(names) < 3 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _verdict(d: dict) -> str:
+    return "above zero" if d["lo"] > 0 else "below zero" if d["hi"] < 0 else "contains zero"
+
+
 def _resolution_rule(ref: System, full: System, rows: list, window_mae: dict, ds: DataSet, n_resamples: int,
-                     seed: int) -> tuple[dict, str]:
+                     seed: int, peers: list[System] = ()) -> tuple[dict, str]:
     """The issue's rule: the reference runs at full resolution if that scores better on validation.
     Compares mean validation MAE (never test); where full resolution wins, gives its test ratio to
-    persistence and its difference to ConvLSTM, and what it lacks to become the reference."""
+    persistence, its difference to ConvLSTM and to each other system trained at full resolution too
+    (peers, full_resolution_peers), and what it lacks to become the reference."""
     by_name = {r["system"]: r for r in rows}
     ref_row, full_row = by_name.get(ref.name), by_name.get(full.name)
     if not full_row or not full_row.get("seeds") or not ref_row or not ref_row.get("seeds"):
@@ -454,20 +481,39 @@ def _resolution_rule(ref: System, full: System, rows: list, window_mae: dict, ds
     if conv is not None and conv["system"] in window_mae:
         d = bootstrap.mean_difference(window_mae[conv["system"]], window_mae[full.name], ds.blocks, n_resamples, seed)
         out["convlstm_minus_full"] = d
-        text += (f"; ConvLSTM's MAE minus its MAE is {d['diff']:+.4f} K, 95% interval [{d['lo']:+.4f}, {d['hi']:+.4f}] K"
-                 + (" (above zero)" if d["lo"] > 0 else " (below zero)" if d["hi"] < 0 else " (contains zero)"))
+        text += (f"; the downsampled ConvLSTM's MAE minus its MAE is {d['diff']:+.4f} K, 95% interval "
+                 f"[{d['lo']:+.4f}, {d['hi']:+.4f}] K ({_verdict(d)})")
+    peer_rows = [by_name[p.name] for p in peers if by_name.get(p.name, {}).get("seeds")]
+    if peer_rows:
+        out["peers_minus_full"], parts = {}, []
+        for r in peer_rows:
+            d = bootstrap.mean_difference(window_mae[r["system"]], window_mae[full.name], ds.blocks, n_resamples, seed)
+            size = r["parameters"] / full_row["parameters"]
+            out["peers_minus_full"][r["system"]] = {**d, "seeds": r["seeds"], "validation_mae": val(r), "parameters": r["parameters"],
+                                                    "parameters_vs_full": round(size, 3)}
+            parts.append(f"{r['label']} ({r['seeds']} seed(s), {r['parameters']:,} parameters, {size:.2f} x its; validation "
+                         f"{val(r):.4f} K) {d['diff']:+.4f} K [{d['lo']:+.4f}, {d['hi']:+.4f}] ({_verdict(d)})")
+        ahead = [r["label"] for r in peer_rows if out["peers_minus_full"][r["system"]]["lo"] > 0]
+        behind = [r["label"] for r in peer_rows if out["peers_minus_full"][r["system"]]["hi"] < 0]
+        text += (". The other systems trained at full resolution too, at their configs' sizes (MAE minus the full-resolution "
+                 "LS-NTP's, 95% interval): " + "; ".join(parts) + ". At full resolution LS-NTP is "
+                 + (f"ahead of {_and(ahead)}" if ahead else "ahead of none of them beyond the interval")
+                 + (f" and behind {_and(behind)}" if behind else ""))
     missing = max(0, 3 - full_row["seeds"])
     text += ". It is not the reference of these tables: " + (
         f"the protocol asks 3 seeds of the reference and it has {full_row['seeds']}; " if missing else "") + (
         f"its {full_row['parameters']:,} parameters are {full_row['parameters'] / ref_row['parameters']:.1f} x the "
         "downsampled LS-NTP's, to which every other system's size is matched (the graph's node embedding and the "
-        "peephole ConvLSTM's per-cell peephole weights grow with the number of cells it runs on). Every other system, "
-        "ConvLSTM included, runs downsampled as the reference does: whether they gain as much at full resolution is untested.")
+        "peephole ConvLSTM's per-cell peephole weights grow with the number of cells it runs on). " + (
+            f"Of the other systems only {_and([r['label'] for r in peer_rows])} ran at full resolution (above); the rest "
+            "run downsampled as the reference does." if peer_rows else
+            "Every other system, ConvLSTM included, runs downsampled as the reference does: whether they gain as much at "
+            "full resolution is untested."))
     return out, text
 
 
 def _headline(grid: str, ref: System, rows: list, window_mae: dict, ds: DataSet, n_resamples: int, seed: int,
-              full_resolution: System | None = None) -> dict:
+              full_resolution: System | None = None, full_resolution_peers: list[System] = ()) -> dict:
     out = {"aim_fraction_of_persistence": next((v for k, v in AIMS.items() if grid.startswith(k)), None)}
     if ref.name not in window_mae:
         out["statement"] = "LS-NTP has no finished run on this data set yet: no headline."
@@ -501,7 +547,8 @@ def _headline(grid: str, ref: System, rows: list, window_mae: dict, ds: DataSet,
     else:
         lines.append("ConvLSTM has no finished run on this data set yet: no comparison with it.")
     if full_resolution is not None:
-        out["resolution"], text = _resolution_rule(ref, full_resolution, rows, window_mae, ds, n_resamples, seed)
+        out["resolution"], text = _resolution_rule(ref, full_resolution, rows, window_mae, ds, n_resamples, seed,
+                                                   full_resolution_peers)
         lines.append(text)
     out["statement"] = " ".join(lines)
     return out

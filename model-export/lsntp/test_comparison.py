@@ -59,6 +59,9 @@ def test_the_real_queue_groups_into_the_seeds_tables():
     assert systems["ncep-lsntp-no-lsi"].folder == "lsntp-no-lsi" and systems["ncep-lsntp"].grid_id == "ncep-na-2p5"
     assert (systems["ncep-lsntp-full-res"].table, systems["ncep-lsntp-full-res"].row) == ("6", "full resolution (no downsampling)")
     assert (systems["era5-lsntp-linear"].table, systems["era5-lsntp-sparse-k9"].table, systems["ncep-lsntp-no-lsi"].table) == ("6", "6", "4")
+    # another system at full resolution: measured for the resolution rule (Table 6), not a second Table 3 row
+    assert (systems["ncep-convlstm-full-res"].table, systems["ncep-convlstm-full-res"].row) == ("6", "ConvLSTM at full resolution (no downsampling)")
+    assert systems["ncep-convlstm"].table == "3" and len(systems["ncep-dconvlstm-full-res"].runs) == 3
 
 
 def test_compare_rows_intervals_missing_and_cache(tiny_queue, tmp_path):
@@ -147,6 +150,9 @@ def test_the_resolution_rule_follows_validation_and_says_what_full_resolution_la
     full = comparison.full_resolution_of(refs["ncep-na-2p5"], ncep)
     assert full is not None and full.name == "ncep-lsntp-full-res"
     assert comparison.full_resolution_of(full, ncep) is None  # already at full resolution: nothing to compare
+    peers = comparison.full_resolution_peers(refs["ncep-na-2p5"], ncep)
+    assert {p.name for p in peers} == {"ncep-convlstm-full-res", "ncep-dconvlstm-full-res", "ncep-saconvlstm-full-res"}
+    assert comparison.full_resolution_peers(full, ncep) == []
     rng = np.random.default_rng(0)
     blocks = np.repeat(np.arange(20), 4)
     window_mae = {"ncep-lsntp": 2.1 + rng.normal(0, 0.05, 80), "ncep-lsntp-full-res": 2.0 + rng.normal(0, 0.05, 80),
@@ -165,6 +171,21 @@ def test_the_resolution_rule_follows_validation_and_says_what_full_resolution_la
     rows[1]["seeds"], rows[1]["runs"] = 3, [run(1.98), run(1.97), run(1.99)]  # three seeds: only the size keeps it out
     out, text = comparison._resolution_rule(refs["ncep-na-2p5"], full, rows, window_mae, ds, 500, 1)
     assert "It is not the reference of these tables: its 402,037 parameters" in text and "seeds of the reference" not in text
+    assert "whether they gain as much at full resolution is untested" in text  # no peer passed
+    # with the other systems at full resolution: each one's difference to the full-resolution LS-NTP
+    peer = next(p for p in peers if p.name == "ncep-convlstm-full-res")
+    window_mae["ncep-convlstm-full-res"] = window_mae["ncep-lsntp-full-res"] + 0.1 + rng.normal(0, 0.01, 80)
+    rows.append({"system": "ncep-convlstm-full-res", "kind": "convlstm", "label": "ConvLSTM", "table": "6", "seeds": 3,
+                 "parameters": 359371, "runs": [run(2.01), run(2.02), run(2.03)]})
+    out, text = comparison._resolution_rule(refs["ncep-na-2p5"], full, rows, window_mae, ds, 500, 1, [peer])
+    p = out["peers_minus_full"]["ncep-convlstm-full-res"]
+    assert p["diff"] == pytest.approx(np.mean(window_mae["ncep-convlstm-full-res"] - window_mae["ncep-lsntp-full-res"]))
+    assert p["lo"] > 0 and p["validation_mae"] == pytest.approx(2.02) and p["parameters_vs_full"] == pytest.approx(0.894, abs=1e-3)
+    assert "At full resolution LS-NTP is ahead of ConvLSTM" in text and "only ConvLSTM ran at full resolution" in text
+    window_mae["ncep-convlstm-full-res"] = window_mae["ncep-lsntp-full-res"] - 0.1  # now ConvLSTM is better
+    out, text = comparison._resolution_rule(refs["ncep-na-2p5"], full, rows, window_mae, ds, 500, 1, [peer])
+    assert "ahead of none of them beyond the interval and behind ConvLSTM" in text
+    rows.pop()
     rows[1]["seeds"], rows[1]["runs"] = 1, [run(2.05)]  # worse on validation: the test part is never looked at
     out, text = comparison._resolution_rule(refs["ncep-na-2p5"], full, rows, window_mae, ds, 500, 1)
     assert not out["full_better_on_validation"] and "full_over_persistence" not in out and text.endswith("the downsampled reference stays.")

@@ -100,6 +100,9 @@ def test_zoo_leaves_out_lsntp_ablations_unless_asked(tiny_queue, tmp_path):
     # the other LSI form is a measurement of LS-NTP too; the sparse graph (Table 6) is a model to serve
     assert zoo.is_ablation({"table": "6", "kind": "lsntp", "row": comparison.LSI_RELU_ROW})
     assert not zoo.is_ablation({"table": "6", "kind": "lsntp", "row": "graph = sparse, graph_k = 9"})
+    # another system at the other resolution is measured for the resolution rule; its Table 3 row ships
+    assert zoo.is_ablation({"table": "6", "kind": "convlstm", "row": "ConvLSTM at full resolution (no downsampling)"})
+    assert not zoo.is_ablation({"table": "3", "kind": "convlstm", "row": "ConvLSTM"})
 
 
 def test_zoo_keeps_an_export_whose_row_has_no_finished_run_now_and_refuses_unknown_tables(tiny_queue, tmp_path):
