@@ -485,16 +485,15 @@ def _resolution_rule(ref: System, full: System, rows: list, window_mae: dict, ds
                  f"[{d['lo']:+.4f}, {d['hi']:+.4f}] K ({_verdict(d)})")
     peer_rows = [by_name[p.name] for p in peers if by_name.get(p.name, {}).get("seeds")]
     if peer_rows:
-        out["peers_minus_full"], parts = {}, []
+        out["peers_minus_full"], parts, ahead, behind = {}, [], [], []
         for r in peer_rows:
             d = bootstrap.mean_difference(window_mae[r["system"]], window_mae[full.name], ds.blocks, n_resamples, seed)
-            size = r["parameters"] / full_row["parameters"]
-            out["peers_minus_full"][r["system"]] = {**d, "seeds": r["seeds"], "validation_mae": val(r), "parameters": r["parameters"],
+            size, v = r["parameters"] / full_row["parameters"], val(r)
+            out["peers_minus_full"][r["system"]] = {**d, "seeds": r["seeds"], "validation_mae": v, "parameters": r["parameters"],
                                                     "parameters_vs_full": round(size, 3)}
             parts.append(f"{r['label']} ({r['seeds']} seed(s), {r['parameters']:,} parameters, {size:.2f} x its; validation "
-                         f"{val(r):.4f} K) {d['diff']:+.4f} K [{d['lo']:+.4f}, {d['hi']:+.4f}] ({_verdict(d)})")
-        ahead = [r["label"] for r in peer_rows if out["peers_minus_full"][r["system"]]["lo"] > 0]
-        behind = [r["label"] for r in peer_rows if out["peers_minus_full"][r["system"]]["hi"] < 0]
+                         f"{v:.4f} K) {d['diff']:+.4f} K [{d['lo']:+.4f}, {d['hi']:+.4f}] ({_verdict(d)})")
+            (ahead if d["lo"] > 0 else behind if d["hi"] < 0 else []).append(r["label"])
         text += (". The other systems trained at full resolution too, at their configs' sizes (MAE minus the full-resolution "
                  "LS-NTP's, 95% interval): " + "; ".join(parts) + ". At full resolution LS-NTP is "
                  + (f"ahead of {_and(ahead)}" if ahead else "ahead of none of them beyond the interval")
