@@ -3,7 +3,7 @@
     /usr/bin/python3 -m lsntp train configs/era5-lsntp.yaml
     /usr/bin/python3 -m lsntp evaluate --out ../models/era5-uk runs/era5-lsntp/best.pt runs/era5-convlstm/best.pt ...
     /usr/bin/python3 -m lsntp export runs/era5-lsntp/best.pt --out ../models/era5-uk/model.onnx
-    /usr/bin/python3 -m lsntp ingest ../shared/data/era5-...grib --out ../data/frames/era5.avro --grid-id era5-uk-0p25
+    /usr/bin/python3 -m lsntp ingest data/raw/era5-...grib --out ../data/frames/era5.avro --grid-id era5-uk-0p25
     /usr/bin/python3 -m lsntp ingest sample.nc --out frames.avro --grid-id g --time-var timestep --time-units "hours since 1900-01-01 00:00"
     /usr/bin/python3 -m lsntp parity-fixtures --out DIR [--kinds lsntp,agcrn]
     /usr/bin/python3 -m lsntp compare queues/comparison.yaml --runs-dir RUNS --out ../models/comparison

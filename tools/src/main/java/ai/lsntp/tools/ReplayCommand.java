@@ -35,7 +35,7 @@ import picocli.CommandLine.Parameters;
     footer = {"", "Examples:",
         "  ./lsntp replay data/frames/era5-uk-2019-03.avro --speed 3600     (one hour of data per second)",
         "  ./lsntp replay data/frames/*.avro --max-speed",
-        "  ./lsntp replay ../shared/data/era5-t2m-uk-2019-03-01_24-hourly.grib --grid-id era5-uk-0p25 --real-time",
+        "  ./lsntp replay data/raw/era5-t2m-uk-2019-03-01_24-hourly.grib --grid-id era5-uk-0p25 --real-time",
         "", "Exit status: 0 every frame acknowledged; 1 some frames failed or the broker is unreachable; 2 bad input."})
 public class ReplayCommand extends ToolCommand {
 

@@ -40,7 +40,7 @@ import picocli.CommandLine.Parameters;
         "FRAMES is an Avro container file of TemperatureFrame records, or a GRIB/NetCDF file (needs --grid-id)."},
     footer = {"", "Examples:",
         "  ./lsntp score models/era5-uk/model.onnx data/frames/era5-uk-2019-03.avro --start 2019-03-20T00:00Z",
-        "  ./lsntp score models/zoo/era5-uk-0p25/convlstm/model.onnx ../shared/data/era5-t2m-uk-2019-03-01_24-hourly.grib "
+        "  ./lsntp score models/zoo/era5-uk-0p25/convlstm/model.onnx data/raw/era5-t2m-uk-2019-03-01_24-hourly.grib "
             + "--grid-id era5-uk-0p25",
         "", "Exit status: 0 scored; 1 nothing to score or a run-time failure; 2 bad input (model refused, unreadable file)."})
 public class ScoreCommand extends ToolCommand {

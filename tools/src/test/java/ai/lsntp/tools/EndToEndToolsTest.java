@@ -27,9 +27,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The operator path end to end, every part real: the shared ERA5 GRIB file (or, in a clone without
- * ../shared, a NetCDF cut of the shipped real frames) ingested by the Python
- * ingest, replayed (plus NCEP NetCDF frames straight from the file, under a grid id no model serves) to a
+ * The operator path end to end, every part real: the ERA5 GRIB file of data/raw ingested by the
+ * Python ingest, replayed (plus NCEP NetCDF frames straight from the file, under a grid id no model serves) to a
  * real in-process KRaft broker, forecast by the Flink job on a MiniCluster with the shipped ONNX
  * model, and read back by watch into CF NetCDF files whose values must equal ONNX Runtime run
  * directly on the ingested frames.
@@ -44,8 +43,8 @@ class EndToEndToolsTest {
 
   @Test
   void ingestReplayJobWatchGivesTheForecastsOfTheModelOnTheIngestedFrames() throws Exception {
-    Path grib = RealDataFiles.file("era5-t2m-uk-2019-03-01_24-hourly.grib", "era5-uk-2019-03.avro", "2019-03-20T00:00", 12, tmp);
-    Path nc = RealDataFiles.file("ncep-air-sig995-na-2013-01_2014-02-6hourly.nc", "ncep-na-2014-01_02.avro", "2014-01-01T00:00", 4, tmp);
+    Path grib = RealDataFiles.file(RealDataFiles.ERA5_GRIB);
+    Path nc = RealDataFiles.file(RealDataFiles.NCEP_NETCDF);
     ModelCatalog models = ModelCatalog.load(TestPaths.models());
     ModelSpec spec = models.forGrid("era5-uk-0p25");
     assertThat(spec).as("shipped model for era5-uk-0p25").isNotNull();

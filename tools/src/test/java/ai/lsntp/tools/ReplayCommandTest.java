@@ -150,9 +150,8 @@ class ReplayCommandTest {
     assertThat(wrongRecord.err).contains("forecasts.avro: record 0 is not a TemperatureFrame");
     assertThat(readAll(t, 1)).as("nothing is sent from a bad file").isEmpty();
 
-    Path grib = Path.of("/work/shared/data/era5-t2m-uk-2019-03-01_24-hourly.grib");
-    Path gribCopy = Files.write(tmp.resolve("uk.grib"), "GRIB".getBytes(StandardCharsets.US_ASCII));
-    Cli noGrid = Cli.run(new ReplayCommand(), (Files.exists(grib) ? grib : gribCopy).toString(), "-b", b, "--frames-topic", t);
+    Path grib = TestPaths.root().resolve("data/raw/era5-t2m-uk-2019-03-01_24-hourly.grib");
+    Cli noGrid = Cli.run(new ReplayCommand(), grib.toString(), "-b", b, "--frames-topic", t);
     assertThat(noGrid.exit).isEqualTo(2);
     assertThat(noGrid.err).contains("GRIB/NetCDF input needs --grid-id");
 

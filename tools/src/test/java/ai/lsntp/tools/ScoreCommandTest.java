@@ -95,11 +95,10 @@ class ScoreCommandTest {
     agreesWithTheComparison("era5-uk-0p25/agcrn", TestPaths.root().resolve("data/frames/era5-uk-2019-03.avro"));
   }
 
-  /** NetCDF input goes through the Python ingest first: the real file, or a NetCDF cut of the shipped frames. */
+  /** NetCDF input goes through the Python ingest first: the real NCEP file of data/raw. */
   @Test
   void aZooModelScoresOnNetCdfFramesAsTheComparisonDid() throws Exception {
-    Path nc = RealDataFiles.file("ncep-air-sig995-na-2013-01_2014-02-6hourly.nc", "ncep-na-2014-01_02.avro",
-        "2014-01-01T00:00", 236, tmp);
+    Path nc = RealDataFiles.file(RealDataFiles.NCEP_NETCDF);
     agreesWithTheComparison("ncep-na-2p5/dconvlstm", nc);
   }
 
