@@ -23,6 +23,7 @@ public class LsntpConfig implements Serializable {
   public Batching batching = new Batching();
   public Delivery delivery = new Delivery();
   public Rejects rejects = new Rejects();
+  public Records records = new Records();
   public Verification verification = new Verification();
   public Checkpoints checkpoints = new Checkpoints();
   public Job job = new Job();
@@ -89,6 +90,21 @@ public class LsntpConfig implements Serializable {
   public static class Rejects implements Serializable {
     private static final long serialVersionUID = 1L;
     public int maxPayloadBytes = 65536;
+  }
+
+  /** How record values are written and which formats are read (schemas/README.md, "On the wire"). */
+  public static class Records implements Serializable {
+    private static final long serialVersionUID = 1L;
+    public static final String SINGLE_OBJECT = "single-object";
+    public static final String PLAIN = "plain";
+    /** single-object, or plain while subscribers that cannot read the marker are upgraded. */
+    public String write = SINGLE_OBJECT;
+    /** Frames in plain Avro of today's schema are accepted (counted, warned about) rather than rejected. */
+    public boolean acceptPlain = true;
+
+    public boolean writePlain() {
+      return PLAIN.equals(write);
+    }
   }
 
   public static class Checkpoints implements Serializable {
@@ -225,6 +241,9 @@ public class LsntpConfig implements Serializable {
     if (rejects.maxPayloadBytes < 0 || rejects.maxPayloadBytes > 512 * 1024) {
       throw new ConfigException("rejects.max-payload-bytes: must be 0 .. 524288 (a reject must fit the producer's "
           + "1 MiB max.request.size with room to spare), got " + rejects.maxPayloadBytes);
+    }
+    if (!List.of(Records.SINGLE_OBJECT, Records.PLAIN).contains(records.write)) {
+      throw new ConfigException("records.write: must be single-object or plain, got '" + records.write + "'");
     }
     require("checkpoints.directory", checkpoints.directory);
     if (checkpoints.retained < 1) {

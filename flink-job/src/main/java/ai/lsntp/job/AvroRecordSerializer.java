@@ -1,13 +1,16 @@
 package ai.lsntp.job;
 
-import ai.lsntp.codec.AvroBytes;
+import ai.lsntp.schemas.RecordCodec;
 import java.io.Serializable;
 import java.nio.charset.StandardCharsets;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.flink.connector.kafka.sink.KafkaRecordSerializationSchema;
 import org.apache.kafka.clients.producer.ProducerRecord;
 
-/** Writes one Avro record per Kafka record, keyed by grid id (so a grid's records stay in order). */
+/**
+ * Writes one Avro record per Kafka record, keyed by grid id (so a grid's records stay in order), in
+ * single-object encoding (or plain Avro while records.write = plain).
+ */
 public class AvroRecordSerializer<T extends SpecificRecord> implements KafkaRecordSerializationSchema<T> {
   private static final long serialVersionUID = 1L;
 
@@ -17,13 +20,15 @@ public class AvroRecordSerializer<T extends SpecificRecord> implements KafkaReco
   }
 
   private final String topic;
-  private final AvroBytes<T> avro;
+  private final RecordCodec<T> avro;
   private final KeyOf<T> keyOf;
+  private final boolean plain;
 
-  public AvroRecordSerializer(String topic, Class<T> type, KeyOf<T> keyOf) {
+  public AvroRecordSerializer(String topic, Class<T> type, KeyOf<T> keyOf, boolean plain) {
     this.topic = topic;
-    this.avro = AvroBytes.of(type);
+    this.avro = RecordCodec.of(type);
     this.keyOf = keyOf;
+    this.plain = plain;
   }
 
   @Override
@@ -31,6 +36,6 @@ public class AvroRecordSerializer<T extends SpecificRecord> implements KafkaReco
     String key = keyOf.key(element);
     // record timestamp left to the producer (wall clock): event times can be years old
     return new ProducerRecord<>(topic, null, null,
-        key == null ? null : key.getBytes(StandardCharsets.UTF_8), avro.encode(element));
+        key == null ? null : key.getBytes(StandardCharsets.UTF_8), plain ? avro.encodePlain(element) : avro.encode(element));
   }
 }

@@ -154,7 +154,7 @@ public final class ForecastJob {
     SingleOutputStreamOperator<Frame> valid = raw
         .connect(catalogs.broadcast(ModelUpdates.STATE))
         .process(new FrameValidator(start, cfg.stream.maxFrameBytes, cfg.futureTolerance().toMillis(),
-            cfg.rejects.maxPayloadBytes, probe))
+            cfg.rejects.maxPayloadBytes, probe, cfg.records.acceptPlain))
         .name("validate").uid("validate");
 
     Duration ooo = cfg.maxOutOfOrderness();

@@ -1,7 +1,7 @@
 package ai.lsntp.job;
 
 import ai.lsntp.avro.TemperatureFrame;
-import ai.lsntp.codec.AvroBytes;
+import ai.lsntp.schemas.RecordCodec;
 import ai.lsntp.codec.PackedFloats;
 import ai.lsntp.model.ModelCatalog;
 import ai.lsntp.model.ModelSpec;
@@ -11,11 +11,15 @@ import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.EnumMap;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.streaming.api.functions.co.BroadcastProcessFunction;
 import org.apache.flink.util.Collector;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Decodes and checks each frames-topic record against the model that serves its grid. Good frames
@@ -31,6 +35,7 @@ import org.apache.flink.util.Collector;
  */
 public class FrameValidator extends BroadcastProcessFunction<RawFrame, ModelCatalog, Frame> {
   private static final long serialVersionUID = 1L;
+  private static final Logger LOG = LoggerFactory.getLogger(FrameValidator.class);
   public static final float MIN_K = 150f;
   public static final float MAX_K = 350f;
   /** Geometry tolerance, degrees. */
@@ -41,14 +46,26 @@ public class FrameValidator extends BroadcastProcessFunction<RawFrame, ModelCata
   private final long futureToleranceMillis;
   private final int maxRejectPayloadBytes;
   private final StageProbe probe;
+  private final boolean acceptPlain;
 
-  private transient AvroBytes<TemperatureFrame> avro;
+  private transient RecordCodec<TemperatureFrame> avro;
   private transient Counter framesIn;
+  private transient Counter plainFrames;
+  private transient Counter olderSchemaFrames;
+  /** Producer keys already warned about plain Avro (bounded: a warning, not state). */
+  private transient Set<String> warnedPlain;
   private transient Counter framesValid;
   private transient Map<Reason, Counter> rejects;
 
   public FrameValidator(ModelCatalog models, long maxFrameBytes, long futureToleranceMillis, int maxRejectPayloadBytes,
       StageProbe probe) {
+    this(models, maxFrameBytes, futureToleranceMillis, maxRejectPayloadBytes, probe, true);
+  }
+
+  /** @param acceptPlain whether frames in plain Avro of today's schema (no single-object marker) are read */
+  public FrameValidator(ModelCatalog models, long maxFrameBytes, long futureToleranceMillis, int maxRejectPayloadBytes,
+      StageProbe probe, boolean acceptPlain) {
+    this.acceptPlain = acceptPlain;
     this.models = models;
     this.maxFrameBytes = maxFrameBytes;
     this.futureToleranceMillis = futureToleranceMillis;
@@ -73,9 +90,11 @@ public class FrameValidator extends BroadcastProcessFunction<RawFrame, ModelCata
 
   @Override
   public void open(OpenContext ctx) {
-    avro = AvroBytes.of(TemperatureFrame.class);
+    avro = RecordCodec.of(TemperatureFrame.class);
     framesIn = getRuntimeContext().getMetricGroup().counter("framesIn");
     framesValid = getRuntimeContext().getMetricGroup().counter("framesValid");
+    plainFrames = getRuntimeContext().getMetricGroup().counter("plainAvroFrames");
+    olderSchemaFrames = getRuntimeContext().getMetricGroup().counter("olderSchemaFrames");
     rejects = new EnumMap<>(Reason.class);
     for (Reason r : Reason.values()) {
       if (r != Reason.LATE) { // counted where it is decided: the window function
@@ -135,7 +154,7 @@ public class FrameValidator extends BroadcastProcessFunction<RawFrame, ModelCata
   /** The checks, in order; {@code now} is wall-clock time in epoch milliseconds. */
   public Frame validate(RawFrame raw, long now) throws Rejection {
     if (avro == null) {
-      avro = AvroBytes.of(TemperatureFrame.class);
+      avro = RecordCodec.of(TemperatureFrame.class);
     }
     String keyGrid = keyGrid(raw);
     if (raw.value == null) {
@@ -150,13 +169,28 @@ public class FrameValidator extends BroadcastProcessFunction<RawFrame, ModelCata
           + maxFrameBytes + " (a frame of this model directory's largest grid needs "
           + models.largestFrameBytes() + "); not decoded", keyGrid, null);
     }
-    TemperatureFrame tf;
+    RecordCodec.Decoded<TemperatureFrame> decoded;
     try {
-      tf = avro.decode(raw.value);
+      decoded = avro.decodeWithWriter(raw.value);
+    } catch (RecordCodec.UnknownSchemaException e) {
+      throw new Rejection(Reason.UNKNOWN_SCHEMA, e.getMessage() + "; the job reads only published versions "
+          + "(./lsntp schemas)", keyGrid, null);
     } catch (IOException | RuntimeException e) {
-      throw new Rejection(Reason.UNDECODABLE, "expected one Avro TemperatureFrame (schemas/TemperatureFrame.avsc); "
-          + raw.value.length + " bytes that are not one: " + e.getMessage(), keyGrid, null);
+      throw new Rejection(Reason.UNDECODABLE, "expected one Avro TemperatureFrame (schemas/TemperatureFrame.avsc), "
+          + "in single-object encoding or plain; " + raw.value.length + " bytes that are not one: " + e.getMessage(),
+          keyGrid, null);
     }
+    if (decoded.format() == RecordCodec.Format.PLAIN) {
+      if (!acceptPlain) {
+        throw new Rejection(Reason.UNDECODABLE, "a plain Avro TemperatureFrame without the single-object marker "
+            + "(C3 01 + schema fingerprint); records.accept-plain is false, so producers must write single-object "
+            + "encoding", keyGrid, null);
+      }
+      countPlain(raw, keyGrid);
+    } else if (!decoded.writer().current() && olderSchemaFrames != null) {
+      olderSchemaFrames.inc();
+    }
+    TemperatureFrame tf = decoded.record();
     String grid = tf.getGridId();
     long vt = tf.getValidTime().toEpochMilli();
     ModelSpec spec = models.forGrid(grid);
@@ -235,6 +269,23 @@ public class FrameValidator extends BroadcastProcessFunction<RawFrame, ModelCata
     f.partition = raw.partition;
     f.offset = raw.offset;
     return f;
+  }
+
+  private void countPlain(RawFrame raw, String keyGrid) {
+    if (plainFrames == null) {
+      return; // outside a running job (offline scoring)
+    }
+    plainFrames.inc();
+    String producer = keyGrid != null ? keyGrid : "(no key)";
+    if (warnedPlain == null) {
+      warnedPlain = new HashSet<>();
+    }
+    if (warnedPlain.size() < 10_000 && warnedPlain.add(producer)) {
+      LOG.warn("frames keyed '{}' on {} arrive as plain Avro without the single-object marker: read as today's "
+          + "TemperatureFrame during the transition; move the producer to single-object encoding "
+          + "(deploy/OPERATIONS.md, Moving to single-object encoding). Counted in plainAvroFrames; "
+          + "warned once per key.", producer, raw.topic);
+    }
   }
 
   private static void checkGeometry(String field, double got, double want, String grid, long vt) throws Rejection {

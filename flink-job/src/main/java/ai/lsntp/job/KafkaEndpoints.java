@@ -71,7 +71,7 @@ public final class KafkaEndpoints {
     return KafkaSink.<T>builder()
         .setBootstrapServers(cfg.kafka.bootstrapServers)
         .setKafkaProducerConfig(p)
-        .setRecordSerializer(new AvroRecordSerializer<>(topic, type, key))
+        .setRecordSerializer(new AvroRecordSerializer<>(topic, type, key, cfg.records.writePlain()))
         .setDeliveryGuarantee(cfg.exactlyOnce() ? DeliveryGuarantee.EXACTLY_ONCE : DeliveryGuarantee.AT_LEAST_ONCE)
         .setTransactionalIdPrefix(cfg.delivery.transactionalIdPrefix + "-" + name)
         .build();

@@ -6,6 +6,8 @@ package ai.lsntp.job;
  */
 public enum Reason {
   UNDECODABLE,
+  /** A single-object record whose writer schema fingerprint is no published TemperatureFrame version. */
+  UNKNOWN_SCHEMA,
   UNKNOWN_GRID,
   UNSUPPORTED_UNITS,
   SHAPE_MISMATCH,

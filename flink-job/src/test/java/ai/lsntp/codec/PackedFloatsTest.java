@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import ai.lsntp.testing.RealFrames;
 import ai.lsntp.avro.TemperatureFrame;
+import ai.lsntp.schemas.RecordCodec;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import org.junit.jupiter.api.Test;
@@ -34,7 +35,7 @@ class PackedFloatsTest {
     for (float x : v) {
       assertThat(x).isBetween(230f, 310f);
     }
-    AvroBytes<TemperatureFrame> a = AvroBytes.of(TemperatureFrame.class);
+    RecordCodec<TemperatureFrame> a = RecordCodec.of(TemperatureFrame.class);
     byte[] bytes = a.encode(f);
     assertThat(a.decode(bytes)).isEqualTo(f);
     byte[] trailing = java.util.Arrays.copyOf(bytes, bytes.length + 1);

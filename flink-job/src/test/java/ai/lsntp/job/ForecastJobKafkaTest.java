@@ -15,7 +15,7 @@ import ai.lsntp.avro.AlertKind;
 import ai.lsntp.avro.Forecast;
 import ai.lsntp.avro.RejectedFrame;
 import ai.lsntp.avro.TemperatureFrame;
-import ai.lsntp.codec.AvroBytes;
+import ai.lsntp.schemas.RecordCodec;
 import ai.lsntp.codec.PackedFloats;
 import ai.lsntp.config.LsntpConfig;
 import ai.lsntp.model.ModelCatalog;
@@ -60,7 +60,7 @@ class ForecastJobKafkaTest {
   static ModelCatalog models;
   static List<TemperatureFrame> frames;
   static ModelSpec spec;
-  static final AvroBytes<TemperatureFrame> AVRO = AvroBytes.of(TemperatureFrame.class);
+  static final RecordCodec<TemperatureFrame> AVRO = RecordCodec.of(TemperatureFrame.class);
 
   @BeforeAll
   static void start() throws Exception {
@@ -125,7 +125,7 @@ class ForecastJobKafkaTest {
   }
 
   static List<Forecast> decodeForecasts(List<ConsumerRecord<byte[], byte[]>> recs) throws Exception {
-    AvroBytes<Forecast> a = AvroBytes.of(Forecast.class);
+    RecordCodec<Forecast> a = RecordCodec.of(Forecast.class);
     List<Forecast> out = new ArrayList<>();
     for (ConsumerRecord<byte[], byte[]> r : recs) {
       Forecast f = a.decode(r.value());
@@ -153,6 +153,9 @@ class ForecastJobKafkaTest {
     long future = (System.currentTimeMillis() / spec.stepMillis + 48) * spec.stepMillis;
     badRaw.put("FUTURE_VALID_TIME",
         kv(TemperatureFrame.newBuilder(copy(f0)).setValidTime(Instant.ofEpochMilli(future)).build())[1]);
+    byte[] unknownSchema = AVRO.encode(frames.get(3));
+    unknownSchema[5] ^= 0x21; // a fingerprint no TemperatureFrame version has
+    badRaw.put("UNKNOWN_SCHEMA", unknownSchema);
     byte[] big = new byte[20_000];
     new java.util.Random(7).nextBytes(big);
     badRaw.put("TOO_LARGE", big);
@@ -188,8 +191,10 @@ class ForecastJobKafkaTest {
     assertThat(histogramCount(reporter, jobId, "batchSize")).isEqualTo(calls);
     assertThat(histogramCount(reporter, jobId, "endToEndLatencyMs")).isEqualTo(expected);
     assertThat(histogramCount(reporter, jobId, "inferenceLatencyMs")).isEqualTo(calls);
-    List<Forecast> got = decodeForecasts(
-        KafkaIO.readCommitted(kafka.bootstrapServers(), cfg.topics.forecasts, expected, Duration.ofSeconds(30)));
+    List<ConsumerRecord<byte[], byte[]>> forecastRecords =
+        KafkaIO.readCommitted(kafka.bootstrapServers(), cfg.topics.forecasts, expected, Duration.ofSeconds(30));
+    ai.lsntp.testing.WireFormat.assertSingleObject(forecastRecords, "Forecast");
+    List<Forecast> got = decodeForecasts(forecastRecords);
     Map<Long, float[]> want = directForecasts(spec.alpha - 1, good - 1);
     assertThat(got).hasSize(expected);
     Set<Long> issued = new HashSet<>();
@@ -215,10 +220,12 @@ class ForecastJobKafkaTest {
       assertThat(maxDiff).as("max |job - direct ORT| for %s", f.getIssueTime()).isLessThanOrEqualTo(EXACT_K);
     }
 
-    AvroBytes<RejectedFrame> ra = AvroBytes.of(RejectedFrame.class);
+    RecordCodec<RejectedFrame> ra = RecordCodec.of(RejectedFrame.class);
     Map<String, RejectedFrame> byReason = new HashMap<>();
-    for (ConsumerRecord<byte[], byte[]> r :
-        KafkaIO.readCommitted(kafka.bootstrapServers(), cfg.topics.rejects, badRaw.size(), Duration.ofSeconds(30))) {
+    List<ConsumerRecord<byte[], byte[]>> rejectRecords =
+        KafkaIO.readCommitted(kafka.bootstrapServers(), cfg.topics.rejects, badRaw.size(), Duration.ofSeconds(30));
+    ai.lsntp.testing.WireFormat.assertSingleObject(rejectRecords, "RejectedFrame");
+    for (ConsumerRecord<byte[], byte[]> r : rejectRecords) {
       RejectedFrame rf = ra.decode(r.value());
       assertThat(byReason.put(rf.getReasonCode(), rf)).as("one reject for %s", rf.getReasonCode()).isNull();
     }
@@ -242,12 +249,15 @@ class ForecastJobKafkaTest {
     assertThat(byReason.get("UNDECODABLE").getReason()).startsWith("expected one Avro TemperatureFrame");
     assertThat(byReason.get("VALUE_OUT_OF_RANGE").getReason()).contains("400.0");
     assertThat(byReason.get("UNKNOWN_GRID").getGridId()).isEqualTo("atlantis-0p25");
+    assertThat(byReason.get("UNKNOWN_SCHEMA").getReason()).contains("writer schema fingerprint "
+        + ai.lsntp.schemas.SchemaCatalog.hex(RecordCodec.fingerprintOf(unknownSchema)) + " is not a known TemperatureFrame version");
 
     // the frost rule at 290 K fires on every lead of every forecast, at the coldest cell
-    AvroBytes<Alert> aa = AvroBytes.of(Alert.class);
+    RecordCodec<Alert> aa = RecordCodec.of(Alert.class);
     List<ConsumerRecord<byte[], byte[]>> alertRecs = KafkaIO.readCommitted(
         kafka.bootstrapServers(), cfg.topics.alerts, expected * spec.beta, Duration.ofSeconds(30));
     assertThat(alertRecs).hasSize(expected * spec.beta);
+    ai.lsntp.testing.WireFormat.assertSingleObject(alertRecs, "Alert");
     for (ConsumerRecord<byte[], byte[]> r : alertRecs) {
       Alert a = aa.decode(r.value());
       assertThat(a.getKind()).isEqualTo(AlertKind.FROST);
@@ -355,8 +365,10 @@ class ForecastJobKafkaTest {
 
     assertThat(FailOnceAfterCheckpoint.FAILED).as("the failure was injected").isTrue();
     int expected = n - spec.alpha + 1;
-    List<Forecast> got = decodeForecasts(
-        KafkaIO.readCommitted(kafka.bootstrapServers(), cfg.topics.forecasts, expected, Duration.ofSeconds(30)));
+    List<ConsumerRecord<byte[], byte[]>> forecastRecords =
+        KafkaIO.readCommitted(kafka.bootstrapServers(), cfg.topics.forecasts, expected, Duration.ofSeconds(30));
+    ai.lsntp.testing.WireFormat.assertSingleObject(forecastRecords, "Forecast");
+    List<Forecast> got = decodeForecasts(forecastRecords);
     List<Long> issues = new ArrayList<>();
     for (Forecast f : got) {
       issues.add(f.getIssueTime().toEpochMilli());

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import ai.lsntp.avro.RejectedFrame;
 import ai.lsntp.avro.TemperatureFrame;
-import ai.lsntp.codec.AvroBytes;
+import ai.lsntp.schemas.RecordCodec;
 import ai.lsntp.codec.PackedFloats;
 import ai.lsntp.model.ModelCatalog;
 import ai.lsntp.model.ModelSpec;
@@ -33,7 +33,7 @@ class FrameValidatorTest {
   static final ModelSpec SPEC = new ModelSpec("models/test/model.onnx", "lsntp-test", "1.0.0", "test-grid",
       3, 2, HOUR, 3, 4, 60.0, -10.0, -0.5, 0.5, "K", "sha");
   static final ModelCatalog MODELS = new ModelCatalog(Map.of(SPEC.gridId, SPEC));
-  static final AvroBytes<TemperatureFrame> AVRO = AvroBytes.of(TemperatureFrame.class);
+  static final RecordCodec<TemperatureFrame> AVRO = RecordCodec.of(TemperatureFrame.class);
   static final long MAX_BYTES = 4096;
   static final long FUTURE_TOLERANCE = HOUR;
 
@@ -113,6 +113,58 @@ class FrameValidatorTest {
     byte[] cut = AVRO.encode(good().build());
     assertRejected(raw(Arrays.copyOf(cut, cut.length / 2)), Reason.UNDECODABLE, "TemperatureFrame");
     assertThat(rejection(raw(new byte[0])).gridId).as("the Kafka key names the grid").isEqualTo(SPEC.gridId);
+  }
+
+  /** A producer still writing the first TemperatureFrame schema (no units, mask, fill value): defaults apply. */
+  @Test
+  void aV1FrameInSingleObjectEncodingIsAcceptedWithDefaults() throws Exception {
+    org.apache.avro.Schema v1 = ai.lsntp.schemas.SchemaCatalog.builtIn().versions("TemperatureFrame").get(0).schema();
+    TemperatureFrame today = good().build();
+    org.apache.avro.generic.GenericRecord old = new org.apache.avro.generic.GenericData.Record(v1);
+    for (org.apache.avro.Schema.Field field : v1.getFields()) {
+      Object value = today.get(field.name());
+      old.put(field.name(), value instanceof Instant i ? i.toEpochMilli() : value);
+    }
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    new org.apache.avro.message.BinaryMessageEncoder<org.apache.avro.generic.GenericRecord>(
+        org.apache.avro.generic.GenericData.get(), v1).encode(old, out);
+    Frame f = validator.validate(raw(out.toByteArray()), NOW);
+    assertThat(f.values).containsExactly(goodValues());
+    assertThat(f.missing).isNull();
+  }
+
+  @Test
+  void plainAvroFramesAreReadDuringTheTransitionUnlessRefused() throws Exception {
+    RawFrame plain = raw(AVRO.encodePlain(good().build()));
+    assertThat(validator.validate(plain, NOW).values).containsExactly(goodValues());
+    FrameValidator strict = new FrameValidator(MODELS, MAX_BYTES, FUTURE_TOLERANCE, 256, null, false);
+    FrameValidator.Rejection e = assertThrows(strict, plain);
+    assertThat(e.reason).isEqualTo(Reason.UNDECODABLE);
+    assertThat(e.getMessage()).contains("without the single-object marker").contains("records.accept-plain is false");
+  }
+
+  @Test
+  void anUnknownWriterSchemaIsRejectedNamingItsFingerprint() {
+    byte[] bytes = AVRO.encode(good().build());
+    bytes[9] ^= 0x7f;
+    String hex = ai.lsntp.schemas.SchemaCatalog.hex(RecordCodec.fingerprintOf(bytes));
+    assertRejected(raw(bytes), Reason.UNKNOWN_SCHEMA, "writer schema fingerprint " + hex
+        + " is not a known TemperatureFrame version");
+    byte[] forecast = RecordCodec.of(ai.lsntp.avro.Forecast.class).encode(ai.lsntp.avro.Forecast.newBuilder()
+        .setGridId(SPEC.gridId).setIssueTime(Instant.ofEpochMilli(T0)).setModelName("m").setModelVersion("1")
+        .setStepMillis(HOUR).setBeta(1).setHeight(3).setWidth(4).setLat0(60).setLon0(-10).setDlat(-0.5).setDlon(0.5)
+        .setValues(PackedFloats.encode(goodValues())).setValidTimes(List.of(Instant.ofEpochMilli(T0 + HOUR)))
+        .setProducedAt(Instant.ofEpochMilli(NOW)).build());
+    assertRejected(raw(forecast), Reason.UNKNOWN_SCHEMA, "it is the fingerprint of Forecast v");
+  }
+
+  private static FrameValidator.Rejection assertThrows(FrameValidator v, RawFrame r) {
+    try {
+      v.validate(r, NOW);
+    } catch (FrameValidator.Rejection e) {
+      return e;
+    }
+    throw new AssertionError("expected the record to be rejected, it was accepted");
   }
 
   @Test

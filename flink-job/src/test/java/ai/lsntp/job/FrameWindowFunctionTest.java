@@ -6,7 +6,7 @@ import ai.lsntp.testing.RealFrames;
 import ai.lsntp.testing.TestPaths;
 import ai.lsntp.avro.RejectedFrame;
 import ai.lsntp.avro.TemperatureFrame;
-import ai.lsntp.codec.AvroBytes;
+import ai.lsntp.schemas.RecordCodec;
 import ai.lsntp.model.ModelCatalog;
 import ai.lsntp.model.ModelSpec;
 import java.util.ArrayList;
@@ -42,7 +42,7 @@ class FrameWindowFunctionTest {
     spec = models.forGrid(tfs.get(0).getGridId());
     assertThat(spec).as("a shipped model for %s", tfs.get(0).getGridId()).isNotNull();
     FrameValidator v = new FrameValidator(models, 1 << 20, 365L * 24 * HOUR, 65536, null);
-    AvroBytes<TemperatureFrame> avro = AvroBytes.of(TemperatureFrame.class);
+    RecordCodec<TemperatureFrame> avro = RecordCodec.of(TemperatureFrame.class);
     real = new ArrayList<>();
     for (int i = 0; i < tfs.size(); i++) {
       real.add(v.validate(new RawFrame(null, avro.encode(tfs.get(i)), "frames", 0, i, 1000L + i),

@@ -8,7 +8,7 @@ import ai.lsntp.avro.ModelEvent;
 import ai.lsntp.avro.RejectedFrame;
 import ai.lsntp.avro.TemperatureFrame;
 import ai.lsntp.avro.Verification;
-import ai.lsntp.codec.AvroBytes;
+import ai.lsntp.schemas.RecordCodec;
 import ai.lsntp.codec.PackedFloats;
 import ai.lsntp.config.AlertRule;
 import ai.lsntp.config.LsntpConfig;
@@ -62,7 +62,7 @@ class JobWithTestSinksTest {
     List<TemperatureFrame> frames = RealFrames.uk(GOOD);
     ModelCatalog.Scan scan = ModelCatalog.scan(TestPaths.models());
     ModelSpec spec = scan.catalog.forGrid(frames.get(0).getGridId());
-    AvroBytes<TemperatureFrame> avro = AvroBytes.of(TemperatureFrame.class);
+    RecordCodec<TemperatureFrame> avro = RecordCodec.of(TemperatureFrame.class);
     ArrayList<byte[]> records = new ArrayList<>();
     for (int i = 0; i < GOOD; i++) {
       records.add(avro.encode(frames.get(i)));

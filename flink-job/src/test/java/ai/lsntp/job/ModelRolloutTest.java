@@ -9,7 +9,7 @@ import ai.lsntp.avro.ModelEvent;
 import ai.lsntp.avro.ModelEventKind;
 import ai.lsntp.avro.RejectedFrame;
 import ai.lsntp.avro.TemperatureFrame;
-import ai.lsntp.codec.AvroBytes;
+import ai.lsntp.schemas.RecordCodec;
 import ai.lsntp.config.LsntpConfig;
 import ai.lsntp.model.ModelCatalog;
 import ai.lsntp.model.ModelSpec;
@@ -45,7 +45,7 @@ class ModelRolloutTest {
   static final String V2 = "9.9.9-rollout-test";
 
   @RegisterExtension static final KafkaBroker kafka = new KafkaBroker();
-  static final AvroBytes<TemperatureFrame> FRAMES = AvroBytes.of(TemperatureFrame.class);
+  static final RecordCodec<TemperatureFrame> FRAMES = RecordCodec.of(TemperatureFrame.class);
 
   @TempDir Path tmp;
 
@@ -67,9 +67,12 @@ class ModelRolloutTest {
 
   private static <T extends org.apache.avro.specific.SpecificRecord> List<T> decoded(CommittedRecords out, String topic,
       Class<T> type) throws IOException {
-    AvroBytes<T> a = AvroBytes.of(type);
+    RecordCodec<T> a = RecordCodec.of(type);
     List<T> records = new ArrayList<>();
+    long today = ai.lsntp.schemas.SchemaCatalog.fingerprint(org.apache.avro.specific.SpecificData.get().getSchema(type));
     for (CommittedRecords.Arrived r : out.on(topic)) {
+      assertThat(RecordCodec.hasMarker(r.value()) && RecordCodec.fingerprintOf(r.value()) == today)
+          .as("a %s in single-object encoding of today's schema", type.getSimpleName()).isTrue();
       records.add(a.decode(r.value()));
     }
     return records;
@@ -178,7 +181,7 @@ class ModelRolloutTest {
       assertThat(versions.subList(0, firstBatch)).containsOnly(v1.version);
       assertThat(versions.subList(firstBatch, versions.size())).containsOnly(V2);
 
-      AvroBytes<RejectedFrame> ra = AvroBytes.of(RejectedFrame.class);
+      RecordCodec<RejectedFrame> ra = RecordCodec.of(RejectedFrame.class);
       RejectedFrame unknown = ra.decode(out.on(cfg.topics.rejects).get(0).value());
       assertThat(unknown.getReasonCode()).isEqualTo("UNKNOWN_GRID");
       assertThat(unknown.getGridId()).isEqualTo(ncepGrid);

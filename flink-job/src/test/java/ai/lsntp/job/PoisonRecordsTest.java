@@ -8,7 +8,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import ai.lsntp.avro.Forecast;
 import ai.lsntp.avro.RejectedFrame;
 import ai.lsntp.avro.TemperatureFrame;
-import ai.lsntp.codec.AvroBytes;
+import ai.lsntp.schemas.RecordCodec;
 import ai.lsntp.config.LsntpConfig;
 import ai.lsntp.model.ModelCatalog;
 import ai.lsntp.model.ModelSpec;
@@ -60,7 +60,7 @@ class PoisonRecordsTest {
   @RegisterExtension static final KafkaBroker kafka = new KafkaBroker();
   static ModelSpec spec;
   static List<TemperatureFrame> frames;
-  static final AvroBytes<TemperatureFrame> AVRO = AvroBytes.of(TemperatureFrame.class);
+  static final RecordCodec<TemperatureFrame> AVRO = RecordCodec.of(TemperatureFrame.class);
 
   @BeforeAll
   static void start() throws Exception {
@@ -103,7 +103,7 @@ class PoisonRecordsTest {
   }
 
   static List<RejectedFrame> rejects(LsntpConfig cfg, int expected) throws Exception {
-    AvroBytes<RejectedFrame> ra = AvroBytes.of(RejectedFrame.class);
+    RecordCodec<RejectedFrame> ra = RecordCodec.of(RejectedFrame.class);
     List<RejectedFrame> out = new ArrayList<>();
     for (ConsumerRecord<byte[], byte[]> r :
         ai.lsntp.testing.KafkaIO.readCommitted(kafka.bootstrapServers(), cfg.topics.rejects, expected, Duration.ofSeconds(30))) {
@@ -113,7 +113,7 @@ class PoisonRecordsTest {
   }
 
   static TreeSet<Long> forecastIssueTimes(LsntpConfig cfg, int expected) throws Exception {
-    AvroBytes<Forecast> fa = AvroBytes.of(Forecast.class);
+    RecordCodec<Forecast> fa = RecordCodec.of(Forecast.class);
     TreeSet<Long> issues = new TreeSet<>();
     for (ConsumerRecord<byte[], byte[]> r :
         ai.lsntp.testing.KafkaIO.readCommitted(kafka.bootstrapServers(), cfg.topics.forecasts, expected, Duration.ofSeconds(30))) {

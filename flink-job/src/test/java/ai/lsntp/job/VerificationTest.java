@@ -6,7 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.lsntp.avro.TemperatureFrame;
 import ai.lsntp.avro.Verification;
-import ai.lsntp.codec.AvroBytes;
+import ai.lsntp.schemas.RecordCodec;
 import ai.lsntp.config.LsntpConfig;
 import ai.lsntp.model.ModelCatalog;
 import ai.lsntp.model.ModelSpec;
@@ -63,7 +63,7 @@ class VerificationTest {
         .set("alerts", "[]")
         .load();
     List<byte[][]> records = new ArrayList<>();
-    AvroBytes<TemperatureFrame> avro = AvroBytes.of(TemperatureFrame.class);
+    RecordCodec<TemperatureFrame> avro = RecordCodec.of(TemperatureFrame.class);
     for (TemperatureFrame f : test) {
       records.add(new byte[][] {f.getGridId().getBytes(StandardCharsets.UTF_8), avro.encode(f)});
     }
@@ -75,10 +75,12 @@ class VerificationTest {
     double[] mae = new double[spec.beta];
     double[] persistence = new double[spec.beta];
     int[] n = new int[spec.beta];
-    AvroBytes<Verification> va = AvroBytes.of(Verification.class);
+    RecordCodec<Verification> va = RecordCodec.of(Verification.class);
     int all = 0;
-    for (ConsumerRecord<byte[], byte[]> r : KafkaIO.readCommitted(kafka.bootstrapServers(), cfg.topics.verification,
-        Integer.MAX_VALUE, Duration.ofSeconds(20))) {
+    List<ConsumerRecord<byte[], byte[]>> verifications = KafkaIO.readCommitted(kafka.bootstrapServers(),
+        cfg.topics.verification, Integer.MAX_VALUE, Duration.ofSeconds(20));
+    ai.lsntp.testing.WireFormat.assertSingleObject(verifications, "Verification");
+    for (ConsumerRecord<byte[], byte[]> r : verifications) {
       Verification v = va.decode(r.value());
       all++;
       if (v.getIssueTime().toEpochMilli() <= lastIssue) {

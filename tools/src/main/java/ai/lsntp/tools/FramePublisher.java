@@ -1,7 +1,7 @@
 package ai.lsntp.tools;
 
 import ai.lsntp.avro.TemperatureFrame;
-import ai.lsntp.codec.AvroBytes;
+import ai.lsntp.schemas.RecordCodec;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -15,7 +15,8 @@ import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 /**
- * Publishes TemperatureFrame records to the frames topic as plain Avro, keyed by grid id (so a
+ * Publishes TemperatureFrame records to the frames topic in Avro single-object encoding (plain Avro
+ * when {@link #plain} is asked for: records.write = plain, a producer in transition), keyed by grid id (so a
  * grid's frames stay ordered in one partition). Idempotent producer, acks=all, retries until the
  * delivery timeout: a frame counts as acknowledged only when the broker's callback said so. The
  * one producer of frames: replay, the demo and the benchmark all send through it.
@@ -23,12 +24,13 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 public final class FramePublisher implements AutoCloseable {
   private final KafkaProducer<byte[], byte[]> producer;
   private final String topic;
-  private final AvroBytes<TemperatureFrame> codec = AvroBytes.of(TemperatureFrame.class);
+  private final RecordCodec<TemperatureFrame> codec = RecordCodec.of(TemperatureFrame.class);
   private final AtomicLong acked = new AtomicLong();
   private final AtomicLong failed = new AtomicLong();
   private final Map<String, Long> failureReasons = new LinkedHashMap<>();
   private final Map<String, Long> sentAt = new ConcurrentHashMap<>();
   private long sent;
+  private boolean plain;
 
   /**
    * @param batched true lets the producer wait a few milliseconds to fill batches (backlogs);
@@ -52,10 +54,16 @@ public final class FramePublisher implements AutoCloseable {
     this.topic = topic;
   }
 
+  /** Whether frames go out as plain Avro (the format before single-object encoding) instead. */
+  public FramePublisher plain(boolean plain) {
+    this.plain = plain;
+    return this;
+  }
+
   /** Sends one frame; its acknowledgement (or failure) is counted when the broker answers. */
   public void send(TemperatureFrame f) {
     byte[] key = f.getGridId().getBytes(StandardCharsets.UTF_8);
-    byte[] value = codec.encode(f);
+    byte[] value = plain ? codec.encodePlain(f) : codec.encode(f);
     sentAt.put(key(f.getGridId(), f.getValidTime().toEpochMilli()), System.currentTimeMillis());
     sent++;
     try {

@@ -237,7 +237,8 @@ public class ReplayCommand extends ToolCommand {
     long acked;
     long failed;
     Map<String, Long> reasons;
-    try (FramePublisher publisher = new FramePublisher(connection.clientProperties(), t, delivery, connect, paced.unpaced())) {
+    try (FramePublisher publisher = new FramePublisher(connection.clientProperties(), t, delivery, connect, paced.unpaced())
+        .plain(connection.config().records.writePlain())) {
       this.publisher = publisher;
       paced.run(FrameFiles.frames(avro, from, to), limit == null ? 0 : limit, publisher, f -> {
         Instant vt = f.getValidTime();

@@ -1,7 +1,7 @@
 package ai.lsntp.tools;
 
 import ai.lsntp.avro.TemperatureFrame;
-import ai.lsntp.codec.AvroBytes;
+import ai.lsntp.schemas.RecordCodec;
 import ai.lsntp.config.UserPaths;
 import ai.lsntp.job.Frame;
 import ai.lsntp.job.FrameValidator;
@@ -173,7 +173,7 @@ public class ScoreCommand extends ToolCommand {
       throws Exception {
     FrameValidator validator = new FrameValidator(new ModelCatalog(Map.of(spec.gridId, spec)), Long.MAX_VALUE,
         Long.MAX_VALUE / 4, 0, null);
-    AvroBytes<TemperatureFrame> avro = AvroBytes.of(TemperatureFrame.class);
+    RecordCodec<TemperatureFrame> avro = RecordCodec.of(TemperatureFrame.class);
     TreeMap<Long, Frame> byTime = new TreeMap<>();
     Map<String, Integer> rejected = new TreeMap<>();
     int otherGrids = 0;

@@ -4,7 +4,7 @@ import ai.lsntp.avro.Alert;
 import ai.lsntp.avro.Forecast;
 import ai.lsntp.avro.RejectedFrame;
 import ai.lsntp.avro.Verification;
-import ai.lsntp.codec.AvroBytes;
+import ai.lsntp.schemas.RecordCodec;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -45,10 +45,10 @@ public final class TopicWatcher implements AutoCloseable {
 
   private final KafkaConsumer<byte[], byte[]> consumer;
   private final Topics topics;
-  private final AvroBytes<Forecast> fc = AvroBytes.of(Forecast.class);
-  private final AvroBytes<Alert> ac = AvroBytes.of(Alert.class);
-  private final AvroBytes<RejectedFrame> rc = AvroBytes.of(RejectedFrame.class);
-  private final AvroBytes<Verification> vc = AvroBytes.of(Verification.class);
+  private final RecordCodec<Forecast> fc = RecordCodec.of(Forecast.class);
+  private final RecordCodec<Alert> ac = RecordCodec.of(Alert.class);
+  private final RecordCodec<RejectedFrame> rc = RecordCodec.of(RejectedFrame.class);
+  private final RecordCodec<Verification> vc = RecordCodec.of(Verification.class);
 
   /** @param groupId null for a fresh group per watcher */
   public TopicWatcher(Properties clientProperties, Topics topics, String groupId, boolean fromBeginning) {

@@ -5,7 +5,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.lsntp.avro.Forecast;
-import ai.lsntp.codec.AvroBytes;
+import ai.lsntp.schemas.RecordCodec;
 import ai.lsntp.config.LsntpConfig;
 import ai.lsntp.job.ForecastJob;
 import ai.lsntp.testing.Cli;
@@ -85,7 +85,7 @@ class IngestAsItComesTest {
     // frames 0..59 without 20 (dropped) and 33 (all missing): runs of 20, 12 and 26 consecutive frames
     int alpha = 6;
     int expected = (20 - alpha + 1) + (12 - alpha + 1) + (26 - alpha + 1);
-    AvroBytes<Forecast> fa = AvroBytes.of(Forecast.class);
+    RecordCodec<Forecast> fa = RecordCodec.of(Forecast.class);
     List<Forecast> forecasts = new ArrayList<>();
     for (ConsumerRecord<byte[], byte[]> r : KafkaIO.readCommitted(kafka.bootstrapServers(), cfg.topics.forecasts,
         expected, Duration.ofSeconds(30))) {

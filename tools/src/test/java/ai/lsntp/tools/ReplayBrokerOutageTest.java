@@ -7,7 +7,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import ai.lsntp.testing.RealFrames;
 import ai.lsntp.testing.TestPaths;
 import ai.lsntp.avro.TemperatureFrame;
-import ai.lsntp.codec.AvroBytes;
+import ai.lsntp.schemas.RecordCodec;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -79,7 +79,7 @@ class ReplayBrokerOutageTest {
       assertThat(r.out).contains(n + " frames sent to " + topic + ", " + n + " acknowledged, 0 failed");
 
       List<TemperatureFrame> want = RealFrames.uk(n);
-      AvroBytes<TemperatureFrame> avro = AvroBytes.of(TemperatureFrame.class);
+      RecordCodec<TemperatureFrame> avro = RecordCodec.of(TemperatureFrame.class);
       List<ConsumerRecord<byte[], byte[]>> got = new ArrayList<>();
       try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(Map.of("bootstrap.servers", bootstrap,
           "group.id", "check", "auto.offset.reset", "earliest", "enable.auto.commit", "false"),

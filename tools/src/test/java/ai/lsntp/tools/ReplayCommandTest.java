@@ -10,7 +10,7 @@ import ai.lsntp.testing.RealFrames;
 import ai.lsntp.testing.TestPaths;
 import ai.lsntp.avro.Forecast;
 import ai.lsntp.avro.TemperatureFrame;
-import ai.lsntp.codec.AvroBytes;
+import ai.lsntp.schemas.RecordCodec;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -74,7 +74,7 @@ class ReplayCommandTest {
     List<TemperatureFrame> want = RealFrames.uk(40);
     List<ConsumerRecord<byte[], byte[]>> got = readAll(t, 40);
     assertThat(got).hasSize(40);
-    AvroBytes<TemperatureFrame> avro = AvroBytes.of(TemperatureFrame.class);
+    RecordCodec<TemperatureFrame> avro = RecordCodec.of(TemperatureFrame.class);
     // one grid: one key, so every frame sits in one partition, in file order
     assertThat(got.stream().map(ConsumerRecord::partition).distinct()).hasSize(1);
     for (int i = 0; i < 40; i++) {
@@ -96,7 +96,7 @@ class ReplayCommandTest {
     assertThat(r.out).contains("6 frames sent").contains("6 acknowledged, 0 failed")
         .contains("valid times 2019-03-10T00:00:00Z .. 2019-03-10T05:00:00Z");
     assertThat(secs).isGreaterThanOrEqualTo(0.5);
-    AvroBytes<TemperatureFrame> avro = AvroBytes.of(TemperatureFrame.class);
+    RecordCodec<TemperatureFrame> avro = RecordCodec.of(TemperatureFrame.class);
     List<ConsumerRecord<byte[], byte[]>> got = readAll(t, 6);
     assertThat(got).hasSize(6);
     assertThat(avro.decode(got.get(0).value()).getValidTime()).isEqualTo(Instant.parse("2019-03-10T00:00:00Z"));

@@ -12,7 +12,7 @@ import ai.lsntp.avro.AlertKind;
 import ai.lsntp.avro.Forecast;
 import ai.lsntp.avro.RejectedFrame;
 import ai.lsntp.avro.TemperatureFrame;
-import ai.lsntp.codec.AvroBytes;
+import ai.lsntp.schemas.RecordCodec;
 import ai.lsntp.codec.PackedFloats;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.awt.image.BufferedImage;
@@ -152,8 +152,8 @@ class WatchCommandTest {
   @Test
   void printsOnlyCommittedRecordsOneLineEachAndWritesCfNetcdfAndPngMaps() throws Exception {
     Topics t = topics();
-    AvroBytes<Forecast> fa = AvroBytes.of(Forecast.class);
-    AvroBytes<Alert> aa = AvroBytes.of(Alert.class);
+    RecordCodec<Forecast> fa = RecordCodec.of(Forecast.class);
+    RecordCodec<Alert> aa = RecordCodec.of(Alert.class);
     Forecast f1 = forecast(5, 6);
     Forecast f2 = forecast(6, 3);
     Forecast aborted = forecast(4, 6);
@@ -227,8 +227,8 @@ class WatchCommandTest {
   @Test
   void showsRejectsFiltersByGridAndStopsAfterMaxRecords() throws Exception {
     Topics t = topics();
-    AvroBytes<Forecast> fa = AvroBytes.of(Forecast.class);
-    AvroBytes<RejectedFrame> ra = AvroBytes.of(RejectedFrame.class);
+    RecordCodec<Forecast> fa = RecordCodec.of(Forecast.class);
+    RecordCodec<RejectedFrame> ra = RecordCodec.of(RejectedFrame.class);
     RejectedFrame rej = RejectedFrame.newBuilder().setReasonCode("VALUE_OUT_OF_RANGE")
         .setReason("cell (3, 4) is 400.0 K, outside 150..350 K").setGridId("era5-uk-0p25")
         .setValidTime(Instant.parse("2019-03-01T02:00:00Z")).setRaw(ByteBuffer.wrap(new byte[] {1, 2}))
@@ -291,7 +291,7 @@ class WatchCommandTest {
   void theVerificationTablePoolsTheRollingWindowPerGridAndLead() throws Exception {
     String p = "v" + UUID.randomUUID().toString().substring(0, 8);
     kafka.createTopics(1, p + ".forecasts", p + ".verification");
-    AvroBytes<ai.lsntp.avro.Verification> va = AvroBytes.of(ai.lsntp.avro.Verification.class);
+    RecordCodec<ai.lsntp.avro.Verification> va = RecordCodec.of(ai.lsntp.avro.Verification.class);
     Instant t0 = Instant.parse("2019-03-20T00:00:00Z");
     List<ProducerRecord<byte[], byte[]>> records = new ArrayList<>();
     for (int i = 0; i < 30; i++) { // hourly, lead 1: MAE 0.5 K against persistence 1 K (the first 5 h: 2 K)
