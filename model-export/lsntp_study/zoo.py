@@ -76,7 +76,7 @@ def is_ablation(row: dict) -> bool:
 
 
 def _graph_nodes(system, grid: dict) -> int:
-    from .forecaster import coarse_shape
+    from lsntp.forecaster import coarse_shape
 
     if not system.cfg.model.uses_graph:
         return 0
@@ -117,7 +117,7 @@ def build(queue_file: str, runs_dir: str, out: str, comparison_dir: str | None =
     has no finished run now (its training extended, say) is kept and listed as such. So OUT holds
     what zoo.json lists and nothing else. ablations: also LS-NTP's ablations (is_ablation). readmes:
     READMEs whose results block the comparison rewrites (comparison.update_readme)."""
-    from . import export, model_card
+    from lsntp import export, model_card
 
     known = [t for t, _ in comparison.TABLES]
     if not tables or any(t not in known for t in tables):

@@ -9,10 +9,12 @@ import pytest
 import torch
 import yaml
 
-from . import comparison, config, train
-from .checkpoint import load
-from .forecaster import predict
-from .metrics import masked_mae
+from lsntp import config, train
+from lsntp.checkpoint import load
+from lsntp.forecaster import predict
+from lsntp.metrics import masked_mae
+
+from . import comparison
 
 
 def make_tiny_queue(folder: str, data_path: str) -> tuple[str, str]:
@@ -202,3 +204,25 @@ def test_best_other_is_chosen_on_the_seed_every_system_has():
             {"system": "w", "kind": "lsntp", "table": "4", "seeds": 1, "runs": [run(0, 0.30)]}]  # nor an ablation
     # by the mean, the one-seed system would win (0.4958 < 0.5047): the extra seeds must not undo the choice
     assert comparison.best_other(rows)["system"] == "d"
+
+
+def test_the_other_systems_at_full_resolution_are_matched_to_the_full_resolution_ls_ntp():
+    """The resolution rule compares the full-resolution LS-NTP with other systems run at full
+    resolution (comparison.full_resolution_peers): they must be matched to it as Table 3 is to the
+    downsampled one (lsntp/test_sizes.py checks every config against the downsampled LS-NTP)."""
+    from lsntp.test_sizes import TOLERANCE, parameters, shipped_grids
+
+    grids = shipped_grids()
+    members = comparison.systems(os.path.join(comparison.queue.MODEL_EXPORT, "queues", "comparison.yaml"))
+    checked = 0
+    for ref in comparison.references(members).values():
+        full = comparison.full_resolution_of(ref, members)
+        peers = comparison.full_resolution_peers(ref, members)
+        if full is None or not peers:
+            continue
+        target = parameters(full.cfg, grids)
+        for peer in peers:
+            n = parameters(peer.cfg, grids)
+            assert abs(n / target - 1) <= TOLERANCE, f"{peer.name}: {n:,} parameters against {full.name}'s {target:,}"
+            checked += 1
+    assert checked == 3  # NCEP's ConvLSTM, D-ConvLSTM and SA-ConvLSTM at full resolution

@@ -32,9 +32,11 @@ import time
 
 import numpy as np
 
-from . import bootstrap, metrics, queue
-from .config import ConfigError
-from .config import load as load_config
+from lsntp import metrics
+from lsntp.config import ConfigError
+from lsntp.config import load as load_config
+
+from . import bootstrap, queue
 
 METRICS_VERSION = 2  # part of every cache key: bump when a score's definition changes
 SCORES = ("mae", "rmse", "ssim", "ssim_paper", "psnr")
@@ -199,7 +201,7 @@ def _run_history(run_dir: str, ck_history: dict) -> dict:
 
 def _history_facts(hist: dict, fallback_seconds: float = 0.0) -> dict:
     """What a run's history says of its training: epochs run, the best one, minutes, where, why it ended."""
-    from .checkpoint import trained_on
+    from lsntp.checkpoint import trained_on
 
     epochs = [e["val_mae"] for e in hist.get("epochs", [])]
     return {"epochs": len(epochs), "best_epoch": int(np.argmin(epochs)) + 1 if epochs else None,
@@ -217,7 +219,7 @@ class DataSet:
     """A data set's test part, prepared once: truth, windows, issue days, references."""
 
     def __init__(self, cfg):
-        from .data import prepare
+        from lsntp.data import prepare
 
         self.cfg = cfg
         self.prepared = prepare(cfg.data)
@@ -238,8 +240,8 @@ def _scores_of_run(run_dir: str, ds: DataSet, cache_dir: str, log) -> dict:
     """The run's per-window scores and facts, from the cache when its checkpoint has not changed."""
     import torch
 
-    from .checkpoint import build_model, read, run_config
-    from .forecaster import predict
+    from lsntp.checkpoint import build_model, read, run_config
+    from lsntp.forecaster import predict
 
     best = os.path.join(run_dir, "best.pt")
     sha = _sha256(best)
@@ -307,7 +309,7 @@ def _row(name: str, table: str, label: str, kind: str, window_scores: list[dict]
 
 
 def _parameters(system: System, ds: DataSet) -> int:
-    from .checkpoint import build_model
+    from lsntp.checkpoint import build_model
 
     return int(sum(p.numel() for p in build_model(system.cfg, ds.prepared).parameters()))
 
@@ -325,8 +327,8 @@ def compare(queue_file: str, runs_dir: str, out: str, n_resamples: int = bootstr
 
 
 def _compare(queue_file: str, runs_dir: str, out: str, n_resamples: int, seed: int, log) -> dict:
-    from .evaluate import climatology_note, persistence, seasonal_climatology
-    from .train import set_threads
+    from lsntp.evaluate import climatology_note, persistence, seasonal_climatology
+    from lsntp.train import set_threads
 
     set_threads()
     all_systems = systems(queue_file)
