@@ -37,13 +37,13 @@ def cmd_queue(args):
 
 
 README_HELP = ("also rewrite the results block of this README from the comparison (repeatable: README.md, "
-               "models/README.md); the block lies between comparison.README_BEGIN and README_END")
+               "models/README.md); the block lies between comparison.report.README_BEGIN and README_END")
 
 
 def cmd_compare(args):
-    from . import comparison
-    comparison.compare(_path(args.queue), _runs_dir(args.runs_dir), _path(args.out), n_resamples=args.resamples,
-                       seed=args.seed, readmes=tuple(_path(r) for r in args.readme or ()))
+    from .comparison.compare import compare
+    compare(_path(args.queue), _runs_dir(args.runs_dir), _path(args.out), n_resamples=args.resamples,
+            seed=args.seed, readmes=tuple(_path(r) for r in args.readme or ()))
 
 
 def cmd_zoo(args):

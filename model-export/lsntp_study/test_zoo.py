@@ -1,4 +1,4 @@
-"""The zoo on the tiny queue of test_comparison: one exported model per system with a finished run,
+"""The zoo on the tiny queue (fixtures.make_tiny_queue): one exported model per system with a finished run,
 the seed with the best validation MAE, its test metrics from the comparison, a README listing them,
 nothing where the streaming job looks for served models, and no second export of an unchanged system."""
 import glob
@@ -9,13 +9,8 @@ import time
 import onnx
 import pytest
 
-from . import comparison, zoo
-from .test_comparison import make_tiny_queue
-
-
-@pytest.fixture(scope="module")
-def tiny_queue(era5_small_nc, tmp_path_factory):
-    return make_tiny_queue(str(tmp_path_factory.mktemp("zoo")), era5_small_nc)
+from . import zoo
+from .comparison.systems import LSI_RELU_ROW
 
 
 def test_zoo_exports_the_best_validation_seed_of_every_system(tiny_queue, tmp_path):
@@ -98,7 +93,7 @@ def test_zoo_leaves_out_lsntp_ablations_unless_asked(tiny_queue, tmp_path):
     assert zoo.is_ablation({"table": "4", "kind": "lsntp", "row": "w/o NSA"})
     assert not zoo.is_ablation({"table": "4", "kind": "daggconvlstm", "row": "DAGG-ConvLSTM"})
     # the other LSI form is a measurement of LS-NTP too; the sparse graph (Table 6) is a model to serve
-    assert zoo.is_ablation({"table": "6", "kind": "lsntp", "row": comparison.LSI_RELU_ROW})
+    assert zoo.is_ablation({"table": "6", "kind": "lsntp", "row": LSI_RELU_ROW})
     assert not zoo.is_ablation({"table": "6", "kind": "lsntp", "row": "graph = sparse, graph_k = 9"})
     # another system at the other resolution is measured for the resolution rule; its Table 3 row ships
     assert zoo.is_ablation({"table": "6", "kind": "convlstm", "row": "ConvLSTM at full resolution (no downsampling)"})

@@ -2,7 +2,7 @@
 
     ./lsntp zoo model-export/queues/comparison.yaml --runs-dir RUNS --out models/zoo
 
-For each system with a finished run (a row of comparison.py: a config or an ablation of the
+For each system with a finished run (a row of the comparison: a config or an ablation of the
 queue), the seed with the best VALIDATION MAE (its checkpoint's `best`; never the test part) is
 exported by export.export to OUT/<grid_id>/<system>/model.onnx with its parity files, beside it
 metrics.json (its test scores from the comparison, which is brought up to date first: cached, so
@@ -25,7 +25,10 @@ import json
 import os
 import shutil
 
-from . import bootstrap, comparison
+from . import bootstrap, queue
+from .comparison import systems as comparison_systems
+from .comparison.compare import compare
+from .comparison.systems import LSI_LINEAR_ROW, LSI_RELU_ROW, REFERENCE_ROWS, TABLE_IDS
 
 VERSION = "1.0.0"
 # Tables 3 (every system), 4 (DAGG-ConvLSTM, a system) and 6 (our variants, among them the sparse
@@ -69,10 +72,10 @@ def is_ablation(row: dict) -> bool:
     form of its LSI (Table 6's ReLU or linear LSI, the form its data set did not choose): a
     measurement of LS-NTP, not a system of its own. Likewise another system at the resolution its
     data set's reference does not run at (Table 6's ConvLSTM at full resolution, say): measured for
-    the resolution rule (comparison.full_resolution_peers), its Table 3 row is the system that ships."""
+    the resolution rule (systems.full_resolution_peers), its Table 3 row is the system that ships."""
     if row["kind"] != "lsntp":
         return row["table"] == "6"
-    return row["table"] == "4" or row["row"] in (comparison.LSI_LINEAR_ROW, comparison.LSI_RELU_ROW)
+    return row["table"] == "4" or row["row"] in (LSI_LINEAR_ROW, LSI_RELU_ROW)
 
 
 def _graph_nodes(system, grid: dict) -> int:
@@ -116,22 +119,22 @@ def build(queue_file: str, runs_dir: str, out: str, comparison_dir: str | None =
     zoo whose row is not among them (or no longer in the queue) is removed; one of a row in them that
     has no finished run now (its training extended, say) is kept and listed as such. So OUT holds
     what zoo.json lists and nothing else. ablations: also LS-NTP's ablations (is_ablation). readmes:
-    READMEs whose results block the comparison rewrites (comparison.update_readme)."""
+    READMEs whose results block the comparison rewrites (comparison.report.update_readme)."""
     from lsntp import export, model_card
 
-    known = [t for t, _ in comparison.TABLES]
+    known = list(TABLE_IDS)
     if not tables or any(t not in known for t in tables):
         raise ValueError(f"zoo: tables {','.join(tables) or '(none)'} asked for; the comparison's tables are {','.join(known)}")
 
     comparison_dir = comparison_dir or os.path.join(os.path.dirname(os.path.abspath(out)), "comparison")
-    report = comparison.compare(queue_file, runs_dir, comparison_dir, n_resamples=n_resamples, seed=seed,
+    report = compare(queue_file, runs_dir, comparison_dir, n_resamples=n_resamples, seed=seed,
                                 readmes=readmes, log=log)
-    by_name = {s.name: s for s in comparison.systems(queue_file)}
+    by_name = {s.name: s for s in comparison_systems.systems(queue_file)}
     entries, skipped, projected = [], [], 0
     for grid, d in report["datasets"].items():
         data = d["data"]
         for row in d["rows"]:
-            if row["system"] in comparison.REFERENCE_ROWS or row["table"] not in tables:
+            if row["system"] in REFERENCE_ROWS or row["table"] not in tables:
                 continue
             if is_ablation(row) and not ablations:
                 continue
@@ -151,7 +154,7 @@ def build(queue_file: str, runs_dir: str, out: str, comparison_dir: str | None =
             run = min(row["runs"], key=lambda r: r["validation_mae"])  # validation, never test
             model = os.path.join(folder, "model.onnx")
             meta_path = os.path.join(folder, "metrics.json")
-            command = f"./lsntp export {run['checkpoint']} --out {os.path.relpath(model, os.path.dirname(comparison.queue.MODEL_EXPORT))} --version {VERSION}"
+            command = f"./lsntp export {run['checkpoint']} --out {os.path.relpath(model, os.path.dirname(queue.MODEL_EXPORT))} --version {VERSION}"
             if too_big:
                 skipped.append({"grid_id": grid, "system": row["system"], "folder": os.path.relpath(folder, out),
                                 "earlier_export_kept": False, "too_big": True,
@@ -187,7 +190,7 @@ def build(queue_file: str, runs_dir: str, out: str, comparison_dir: str | None =
             with open(os.path.join(folder, "evaluation.md"), "w") as f:
                 f.write(_evaluation_md(grid, row, run) + "\n")
             with open(os.path.join(folder, "commands.sh"), "w") as f:
-                rel = lambda p: os.path.relpath(p, os.path.dirname(comparison.queue.MODEL_EXPORT))
+                rel = lambda p: os.path.relpath(p, os.path.dirname(queue.MODEL_EXPORT))
                 f.write("# from the project root: train the queue, compare, export this system's best-validation seed\n"
                         f"./lsntp queue {rel(queue_file)} --runs-dir {runs_dir}\n"
                         f"./lsntp compare {rel(queue_file)} --runs-dir {runs_dir} --out {rel(comparison_dir)}\n"
