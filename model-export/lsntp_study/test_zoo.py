@@ -121,3 +121,28 @@ def test_zoo_keeps_an_export_whose_row_has_no_finished_run_now_and_refuses_unkno
     assert doc["models"] == [] and not os.path.exists(os.path.join(out, "test-grid", "lsntp"))
     big = {s["system"]: s for s in doc["not_yet"] if s.get("too_big")}
     assert set(big) == {"tiny-lsntp", "tiny-convlstm"} and "./lsntp export " in big["tiny-lsntp"]["why"]
+
+
+def test_provenance_is_recorded_relative_to_the_project(tiny_queue, tmp_path, tmp_path_factory, monkeypatch):
+    """With the queue, its runs and the outputs inside the project, every path the comparison and the
+    zoo record is relative to the project root: a clone reads the same provenance on any machine."""
+    from lsntp import paths
+
+    q, runs = tiny_queue
+    root = str(tmp_path_factory.getbasetemp())  # holds the tiny queue and this test's folder: the "project"
+    monkeypatch.setattr(paths, "PROJECT_ROOT", root)
+    out = str(tmp_path / "models" / "zoo")
+    zoo.build(q, runs, out, n_resamples=200, log=lambda s: None)
+    runs_rel = os.path.relpath(runs, root)
+    written = [os.path.join(d, f) for d, _, files in os.walk(tmp_path / "models") for f in files
+               if f.endswith((".json", ".md", ".sh"))]
+    assert len(written) >= 10
+    for p in written:
+        assert root not in open(p).read(), p  # no absolute path into the project anywhere
+    report = json.load(open(tmp_path / "models" / "comparison" / "comparison.json"))
+    assert (report["queue"], report["runs_dir"]) == (os.path.relpath(q, root), runs_rel)
+    m = json.load(open(os.path.join(out, "test-grid", "lsntp", "metrics.json")))
+    assert m["checkpoint"] == os.path.join(runs_rel, m["run"], "best.pt")
+    assert m["comparison"] == os.path.relpath(str(tmp_path / "models" / "comparison" / "comparison.json"), root)
+    assert f"--runs-dir {runs_rel}`" in open(tmp_path / "models" / "comparison" / "README.md").read()
+    assert f"./lsntp export {m['checkpoint']} --out " in open(os.path.join(out, "test-grid", "lsntp", "commands.sh")).read()

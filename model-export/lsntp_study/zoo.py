@@ -25,7 +25,9 @@ import json
 import os
 import shutil
 
-from . import bootstrap, queue
+from lsntp.paths import from_project, project_relative
+
+from . import bootstrap
 from .comparison import systems as comparison_systems
 from .comparison.compare import compare
 from .comparison.systems import LSI_LINEAR_ROW, LSI_RELU_ROW, REFERENCE_ROWS, TABLE_IDS
@@ -154,7 +156,7 @@ def build(queue_file: str, runs_dir: str, out: str, comparison_dir: str | None =
             run = min(row["runs"], key=lambda r: r["validation_mae"])  # validation, never test
             model = os.path.join(folder, "model.onnx")
             meta_path = os.path.join(folder, "metrics.json")
-            command = f"./lsntp export {run['checkpoint']} --out {os.path.relpath(model, os.path.dirname(queue.MODEL_EXPORT))} --version {VERSION}"
+            command = f"./lsntp export {run['checkpoint']} --out {project_relative(model)} --version {VERSION}"
             if too_big:
                 skipped.append({"grid_id": grid, "system": row["system"], "folder": os.path.relpath(folder, out),
                                 "earlier_export_kept": False, "too_big": True,
@@ -170,7 +172,7 @@ def build(queue_file: str, runs_dir: str, out: str, comparison_dir: str | None =
                 if os.path.isdir(folder):
                     shutil.rmtree(folder)  # only this system's folder, written by an earlier zoo
                 log(f"zoo: exporting {row['system']} ({run['run']}) to {model}")
-                export.export(run["checkpoint"], model, version=VERSION, command=command)
+                export.export(from_project(run["checkpoint"]), model, version=VERSION, command=command)
             metrics_doc = {"grid_id": grid, "system": row["system"], "row": row["row"], "table": row["table"], "kind": row["kind"],
                            "label": row["label"], "run": run["run"], "seed": run["seed"], "checkpoint": run["checkpoint"],
                            "checkpoint_sha256": run["sha256"], "parameters": run["parameters"],
@@ -180,7 +182,7 @@ def build(queue_file: str, runs_dir: str, out: str, comparison_dir: str | None =
                            "train_minutes": run["train_minutes"], "trained_on": run["trained_on"],
                            "test": run["test"], "test_per_lead": run["test_per_lead"],
                            "row_over_seeds": row["metrics"], "row_seeds": row["seeds"], "vs_lsntp": row.get("vs_lsntp"),
-                           "comparison": os.path.join(comparison_dir, "comparison.json"), "comparison_generated": report["generated"]}
+                           "comparison": project_relative(os.path.join(comparison_dir, "comparison.json")), "comparison_generated": report["generated"]}
             if previous == run["sha256"] and {**earlier_doc, "comparison_generated": None} == {**metrics_doc, "comparison_generated": None}:
                 # same model, same numbers: the earlier comparison's stamp still holds, and the folder stays
                 # byte for byte as it was (no churn in every system's files when one run finishes)
@@ -190,10 +192,10 @@ def build(queue_file: str, runs_dir: str, out: str, comparison_dir: str | None =
             with open(os.path.join(folder, "evaluation.md"), "w") as f:
                 f.write(_evaluation_md(grid, row, run) + "\n")
             with open(os.path.join(folder, "commands.sh"), "w") as f:
-                rel = lambda p: os.path.relpath(p, os.path.dirname(queue.MODEL_EXPORT))
+                q, runs = project_relative(queue_file), project_relative(runs_dir)
                 f.write("# from the project root: train the queue, compare, export this system's best-validation seed\n"
-                        f"./lsntp queue {rel(queue_file)} --runs-dir {runs_dir}\n"
-                        f"./lsntp compare {rel(queue_file)} --runs-dir {runs_dir} --out {rel(comparison_dir)}\n"
+                        f"./lsntp queue {q} --runs-dir {runs}\n"
+                        f"./lsntp compare {q} --runs-dir {runs} --out {project_relative(comparison_dir)}\n"
                         f"{command}\n")
             model_card.write(folder)
             entries.append({"grid_id": grid, "system": row["system"], "folder": os.path.relpath(folder, out), "row": row["row"],

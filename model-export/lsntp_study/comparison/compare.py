@@ -21,6 +21,7 @@ import time
 import numpy as np
 
 from lsntp.config import ConfigError
+from lsntp.paths import project_relative
 
 from .. import bootstrap
 from . import plots, prose, report as report_md, rows as rows_mod, rules
@@ -49,8 +50,8 @@ def _compare(queue_file: str, runs_dir: str, out: str, n_resamples: int, seed: i
     cache_dir = os.path.join(out, "cache")
     os.makedirs(os.path.join(out, "plots"), exist_ok=True)
     grids = list(dict.fromkeys(s.grid_id for s in all_systems))
-    report = {"generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "queue": os.path.abspath(queue_file),
-              "runs_dir": os.path.abspath(runs_dir),
+    report = {"generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "queue": project_relative(queue_file),
+              "runs_dir": project_relative(runs_dir),
               "bootstrap": {"blocks": "UTC calendar date of each test window's issue time (its newest input frame)",
                             "resamples": n_resamples, "seed": seed, "level": bootstrap.DEFAULT_LEVEL,
                             "statistic": "mean over windows of (row MAE - LS-NTP MAE), each averaged over its seeds"},

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import os
 
-from .. import queue
+from lsntp.paths import from_project, project_relative
+
 from .systems import REFERENCE_ROWS
 
 # The paper's Table 3: LS-NTP's parameters on its ERA5 and NCEP set-ups (ours are matched to a far
@@ -64,12 +65,18 @@ def _table(rows: list, table: str, ref_row: dict | None) -> list[str]:
     return lines
 
 
+def _shown(path: str) -> str:
+    """A recorded path as a command run from the project root takes it (reports before paths were
+    recorded relative to the project hold absolute ones)."""
+    return project_relative(from_project(path))
+
+
 def markdown(report: dict) -> str:
     b = report["bootstrap"]
     n_rows = sum(1 for d in report["datasets"].values() for r in d["rows"] if r.get("seeds") and r["system"] not in REFERENCE_ROWS)
     lines = ["# The comparison of issue 10: every system on both data sets", "",
-             f"Generated {report['generated']} by `./lsntp compare {os.path.relpath(report['queue'], os.path.dirname(queue.MODEL_EXPORT))} "
-             f"--runs-dir {report['runs_dir']}` from the runs finished then ({n_rows} system rows with at least one seed; "
+             f"Generated {report['generated']} by `./lsntp compare {_shown(report['queue'])} "
+             f"--runs-dir {_shown(report['runs_dir'])}` from the runs finished then ({n_rows} system rows with at least one seed; "
              f"{len(report['missing'])} queued runs missing, listed at the end).", "",
              "Conventions (model-export/README.md, Comparison): every number is on the held-out test part; each run is "
              "its best-validation checkpoint; a row's value is the mean +- sd over its seeds (sd from 2 seeds on). "

@@ -16,6 +16,7 @@ import numpy as np
 
 from lsntp import metrics
 from lsntp.config import ConfigError
+from lsntp.paths import project_relative
 
 from .. import bootstrap, queue
 
@@ -40,7 +41,7 @@ def run_state(run_dir: str) -> tuple[str, str]:
         return "finished", ""
     if st == "failed":
         with open(os.path.join(run_dir, "failed.txt")) as f:
-            return "failed", "failed: " + f.read().strip() + f" ({os.path.join(run_dir, 'failed.txt')})"
+            return "failed", "failed: " + f.read().strip() + f" ({project_relative(os.path.join(run_dir, 'failed.txt'))})"
     if st in ("training", "stopped"):
         with open(os.path.join(run_dir, "progress.json")) as f:
             p = json.load(f)
@@ -113,7 +114,7 @@ def scores_of_run(run_dir: str, ds: DataSet, cache_dir: str, log) -> dict:
     if os.path.exists(cache):
         with np.load(cache, allow_pickle=False) as z:
             if str(z["key"]) == key:
-                facts = json.loads(str(z["facts"]))
+                facts = {**json.loads(str(z["facts"])), "checkpoint": project_relative(best)}  # where it is now
                 if os.path.exists(os.path.join(run_dir, "history.json")):  # training may have gone on without a new best
                     facts.update(_history_facts(_run_history(run_dir, {}), facts.get("train_minutes", 0) * 60))
                 return {"facts": facts, **{k: z[k] for k in WINDOW_SCORES}}
@@ -131,7 +132,7 @@ def scores_of_run(run_dir: str, ds: DataSet, cache_dir: str, log) -> dict:
     pred = predict(model, torch.from_numpy(ds.xs))
     w = ds.scores(pred)
     hist = _run_history(run_dir, ck.get("history", {}))
-    facts = {"run": name, "checkpoint": os.path.abspath(best), "sha256": sha, "config": cfg.name,
+    facts = {"run": name, "checkpoint": project_relative(best), "sha256": sha, "config": cfg.name,
              "label": cfg.model.label, "kind": cfg.model.kind, "seed": cfg.train.seed,
              "parameters": int(sum(p.numel() for p in model.parameters())), "validation_mae": float(ck["best"]),
              **_history_facts(hist, ck.get("history", {}).get("train_seconds", 0.0))}
