@@ -194,7 +194,7 @@ INFERENCE_THRESHOLDS_KM = (0, 50, 100, 200, 300, 500, 800)
 
 
 def _distance_plot(runs, primary_loaded, primary_result, xs, ys, mask, data_path, path) -> dict:
-    """The seed's Q1 two ways: models trained with a threshold d (their own runs), and the unrestricted
+    """The paper's Q1 two ways: models trained with a threshold d (their own runs), and the unrestricted
     model with its learned adjacency cut at d only at inference (no retraining: what the learned
     long-range entries contribute)."""
     model0, cfg0, prep0, _ = primary_loaded

@@ -1,4 +1,4 @@
-"""Models for the scaling benchmark of the long-range graph (issue 11), and the plot of its results.
+"""Models for the scaling benchmark of the long-range graph (dense and sparse), and the plot of its results.
 
 `scaling-models` builds, for each grid size and graph form, an LS-NTP with the architecture of
 configs/era5-lsntp.yaml (hidden sizes, kernel, embedding, alpha, beta, stride-2 downsampling: the
@@ -282,7 +282,7 @@ def measure(models_dir: str, out_csv: str, threads: int, batches=(1, 16), java_c
 
 
 def markdown_table(rows: list[dict]) -> str:
-    """The CSV as the issue's table: one line per grid and form."""
+    """The CSV as a markdown table (docs/scaling): one line per grid and form."""
     out = ["| form | grid | cells | graph nodes | k | model file | session memory | batch 1 | batch 16 |",
            "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:

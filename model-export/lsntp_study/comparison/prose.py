@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from .rules import verdict
 
+RESOLUTION_RULE = "LS-NTP at full resolution is the reference if it scores better on validation than downsampled"
+
 
 def _and(names: list[str]) -> str:
     return " and ".join(names) if len(names) < 3 else ", ".join(names[:-1]) + " and " + names[-1]
@@ -43,12 +45,11 @@ def statement(headline: dict, rows: list) -> str:
 def resolution(res: dict, rows: list) -> str:
     """The resolution rule's decision (rules.resolution_rule) in words."""
     if not res["decided"]:
-        return ("The issue's resolution rule (the reference at full resolution if it scores better on validation) is "
-                f"undecided: `{res['full_resolution']}` has no finished run yet.")
+        return (f"Resolution ({RESOLUTION_RULE}) is undecided: `{res['full_resolution']}` has no finished run yet.")
     by_name = {r["system"]: r for r in rows}
     full_row = by_name[res["full_resolution"]]
     ref_row = next(r for r in rows if r.get("reference"))
-    text = (f"Resolution (the issue's rule: the reference at full resolution if it scores better on validation): LS-NTP at full "
+    text = (f"Resolution ({RESOLUTION_RULE}): LS-NTP at full "
             f"resolution (`{res['full_resolution']}`, {full_row['seeds']} seed(s), {full_row['parameters']:,} parameters) has a mean "
             f"validation MAE of {res['validation_mae_full']:.4f} K against {res['validation_mae_reference']:.4f} K downsampled "
             f"({ref_row['seeds']} seeds)")

@@ -34,7 +34,7 @@ def _diff(row: dict) -> str:
 TABLES = (("3", "Table 3: every system at a matched size, and the references"),
           ("4", "Table 4: ablations of LS-NTP (and DAGG-ConvLSTM)"),
           ("5", "Table 5 / Q1: the LSI kernel k and the LAGC distance threshold d"),
-          ("6", "Our variants, not in the seed's tables: the LSI's ReLU, the sparse graph, resolution"))
+          ("6", "Our variants, not in the paper's tables: the LSI's ReLU, the sparse graph, resolution"))
 
 
 def _table(rows: list, table: str, ref_row: dict | None) -> list[str]:
@@ -74,16 +74,16 @@ def _shown(path: str) -> str:
 def markdown(report: dict) -> str:
     b = report["bootstrap"]
     n_rows = sum(1 for d in report["datasets"].values() for r in d["rows"] if r.get("seeds") and r["system"] not in REFERENCE_ROWS)
-    lines = ["# The comparison of issue 10: every system on both data sets", "",
+    lines = ["# The comparison: every system on both data sets", "",
              f"Generated {report['generated']} by `./lsntp compare {_shown(report['queue'])} "
              f"--runs-dir {_shown(report['runs_dir'])}` from the runs finished then ({n_rows} system rows with at least one seed; "
              f"{len(report['missing'])} queued runs missing, listed at the end).", "",
              "Conventions (model-export/README.md, Comparison): every number is on the held-out test part; each run is "
              "its best-validation checkpoint; a row's value is the mean +- sd over its seeds (sd from 2 seeds on). "
-             "SSIM (ours): 7x7 window, data range = the training range, every cell; SSIM (paper-style): as the seed's "
+             "SSIM (ours): 7x7 window, data range = the training range, every cell; SSIM (paper-style): as the paper's "
              "SimVP/OpenSTL lineage computes it on kelvin frames (skimage's old defaults: data range 2.0, border strip "
              "cropped) - nearly a 7x7 correlation, not comparable with ours. PSNR: 10 log10(255^2/MSE) on kelvin errors, as "
-             "the seed's tables. 'MAE minus LS-NTP's': the row's MAE minus LS-NTP's on the same windows (seeds averaged per "
+             "the paper's tables. 'MAE minus LS-NTP's': the row's MAE minus LS-NTP's on the same windows (seeds averaged per "
              f"window); 95% block-bootstrap interval with calendar days (UTC date of the issue time) as blocks, "
              f"{b['resamples']:,} resamples, seed {b['seed']}; * marks an interval that excludes zero. Parameters are "
              "counted on the data set's grid.", ""]
@@ -110,7 +110,7 @@ def markdown(report: dict) -> str:
                 within = sum(1 for r in t3 if r.get("within_20pct_of_lsntp"))
                 lines += [f"Size: {within} of the {len(t3)} other systems of Table 3 are within 20% of this LS-NTP's "
                           f"{ref_row['parameters']:,} parameters"
-                          + (f"; the seed's LS-NTP on this data set has {paper / 1e6:.2f}M, "
+                          + (f"; the paper's LS-NTP on this data set has {paper / 1e6:.2f}M, "
                              f"{paper / ref_row['parameters']:.0f} times as many, and no row here is at that size "
                              "(model-export/README.md, \"Size: matched, not the paper's\")" if paper else "") + ".", ""]
         lines += ["### Training of each row", "",
