@@ -36,14 +36,10 @@ def cmd_queue(args):
     print(queue.status(runs, runs_dir))
 
 
-README_HELP = ("also rewrite the results block of this README from the comparison (repeatable: README.md, "
-               "models/README.md); the block lies between comparison.report.README_BEGIN and README_END")
-
-
 def cmd_compare(args):
     from .comparison.compare import compare
     compare(_path(args.queue), _runs_dir(args.runs_dir), _path(args.out), n_resamples=args.resamples,
-            seed=args.seed, readmes=tuple(_path(r) for r in args.readme or ()))
+            seed=args.seed)
 
 
 def cmd_zoo(args):
@@ -51,8 +47,7 @@ def cmd_zoo(args):
     zoo.build(_path(args.queue), _runs_dir(args.runs_dir), _path(args.out), comparison_dir=_path(args.comparison),
               n_resamples=args.resamples, seed=args.seed,
               tables=tuple(t.strip() for t in args.tables.split(",") if t.strip()) if args.tables else zoo.DEFAULT_TABLES,
-              max_folder_mb=args.max_folder_mb if args.max_folder_mb is not None else zoo.MAX_FOLDER_MB, ablations=args.ablations,
-              readmes=tuple(_path(r) for r in args.readme or ()))
+              max_folder_mb=args.max_folder_mb if args.max_folder_mb is not None else zoo.MAX_FOLDER_MB, ablations=args.ablations)
 
 
 def cmd_scaling_models(args):
@@ -128,7 +123,6 @@ def main(argv=None) -> int:
                                         "Tables 3, 4 and 5 with seeds, bootstrap intervals against LS-NTP and the missing rows")
     _queue_and_bootstrap(cp)
     cp.add_argument("--out", required=True, help="folder for comparison.json, README.md, plots/ and cache/")
-    cp.add_argument("--readme", action="append", help=README_HELP)
     cp.set_defaults(func=cmd_compare)
 
     zo = sub.add_parser("zoo", help="export every system of a queue (its seed with the best validation MAE) with its test "
@@ -142,7 +136,6 @@ def main(argv=None) -> int:
     zo.add_argument("--ablations", action="store_true", help="also export LS-NTP's ablations (Table 4's w/o NSA, w/o LAGC, "
                                                              "both, w/o LSI) and the LSI form its data set did not choose "
                                                              "(Table 6); DAGG-ConvLSTM, a system, ships without it")
-    zo.add_argument("--readme", action="append", help=README_HELP)
     zo.set_defaults(func=cmd_zoo)
 
     from .scaling import DEFAULT_DENSE_LIMIT_GB, DEFAULT_FORMS, DEFAULT_K, DEFAULT_SIZES  # no numpy or torch yet

@@ -67,15 +67,6 @@ def test_zoo_ships_only_the_tables_asked_for_and_removes_the_rest(tiny_queue, tm
     assert zoo.DEFAULT_TABLES == ("3", "4", "6")
 
 
-def test_zoo_refuses_a_readme_without_its_results_block_before_any_work(tiny_queue, tmp_path):
-    q, runs = tiny_queue
-    bad = tmp_path / "README.md"
-    bad.write_text("# no block\n")
-    with pytest.raises(ValueError, match="needs exactly one results block"):
-        zoo.build(q, runs, str(tmp_path / "models" / "zoo"), n_resamples=200, readmes=(str(bad),), log=lambda s: None)
-    assert not (tmp_path / "models" / "comparison").exists() and not (tmp_path / "models" / "zoo").exists()
-
-
 def test_zoo_leaves_out_lsntp_ablations_unless_asked(tiny_queue, tmp_path):
     q, runs = tiny_queue
     out = str(tmp_path / "zoo")

@@ -114,13 +114,11 @@ def _evaluation_md(grid: str, row: dict, run: dict) -> str:
 def build(queue_file: str, runs_dir: str, out: str, comparison_dir: str | None = None,
           n_resamples: int = bootstrap.DEFAULT_RESAMPLES, seed: int = bootstrap.DEFAULT_SEED,
           tables: tuple[str, ...] = DEFAULT_TABLES, max_folder_mb: float = MAX_FOLDER_MB, ablations: bool = False,
-          readmes: tuple[str, ...] = (),
           log=print) -> dict:
     """tables: the comparison tables whose systems go into the zoo. A system folder left by an earlier
     zoo whose row is not among them (or no longer in the queue) is removed; one of a row in them that
     has no finished run now (its training extended, say) is kept and listed as such. So OUT holds
-    what zoo.json lists and nothing else. ablations: also LS-NTP's ablations (is_ablation). readmes:
-    READMEs whose results block the comparison rewrites (comparison.report.update_readme)."""
+    what zoo.json lists and nothing else. ablations: also LS-NTP's ablations (is_ablation)."""
     from lsntp import export, model_card
 
     known = list(TABLE_IDS)
@@ -128,8 +126,7 @@ def build(queue_file: str, runs_dir: str, out: str, comparison_dir: str | None =
         raise ValueError(f"zoo: tables {','.join(tables) or '(none)'} asked for; the comparison's tables are {','.join(known)}")
 
     comparison_dir = comparison_dir or os.path.join(os.path.dirname(os.path.abspath(out)), "comparison")
-    report = compare(queue_file, runs_dir, comparison_dir, n_resamples=n_resamples, seed=seed,
-                                readmes=readmes, log=log)
+    report = compare(queue_file, runs_dir, comparison_dir, n_resamples=n_resamples, seed=seed, log=log)
     by_name = {s.name: s for s in comparison_systems.systems(queue_file)}
     entries, skipped, projected = [], [], 0
     for grid, d in report["datasets"].items():

@@ -30,20 +30,16 @@ from .systems import REFERENCE_ROWS, System, full_resolution_of, full_resolution
 
 
 def compare(queue_file: str, runs_dir: str, out: str, n_resamples: int = bootstrap.DEFAULT_RESAMPLES,
-            seed: int = bootstrap.DEFAULT_SEED, readmes: tuple[str, ...] = (), log=print) -> dict:
-    """readmes: READMEs whose results block is rewritten from the report (update_readme); their
-    markers are checked before the comparison's work, so a README without them fails fast."""
-    for readme in readmes:
-        report_md.check_readme(readme)
-    report = _compare(queue_file, runs_dir, out, n_resamples, seed, log)
-    for readme in readmes:
-        report_md.update_readme(readme, report, out)
-    return report
-
-
-def _compare(queue_file: str, runs_dir: str, out: str, n_resamples: int, seed: int, log) -> dict:
+            seed: int = bootstrap.DEFAULT_SEED, log=print) -> dict:
+    """Compares every finished run of the queue and writes OUT/comparison.json, OUT/README.md (keeping
+    the part of an earlier README written by hand) and OUT/plots/; returns the report."""
     from lsntp.train import set_threads
 
+    readme = os.path.join(out, "README.md")
+    hand = ""
+    if os.path.exists(readme):  # read first: a README whose hand-written part cannot be kept stops the work before it starts
+        with open(readme) as f:
+            hand = report_md.hand_written(f.read())
     set_threads()
     all_systems = systems(queue_file)
     refs = references(all_systems)
@@ -67,9 +63,9 @@ def _compare(queue_file: str, runs_dir: str, out: str, n_resamples: int, seed: i
     with open(os.path.join(out, "comparison.json"), "w") as f:
         json.dump(report, f, indent=1)
     plots.write(report, os.path.join(out, "plots"))
-    with open(os.path.join(out, "README.md"), "w") as f:
-        f.write(report_md.markdown(report))
-    log(f"compare: wrote {os.path.join(out, 'README.md')}, comparison.json and plots/")
+    with open(readme, "w") as f:
+        f.write(report_md.markdown(report, hand))
+    log(f"compare: wrote {readme}, comparison.json and plots/")
     return report
 
 

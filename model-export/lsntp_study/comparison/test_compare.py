@@ -14,7 +14,7 @@ from lsntp.forecaster import predict
 from lsntp.metrics import masked_mae
 
 from .compare import compare
-from .report import README_BEGIN, README_END, update_readme
+from .report import HAND_BEGIN, HAND_END
 
 
 def test_compare_rows_intervals_missing_and_cache(tiny_queue, tmp_path):
@@ -59,36 +59,27 @@ def test_compare_rows_intervals_missing_and_cache(tiny_queue, tmp_path):
     assert again["datasets"]["test-grid"]["rows"][0]["metrics"] == d["rows"][0]["metrics"]
 
 
-def test_readme_results_block_is_rewritten_and_the_prose_kept(tiny_queue, tmp_path):
+def test_a_rerun_keeps_the_readmes_part_written_by_hand(tiny_queue, tmp_path):
     q, runs = tiny_queue
-    readme = tmp_path / "README.md"
-    readme.write_text(f"# Project\n\n## Results\n\n{README_BEGIN}\nold table\n{README_END}\n\nThe author's prose.\n")
-    report = compare(q, runs, str(tmp_path / "cmp"), n_resamples=200, seed=1, readmes=(str(readme),),
-                                log=lambda m: None)
-    update_readme(str(readme), report, str(tmp_path / "cmp"))  # rewriting is idempotent: one block, no growth
-    text = readme.read_text()
-    assert "old table" not in text and text.count(README_BEGIN) == 1
-    assert text.startswith("# Project\n\n## Results\n\n") and text.endswith(f"{README_END}\n\nThe author's prose.\n")
-    rows = {r["row"]: r for r in report["datasets"]["test-grid"]["rows"] if r.get("seeds")}
-    lsntp, conv = rows["LS-NTP"], rows["ConvLSTM"]
-    assert f"| LS-NTP | 3 | {lsntp['parameters']:,} | 2 | {lsntp['metrics']['mae']['mean']:.3f} +- {lsntp['metrics']['mae']['sd']:.3f} | (reference) |" in text
-    v = conv["vs_lsntp"]
-    assert f"| ConvLSTM | 3 | {conv['parameters']:,} | 1 | {conv['metrics']['mae']['mean']:.3f} | {v['diff']:+.3f} [{v['lo']:+.3f}, {v['hi']:+.3f}]" in text
-    assert "| Persistence | 3 | - | - |" in text and report["datasets"]["test-grid"]["headline"]["statement"] in text
-    # a queued row with no finished run is listed with its reason; the link reaches the full report
-    assert "| w/o NSA | 4 |" in text and "| 0 of 1 | no result: not trained yet |" in text
-    assert "([cmp/README.md](cmp/README.md)," in text
-    assert f"on {lsntp['runs'][0]['trained_on']} (3 runs)" in text  # where the runs trained, as they recorded it
-    # Table 3 first with its references at its end
-    assert text.index("| ConvLSTM |") < text.index("| Persistence |") < text.index("| Climatology |")
+    out = tmp_path / "cmp"
+    compare(q, runs, str(out), n_resamples=200, seed=1, log=lambda m: None)
+    first = (out / "README.md").read_text()
+    assert first.count(HAND_BEGIN) == first.count(HAND_END) == 1  # an empty place for the author's prose
+    prose = "## What the tables show\n\nThe author's reading of the tables, kept across reruns.\n"
+    (out / "README.md").write_text(first.replace(HAND_BEGIN + "\n", HAND_BEGIN + "\n" + prose))
+    compare(q, runs, str(out), n_resamples=200, seed=1, log=lambda m: None)
+    text = (out / "README.md").read_text()
+    assert text.count(prose) == 1 and text.index(HAND_BEGIN) < text.index(prose) < text.index(HAND_END) < text.index("## test-grid")
+    expected = first.replace(f"{HAND_BEGIN}\n{HAND_END}", f"{HAND_BEGIN}\n{prose.rstrip()}\n{HAND_END}")
+    assert text.split("\n", 3)[3] == expected.split("\n", 3)[3]  # all else as generated (but for the time stamp)
 
 
-def test_readme_without_its_results_block_is_refused(tiny_queue, tmp_path):
+def test_a_readme_whose_hand_written_part_cannot_be_kept_is_refused_before_any_work(tiny_queue, tmp_path):
     q, runs = tiny_queue
-    readme = tmp_path / "README.md"
-    readme.write_text("# Project\n\nNo block here.\n")
-    with pytest.raises(ValueError, match="needs exactly one results block"):
-        compare(q, runs, str(tmp_path / "cmp"), n_resamples=200, seed=1, readmes=(str(readme),),
-                           log=lambda m: None)
-    assert not (tmp_path / "cmp").exists()  # refused before the comparison's work, not after it
-    assert readme.read_text() == "# Project\n\nNo block here.\n"
+    out = tmp_path / "cmp"
+    out.mkdir()
+    broken = f"# old\n{HAND_BEGIN}\nprose with its end marker lost\n"
+    (out / "README.md").write_text(broken)
+    with pytest.raises(ValueError, match="broken pair of markers"):
+        compare(q, runs, str(out), n_resamples=200, seed=1, log=lambda m: None)
+    assert (out / "README.md").read_text() == broken and not (out / "comparison.json").exists()
