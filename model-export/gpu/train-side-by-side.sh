@@ -1,7 +1,7 @@
 #!/bin/bash
 # Train several runs side by side on one GPU machine, with the same code as the CPU queue, and pack
-# each run folder as a tarball to bring back: how the NCEP runs trained on a GPU were made (session
-# of 2026-11-28: an NVIDIA H200 with torch 2.11, lent for 15 minutes). Six ran side by side there,
+# each run folder as a tarball to bring back: how the NCEP runs trained on a GPU were made (on
+# 2026-11-28, an NVIDIA H200 with torch 2.11, lent for 15 minutes). Six ran side by side there,
 # an epoch in 3-7 s each (one run alone was not timed).
 #
 #   model-export/gpu/train-side-by-side.sh prepare   # here (needs netCDF4): the NCEP file as NetCDF3
@@ -9,7 +9,7 @@
 #
 # Why a NetCDF3 copy: the GPU image has xarray and scipy but not netCDF4, and scipy reads NetCDF3
 # only. `prepare` checks that the copy loads to the same values, times and grid as the original.
-# The runs keep their configs' data.path (the original file), so evaluating them here reads it.
+# The runs keep their configs' data.path (the original file in data/raw/), so evaluating them here reads it.
 # Env: ONLY=REGEX trains the runs whose names match it only (unanchored: ^...$ for one run); DEADLINE (seconds, default 480) stops what is still
 # training (last.pt resumes with `lsntp queue` or `train --resume` anywhere); DEVICE (cuda); PY
 # (python3); RUNS_DIR (/tmp/gpu-runs); EXTRA (more `lsntp train` arguments, e.g. --max-steps 2).
@@ -20,7 +20,7 @@ cd "$(dirname "$0")/../.."
 NC=ncep-air-sig995-na-2013-01_2014-02-6hourly.nc
 if [ "${1:-}" = prepare ]; then
   mkdir -p .gpu
-  cd model-export && exec "${PY:-/usr/bin/python3}" - "../../shared/data/$NC" "../.gpu/$NC" <<'PYEOF'
+  cd model-export && exec "${PY:-/usr/bin/python3}" - "../data/raw/$NC" "../.gpu/$NC" <<'PYEOF'
 import sys, numpy as np, xarray as xr
 from lsntp.data import load_series
 src, dst = sys.argv[1], sys.argv[2]

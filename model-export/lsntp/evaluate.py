@@ -22,6 +22,7 @@ from . import metrics, plots
 from .data import cell_distances_km, coarse_grid
 from .checkpoint import load as load_checkpoint, trained_on
 from .forecaster import core_of, predict
+from .paths import project_relative
 
 REFERENCES = ("Persistence", "Climatology")
 CLIMATOLOGY_WINDOW_DAYS = 15
@@ -128,7 +129,7 @@ def evaluate(checkpoints: list[str], out: str, data_path: str | None = None, adj
     for (model, cfg, prep, ck), path in zip(loaded, checkpoints):
         label = cfg.model.label if cfg.model.label not in preds else f"{cfg.model.label} ({cfg.name})"
         preds[label] = predict(model, torch.from_numpy(xs))
-        info[label] = {"checkpoint": path, "parameters": _n_params(model), "kind": cfg.model.kind,
+        info[label] = {"checkpoint": project_relative(path), "parameters": _n_params(model), "kind": cfg.model.kind,
                        "epochs": len(ck["history"]["epochs"]), "train_minutes": round(ck["history"].get("train_seconds", 0) / 60, 1),
                        "validation_mae": round(float(ck["best"]), 4), "trained_on": trained_on(ck["history"])}
     preds["Persistence"] = persistence(xs, beta)
@@ -193,7 +194,7 @@ INFERENCE_THRESHOLDS_KM = (0, 50, 100, 200, 300, 500, 800)
 
 
 def _distance_plot(runs, primary_loaded, primary_result, xs, ys, mask, data_path, path) -> dict:
-    """The seed's Q1 two ways: models trained with a threshold d (their own runs), and the unrestricted
+    """The paper's Q1 two ways: models trained with a threshold d (their own runs), and the unrestricted
     model with its learned adjacency cut at d only at inference (no retraining: what the learned
     long-range entries contribute)."""
     model0, cfg0, prep0, _ = primary_loaded

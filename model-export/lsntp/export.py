@@ -1,4 +1,5 @@
-"""Export a trained forecaster to one self-describing ONNX file (DESIGN section 3).
+"""Export a trained forecaster to one self-describing ONNX file: the contract the streaming job reads
+(model-export/README.md, "Export", says it for users; this is the one place that writes it).
 
 - input `frames` float32 (batch, alpha, H, W) K -> output `forecast` float32 (batch, beta, H, W) K,
   normalisation and its inverse inside the graph, dynamic batch;

@@ -36,7 +36,7 @@ class ModelConfig:
     lsi_relu: bool = True  # the reference's ReLU after the LSI convolution
     nsa_hidden: int = 16
     embed_dim: int = 64  # the adaptive graph's node embedding (LS-NTP's LAGC; AGCRN's and DAGG-ConvLSTM's E)
-    distance_km: float | None = None  # LAGC limited to cells at most this far apart (seed's Q1)
+    distance_km: float | None = None  # LAGC limited to cells at most this far apart (the paper's Q1)
     graph: str = "dense"  # LAGC's form: dense (every pair of nodes) or sparse (graph_k nearest nodes each)
     graph_k: int | None = None  # sparse: neighbours per node, itself included (capped at the node count)
     residual: bool = True  # predict the change from the newest frame, seeing each frame's tendency too

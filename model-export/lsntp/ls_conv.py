@@ -11,9 +11,9 @@ On an input X (B, C, H, W):
    `lsi_relu: false` leaves them signed, as ConvLSTM's own convolutions are.
 
 The graph comes in two forms (`LSConvSettings.graph`, the config's `model.graph`):
-- dense (the default, the seed's): A over every pair of the N graph nodes, (I + A)^T one N x N
+- dense (the default, the paper's): A over every pair of the N graph nodes, (I + A)^T one N x N
   matrix; memory and time grow with N^2 (a 150 x 280 grid's 75 x 140 nodes: a 441 MB float32 constant).
-- sparse (`SparseAdaptiveGraph`, `model.graph_k: k`): the seed's own Q1 knob, the distance
+- sparse (`SparseAdaptiveGraph`, `model.graph_k: k`): the paper's own Q1 knob, the distance
   threshold d that zeroes A_ij between nodes farther apart than d, turned into a neighbour list.
   Each node keeps a FIXED neighbour set chosen from geometry: its k nearest nodes by great-circle
   distance (itself first, distance 0; `data.nearest_cells`), further limited to `distance_km` when
@@ -29,7 +29,7 @@ The graph comes in two forms (`LSConvSettings.graph`, the config's `model.graph`
   operator's graph operands are the neighbour indices G_index (int64, N x k) and the folded weights
   G_weight (N x k) instead of G; the exported model grows with N k, not N^2.
 
-Ablations (the seed's Table 4 and Q1/Q2) are switches of `LSConvSettings`. The operator's
+Ablations (the paper's Table 4 and Q1/Q2) are switches of `LSConvSettings`. The operator's
 parameters are named once (`parameter_spec`); `ls_conv` computes it from them. This module knows
 nothing of export: export.py makes each LS-Conv call one node `ai.lsntp::LSConv` taking those
 parameters as named inputs, with an ONNX function body, and folds (I + A) into shared constants.
@@ -88,7 +88,7 @@ class AdaptiveGraph(nn.Module):
     """LAGC: learnable node embedding E and the adjacency A = softmax_row(relu(E E^T)) (dense form).
 
     One instance is shared by every LS-Conv of a network. `distance_km` optionally limits the graph
-    to pairs of cells at most that far apart (the seed's Q1): entries beyond it are left out of the
+    to pairs of cells at most that far apart (the paper's Q1): entries beyond it are left out of the
     row softmax, so they are exactly zero in A and each row still sums to one.
 
     What LS-Conv reads of it are its `operands()`, named as in GRAPH_OPERANDS[form]: here

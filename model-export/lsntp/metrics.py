@@ -1,14 +1,14 @@
 """Forecast scores per lead time, with masked (missing) cells left out of every one.
 
 - MAE and RMSE in kelvin.
-- PSNR as the seed's tables compute it: 10 log10(255^2 / MSE) with the error in kelvin (their
+- PSNR as the paper's tables compute it: 10 log10(255^2 / MSE) with the error in kelvin (their
   RMSE/PSNR pairs fit a peak of 255 within 0.2 dB: ERA5 1.199 K -> 46.5 dB, NCEP 2.318 K -> 40.7 dB).
 - Two SSIMs, both Wang et al.'s structural similarity of forecast and truth frames with a 7 x 7
   uniform window, sample covariance, K1 = 0.01, K2 = 0.03, computed in float64 (kelvin frames in
   float32 lose the within-window variance to cancellation):
   - `ssim` (ours, "SSIM (ours)" in reports): data range = the training part's min-max range
     (about 22 K on ERA5, 94 K on NCEP), the SSIM map averaged over every unmasked cell, borders included;
-  - `ssim_paper` ("SSIM (paper-style)"): as the seed's lineage computes it. The seed gives no
+  - `ssim_paper` ("SSIM (paper-style)"): as the paper's lineage computes it. The paper gives no
     formula; its PSNR values fit raw kelvin frames, i.e. kelvin frames fed to the SimVP/OpenSTL
     `metric()` (A4Bio/SimVP API/metrics.py, chengtan9907/OpenSTL openstl/core/metrics.py), which calls
     skimage's `structural_similarity(pred, true, multichannel=True)` per sample and frame with
@@ -17,7 +17,7 @@
     the 7 x 7 neighbourhoods), the map's border strip of 3 cells cropped before averaging, and the
     mean over samples and frames. That `metric()` also clips predictions to clip_range = [0, 1]
     before SSIM, which on kelvin frames would leave a constant forecast and an SSIM near 0, not the
-    seed's 0.85-0.92: the seed cannot have clipped, and neither do we. Masked cells (none in the
+    paper's 0.85-0.92: the paper cannot have clipped, and neither do we. Masked cells (none in the
     shipped data sets) take their frame's valid mean and are left out of the average.
   Both are written by `ssim_maps` below (vectorised; test_metrics checks it against skimage).
 - Skill against persistence: 1 - MAE_model / MAE_persistence (positive means better).

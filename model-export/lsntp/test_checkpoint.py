@@ -87,3 +87,33 @@ def test_trained_on_names_each_machine_once_and_merges_thread_counts():
     gpu = {"host_cpu": "Intel Xeon", "cores": 16, "threads": 16, "device": "cuda", "gpu": "NVIDIA H200"}
     assert checkpoint.trained_on({"machines": [{**epyc, "threads": 1}, gpu]}) == \
         "AMD EPYC, 2 cores, 1 thread(s), cpu, then Intel Xeon, 16 cores, 16 thread(s), NVIDIA H200"
+
+
+def test_a_checkpoint_whose_data_file_moved_reads_the_file_of_that_name_in_data_raw(tmp_path, capsys):
+    """A checkpoint records its data file where it was when it trained (the shipped ones: a folder
+    beside the project on the machine that trained them). Loading it in a clone finds the file in
+    data/raw/ by its name, says so, and rebuilds the same model."""
+    from .paths import PROJECT_ROOT, RAW_DATA_DIR
+
+    shipped = os.path.join(PROJECT_ROOT, "models", "era5-uk", "checkpoint.pt")
+    ck = checkpoint.read(shipped)
+    name = os.path.basename(ck["config"]["data"]["path"])
+    assert os.path.exists(os.path.join(RAW_DATA_DIR, name))
+    ck["config"]["data"]["path"] = str(tmp_path / "gone" / name)  # where it was on another machine
+    moved = str(tmp_path / "moved.pt")
+    torch.save(ck, moved)
+    model, cfg, prepared, _ = checkpoint.load(moved)
+    assert cfg.data.path == os.path.join("data", "raw", name) and prepared.series.values.shape[1:] == (33, 49)
+    err = capsys.readouterr().err
+    assert f"the checkpoint's data file {tmp_path / 'gone' / name} is not there; reading data/raw/{name}" in err
+    norm = ck["norm"]  # the normalisation fitted when it trained is the one the data it reads now gives
+    assert prepared.norm.lo == pytest.approx(norm["lo"], abs=1e-4) and prepared.norm.hi == pytest.approx(norm["hi"], abs=1e-4)
+
+
+def test_a_data_file_found_nowhere_is_left_for_the_reader_to_name(tmp_path, small_config):
+    from dataclasses import replace
+
+    logs = []
+    gone = replace(small_config, data=replace(small_config.data, path=str(tmp_path / "no-such-file.nc")))
+    assert checkpoint.data_where_it_is(gone, log=logs.append) is gone and logs == []
+    assert checkpoint.data_where_it_is(small_config, log=logs.append) is small_config and logs == []  # it exists

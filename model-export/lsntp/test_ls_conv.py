@@ -1,4 +1,4 @@
-"""LS-Conv against the seed's equation, and each ablation switch changing exactly what it names."""
+"""LS-Conv against the paper's equation, and each ablation switch changing exactly what it names."""
 import dataclasses
 
 import numpy as np
@@ -10,7 +10,7 @@ from .ls_conv import AdaptiveGraph, LSConv, LSConvSettings
 
 
 def naive_ls_conv(x, adjacency, theta, bias):
-    """The seed's LSI written as its equation: per-offset graph convolutions L Theta_{p,q}, folded back to
+    """The paper's LSI written as its equation: per-offset graph convolutions L Theta_{p,q}, folded back to
     (n, m, f) and summed at the shifted positions ("in a CNN manner"), with zero outside the grid."""
     b, c, n, m = x.shape
     f, _, k, _ = theta.shape

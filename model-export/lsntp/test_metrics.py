@@ -49,7 +49,7 @@ def test_persistence_and_hour_of_day_climatology():
 
 def test_both_ssims_equal_skimage_on_kelvin_frames():
     """ssim: skimage with the training range, map averaged over every cell; ssim_paper: skimage's
-    defaults for float64 input (data range 2.0, border strip cropped), as the seed's lineage called it."""
+    defaults for float64 input (data range 2.0, border strip cropped), as the paper's lineage called it."""
     from skimage.metrics import structural_similarity
 
     rng = np.random.default_rng(2)

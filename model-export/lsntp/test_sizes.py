@@ -53,24 +53,3 @@ def test_within_20_percent_of_ls_ntp(path, reference):
     target = lsntp[cfg.data.grid_id]
     assert abs(n / target - 1) <= TOLERANCE, f"{cfg.name}: {n:,} parameters against LS-NTP's {target:,}"
 
-
-def test_the_other_systems_at_full_resolution_are_matched_to_the_full_resolution_ls_ntp(reference):
-    """The resolution rule compares the full-resolution LS-NTP with other systems run at full
-    resolution (comparison.full_resolution_peers): they must be matched to it as Table 3 is to the
-    downsampled one."""
-    from . import comparison
-
-    grids, _ = reference
-    members = comparison.systems(os.path.join(PROJECT_ROOT, "model-export", "queues", "comparison.yaml"))
-    checked = 0
-    for ref in comparison.references(members).values():
-        full = comparison.full_resolution_of(ref, members)
-        peers = comparison.full_resolution_peers(ref, members)
-        if full is None or not peers:
-            continue
-        target = parameters(full.cfg, grids)
-        for peer in peers:
-            n = parameters(peer.cfg, grids)
-            assert abs(n / target - 1) <= TOLERANCE, f"{peer.name}: {n:,} parameters against {full.name}'s {target:,}"
-            checked += 1
-    assert checked == 3  # NCEP's ConvLSTM, D-ConvLSTM and SA-ConvLSTM at full resolution

@@ -1,4 +1,4 @@
-"""DAGG-ConvLSTM, the seed's own ablation (Table 4 of LS-NTP, Xu et al., Neural Networks 155, 2022):
+"""DAGG-ConvLSTM, the paper's own ablation (Table 4 of LS-NTP, Xu et al., Neural Networks 155, 2022):
 our peephole ConvLSTM (cells.PeepholeLSTMCell, the cell of LS-NTP and of the ConvLSTM baseline)
 whose gate operator is AGCRN's adaptive graph convolution (Bai et al., NeurIPS 2020;
 node_adaptive.py) instead of LS-Conv or a convolution:

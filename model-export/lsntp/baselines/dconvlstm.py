@@ -1,5 +1,5 @@
 """D-ConvLSTM: a ConvLSTM whose gate convolution is a deformable convolution (Dai et al.,
-"Deformable Convolutional Networks", ICCV 2017), the operator the seed's D-ConvLSTM names; the
+"Deformable Convolutional Networks", ICCV 2017), the operator the paper's D-ConvLSTM names; the
 seed cites no source for the cell, so this is the plainest one: our peephole ConvLSTM
 (cells.PeepholeLSTMCell, the cell of the ConvLSTM baseline and of LS-NTP) with its k x k gate
 convolution over [X, H] made deformable.

@@ -3,7 +3,7 @@ GRU update by hand, training, ONNX export with one folded adjacency."""
 import numpy as np
 import torch
 
-from . import checks
+from .. import system_checks as checks
 from ..forecaster import core_of
 from ..ls_conv import AdaptiveGraph
 from .agcrn import AGCRNCell

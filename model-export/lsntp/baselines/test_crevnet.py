@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from . import checks
+from .. import system_checks as checks
 from ..forecaster import ModelConfig, build_forecaster
 from ..data import MinMax
 from .crevnet import ReversiblePredictiveCell

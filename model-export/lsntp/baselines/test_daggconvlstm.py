@@ -2,7 +2,7 @@
 import numpy as np
 import torch
 
-from . import checks
+from .. import system_checks as checks
 from ..cells import PeepholeLSTMCell
 from ..forecaster import core_of
 from .node_adaptive import NodeAdaptiveGraphConv

@@ -3,7 +3,7 @@ shifted and interpolated reads), training, ONNX export."""
 import torch
 import torch.nn.functional as F
 
-from . import checks
+from .. import system_checks as checks
 from .dconvlstm import DeformableConv2d
 
 

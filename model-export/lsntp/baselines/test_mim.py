@@ -3,7 +3,7 @@ block's input, the MIM LSTM and the block by hand (1x1 kernels), training, ONNX 
 import numpy as np
 import torch
 
-from . import checks
+from .. import system_checks as checks
 from ..cells import SpatioTemporalLSTMCell
 from ..forecaster import core_of
 from .mim import MIMBlock, MimLSTM

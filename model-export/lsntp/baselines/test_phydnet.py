@@ -4,7 +4,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import checks
+from .. import system_checks as checks
 from .phydnet import PHYSICS_KERNEL, PhyCell, moment_kernels, moment_matrix
 
 

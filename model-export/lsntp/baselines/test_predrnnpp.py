@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from . import checks
+from .. import system_checks as checks
 from ..forecaster import core_of
 from .predrnnpp import CausalLSTMCell, GradientHighwayUnit, HighwayCausalLSTMCell
 

@@ -2,7 +2,7 @@
 import numpy as np
 import torch
 
-from . import checks
+from .. import system_checks as checks
 from .saconvlstm import SAConvLSTMCell, SelfAttentionMemory, attend
 
 

@@ -3,7 +3,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import checks
+from .. import system_checks as checks
 from .trajgru import LEAKY_SLOPE, LINKS, TrajGRUCell
 
 

@@ -1,4 +1,4 @@
 # from the project root: train the queue, compare, export this system's best-validation seed
-./lsntp queue model-export/queues/comparison.yaml --runs-dir /work/runs
-./lsntp compare model-export/queues/comparison.yaml --runs-dir /work/runs --out models/comparison
-./lsntp export /work/runs/ncep-lsntp-s1/best.pt --out models/zoo/ncep-na-2p5/lsntp/model.onnx --version 1.0.0
+./lsntp queue model-export/queues/comparison.yaml --runs-dir model-export/runs
+./lsntp compare model-export/queues/comparison.yaml --runs-dir model-export/runs --out models/comparison
+./lsntp export model-export/runs/ncep-lsntp-s1/best.pt --out models/zoo/ncep-na-2p5/lsntp/model.onnx --version 1.0.0

@@ -28,7 +28,7 @@ import time
 
 import yaml
 
-from .config import ConfigError, PROJECT_ROOT
+from lsntp.config import ConfigError, PROJECT_ROOT
 
 MODEL_EXPORT = os.path.join(PROJECT_ROOT, "model-export")
 

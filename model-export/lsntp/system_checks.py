@@ -1,4 +1,4 @@
-"""What every system's test (test_<system>.py) checks, in one place:
+"""What the test of every comparison system (baselines/test_<system>.py) checks, in one place:
 
 - the whole forecaster (Normalised(PersistenceResidual(EncoderDecoder))) maps frames to finite
   forecasts of the right shape;
@@ -23,10 +23,10 @@ import numpy as np
 import onnx
 import torch
 
-from .. import export, train
-from ..data import MinMax
-from ..forecaster import ModelConfig, Normalised, build_forecaster
-from ..kinds import KINDS
+from . import export, train
+from .data import MinMax
+from .forecaster import ModelConfig, Normalised, build_forecaster
+from .kinds import KINDS
 
 HEIGHT, WIDTH = 9, 11
 LATS = np.linspace(55.0, 53.0, HEIGHT)

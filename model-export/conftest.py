@@ -1,8 +1,8 @@
-"""Shared fixtures: small real data cut from the shared ERA5 file (or the shipped demo frames)."""
+"""Fixtures shared by the library's tests (lsntp/) and the study's (lsntp_study/): a small real data cut."""
 import pytest
 import torch
 
-from .fixtures import tiny_config, write_ncl_like, write_small_era5
+from lsntp.fixtures import tiny_config, write_ncl_like, write_small_era5
 
 torch.set_num_threads(2)
 

@@ -1,4 +1,4 @@
-"""Models for the scaling benchmark of the long-range graph (issue 11), and the plot of its results.
+"""Models for the scaling benchmark of the long-range graph (dense and sparse), and the plot of its results.
 
 `scaling-models` builds, for each grid size and graph form, an LS-NTP with the architecture of
 configs/era5-lsntp.yaml (hidden sizes, kernel, embedding, alpha, beta, stride-2 downsampling: the
@@ -24,7 +24,7 @@ import os
 import sys
 import time
 
-from .paths import PROJECT_ROOT  # numpy and torch only inside the functions: the CLI imports this module's defaults
+from lsntp.paths import PROJECT_ROOT  # numpy and torch only inside the functions: the CLI imports this module's defaults
 
 ERA5_CONFIG = os.path.join(PROJECT_ROOT, "model-export", "configs", "era5-lsntp.yaml")
 DEFAULT_SIZES = "33x49,66x98,100x150,150x280,250x500"
@@ -55,7 +55,7 @@ def parse_sizes(text: str) -> list[tuple[int, int]]:
 
 
 def parse_forms(text: str) -> list[str]:
-    from .ls_conv import GRAPH_FORMS
+    from lsntp.ls_conv import GRAPH_FORMS
     forms = [f.strip() for f in text.split(",") if f.strip()]
     bad = [f for f in forms if f not in GRAPH_FORMS]
     if bad or not forms:
@@ -88,7 +88,7 @@ def _log(msg: str) -> None:
 
 def scaling_config(form: str, k: int):
     """configs/era5-lsntp.yaml with only the graph form (and k) set."""
-    from . import config
+    from lsntp import config
     return config.load(ERA5_CONFIG, {"name": f"scaling-{form}", "model.graph": form,
                                      "model.graph_k": k if form == "sparse" else None})
 
@@ -96,8 +96,8 @@ def scaling_config(form: str, k: int):
 def build(cfg, h: int, w: int, seed: int):
     """(model, lats, lons): the config's architecture on the synthetic h x w grid, random weights from `seed`."""
     import torch
-    from .data import MinMax
-    from .forecaster import build_forecaster
+    from lsntp.data import MinMax
+    from lsntp.forecaster import build_forecaster
     lats, lons = synthetic_grid(h, w)
     torch.manual_seed(seed)
     model = build_forecaster(cfg.model, h, w, cfg.data.beta, MinMax(NORM_LO, NORM_HI), lats, lons, STEP_CHANGE_K)
@@ -107,9 +107,9 @@ def build(cfg, h: int, w: int, seed: int):
 def export_one(form: str, h: int, w: int, k: int, seed: int, out_dir: str, command: str, dense_limit_bytes: float) -> dict:
     """Build and export one model (or skip a dense one over the limit); its entry of scaling-models.json."""
     import torch
-    from . import export
-    from .data import MinMax
-    from .forecaster import coarse_shape, core_of
+    from lsntp import export
+    from lsntp.data import MinMax
+    from lsntp.forecaster import coarse_shape, core_of
     cfg = scaling_config(form, k)
     gh, gw = coarse_shape(h, w, cfg.model.downsample)
     entry = {"form": form, "height": h, "width": w, "cells": h * w, "graph_nodes": gh * gw}
@@ -205,7 +205,7 @@ def read_results(path: str) -> list[dict]:
 
 
 def scaling_plot(results_csv: str, out_png: str) -> str:
-    from . import plots
+    from lsntp import plots
     rows = read_results(results_csv)
     panels = [("latency_b1_ms", "latency, batch 1 (ms)"), ("latency_b16_ms", "latency, batch 16 (ms)"),
               ("file_bytes", "model file (MB)"), ("session_mb", "session memory (MB)")]
@@ -241,7 +241,7 @@ def measure(models_dir: str, out_csv: str, threads: int, batches=(1, 16), java_c
     the resident memory the session adds on load plus what its runs add (VmHWM peak minus the
     resident memory before the session): what a TaskManager pays outside its heap for the model."""
     import subprocess
-    from .benchmark import java_classpath
+    from lsntp.benchmark import java_classpath
     listing_path = os.path.join(models_dir, "scaling-models.json")
     if not os.path.exists(listing_path):
         raise FileNotFoundError(f"{listing_path}: no such listing (run scaling-models first)")
@@ -282,7 +282,7 @@ def measure(models_dir: str, out_csv: str, threads: int, batches=(1, 16), java_c
 
 
 def markdown_table(rows: list[dict]) -> str:
-    """The CSV as the issue's table: one line per grid and form."""
+    """The CSV as a markdown table (docs/scaling): one line per grid and form."""
     out = ["| form | grid | cells | graph nodes | k | model file | session memory | batch 1 | batch 16 |",
            "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:

@@ -10,7 +10,9 @@ import time
 
 import yaml
 
-from . import checkpoint, queue
+from lsntp import checkpoint
+
+from . import queue
 
 
 def _write_queue(folder: str, cfg_path: str, epochs: int) -> str:
@@ -22,7 +24,7 @@ def _write_queue(folder: str, cfg_path: str, epochs: int) -> str:
 
 def _worker(q: str, runs: str) -> subprocess.Popen:
     env = dict(os.environ, LSNTP_THREADS="1")
-    return subprocess.Popen([sys.executable, "-m", "lsntp", "queue", q, "--runs-dir", runs], cwd=queue.MODEL_EXPORT, env=env,
+    return subprocess.Popen([sys.executable, "-m", "lsntp_study", "queue", q, "--runs-dir", runs], cwd=queue.MODEL_EXPORT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
 

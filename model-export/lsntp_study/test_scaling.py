@@ -6,9 +6,11 @@ import numpy as np
 import onnx
 import pytest
 
-from . import config, scaling
+from lsntp import config
+from lsntp.test_export import assert_forecast_dims, run_graph
+
+from . import scaling
 from .__main__ import main
-from .test_export import assert_forecast_dims, run_graph
 
 # every key export.py writes for a trained model; a scaling model must carry them all
 EXPORT_KEYS = ("model_name", "model_version", "model_label", "grid_id", "architecture", "alpha", "beta", "step_hours",

@@ -1,4 +1,4 @@
-"""The zoo on the tiny queue of test_comparison: one exported model per system with a finished run,
+"""The zoo on the tiny queue (fixtures.make_tiny_queue): one exported model per system with a finished run,
 the seed with the best validation MAE, its test metrics from the comparison, a README listing them,
 nothing where the streaming job looks for served models, and no second export of an unchanged system."""
 import glob
@@ -9,13 +9,8 @@ import time
 import onnx
 import pytest
 
-from . import comparison, zoo
-from .test_comparison import make_tiny_queue
-
-
-@pytest.fixture(scope="module")
-def tiny_queue(era5_small_nc, tmp_path_factory):
-    return make_tiny_queue(str(tmp_path_factory.mktemp("zoo")), era5_small_nc)
+from . import zoo
+from .comparison.systems import LSI_RELU_ROW
 
 
 def test_zoo_exports_the_best_validation_seed_of_every_system(tiny_queue, tmp_path):
@@ -72,15 +67,6 @@ def test_zoo_ships_only_the_tables_asked_for_and_removes_the_rest(tiny_queue, tm
     assert zoo.DEFAULT_TABLES == ("3", "4", "6")
 
 
-def test_zoo_refuses_a_readme_without_its_results_block_before_any_work(tiny_queue, tmp_path):
-    q, runs = tiny_queue
-    bad = tmp_path / "README.md"
-    bad.write_text("# no block\n")
-    with pytest.raises(ValueError, match="needs exactly one results block"):
-        zoo.build(q, runs, str(tmp_path / "models" / "zoo"), n_resamples=200, readmes=(str(bad),), log=lambda s: None)
-    assert not (tmp_path / "models" / "comparison").exists() and not (tmp_path / "models" / "zoo").exists()
-
-
 def test_zoo_leaves_out_lsntp_ablations_unless_asked(tiny_queue, tmp_path):
     q, runs = tiny_queue
     out = str(tmp_path / "zoo")
@@ -98,7 +84,7 @@ def test_zoo_leaves_out_lsntp_ablations_unless_asked(tiny_queue, tmp_path):
     assert zoo.is_ablation({"table": "4", "kind": "lsntp", "row": "w/o NSA"})
     assert not zoo.is_ablation({"table": "4", "kind": "daggconvlstm", "row": "DAGG-ConvLSTM"})
     # the other LSI form is a measurement of LS-NTP too; the sparse graph (Table 6) is a model to serve
-    assert zoo.is_ablation({"table": "6", "kind": "lsntp", "row": comparison.LSI_RELU_ROW})
+    assert zoo.is_ablation({"table": "6", "kind": "lsntp", "row": LSI_RELU_ROW})
     assert not zoo.is_ablation({"table": "6", "kind": "lsntp", "row": "graph = sparse, graph_k = 9"})
     # another system at the other resolution is measured for the resolution rule; its Table 3 row ships
     assert zoo.is_ablation({"table": "6", "kind": "convlstm", "row": "ConvLSTM at full resolution (no downsampling)"})
@@ -126,3 +112,28 @@ def test_zoo_keeps_an_export_whose_row_has_no_finished_run_now_and_refuses_unkno
     assert doc["models"] == [] and not os.path.exists(os.path.join(out, "test-grid", "lsntp"))
     big = {s["system"]: s for s in doc["not_yet"] if s.get("too_big")}
     assert set(big) == {"tiny-lsntp", "tiny-convlstm"} and "./lsntp export " in big["tiny-lsntp"]["why"]
+
+
+def test_provenance_is_recorded_relative_to_the_project(tiny_queue, tmp_path, tmp_path_factory, monkeypatch):
+    """With the queue, its runs and the outputs inside the project, every path the comparison and the
+    zoo record is relative to the project root: a clone reads the same provenance on any machine."""
+    from lsntp import paths
+
+    q, runs = tiny_queue
+    root = str(tmp_path_factory.getbasetemp())  # holds the tiny queue and this test's folder: the "project"
+    monkeypatch.setattr(paths, "PROJECT_ROOT", root)
+    out = str(tmp_path / "models" / "zoo")
+    zoo.build(q, runs, out, n_resamples=200, log=lambda s: None)
+    runs_rel = os.path.relpath(runs, root)
+    written = [os.path.join(d, f) for d, _, files in os.walk(tmp_path / "models") for f in files
+               if f.endswith((".json", ".md", ".sh"))]
+    assert len(written) >= 10
+    for p in written:
+        assert root not in open(p).read(), p  # no absolute path into the project anywhere
+    report = json.load(open(tmp_path / "models" / "comparison" / "comparison.json"))
+    assert (report["queue"], report["runs_dir"]) == (os.path.relpath(q, root), runs_rel)
+    m = json.load(open(os.path.join(out, "test-grid", "lsntp", "metrics.json")))
+    assert m["checkpoint"] == os.path.join(runs_rel, m["run"], "best.pt")
+    assert m["comparison"] == os.path.relpath(str(tmp_path / "models" / "comparison" / "comparison.json"), root)
+    assert f"--runs-dir {runs_rel}`" in open(tmp_path / "models" / "comparison" / "README.md").read()
+    assert f"./lsntp export {m['checkpoint']} --out " in open(os.path.join(out, "test-grid", "lsntp", "commands.sh")).read()

@@ -2,7 +2,7 @@
 
     ./lsntp zoo model-export/queues/comparison.yaml --runs-dir RUNS --out models/zoo
 
-For each system with a finished run (a row of comparison.py: a config or an ablation of the
+For each system with a finished run (a row of the comparison: a config or an ablation of the
 queue), the seed with the best VALIDATION MAE (its checkpoint's `best`; never the test part) is
 exported by export.export to OUT/<grid_id>/<system>/model.onnx with its parity files, beside it
 metrics.json (its test scores from the comparison, which is brought up to date first: cached, so
@@ -25,16 +25,20 @@ import json
 import os
 import shutil
 
-from . import bootstrap, comparison
+from lsntp.paths import from_project, project_relative
+
+from . import bootstrap
+from .comparison import systems as comparison_systems
+from .comparison.compare import compare
+from .comparison.systems import LSI_LINEAR_ROW, LSI_RELU_ROW, REFERENCE_ROWS, TABLE_IDS
 
 VERSION = "1.0.0"
-# Tables 3 (every system), 4 (DAGG-ConvLSTM, a system) and 6 (our variants, among them the sparse
-# graph models that issue 11 ships here) go in by default: the issue's "every system's best run".
-# LS-NTP's ablations (Table 4's rows of kind lsntp: w/o NSA, w/o LAGC, both, w/o LSI; ~8.5 MB on the
-# two grids; and Table 6's other LSI form, ~3 MB) and Table 5's kernel and distance sweeps (9.5 MB on
-# ERA5) are measurements, not
-# systems a user would serve: they stay in the comparison and export with --ablations and
-# --tables 3,4,5,6. Leaving them out keeps the zoo within its ~40 MB budget.
+# The zoo holds every system's best run: Tables 3 (every system), 4 (DAGG-ConvLSTM, a system) and 6
+# (our variants, among them the sparse graph models, which serve continent-sized grids) go in by
+# default. LS-NTP's ablations (Table 4's rows of kind lsntp: w/o NSA, w/o LAGC, both, w/o LSI; ~8.5 MB
+# on the two grids; and Table 6's other LSI form, ~3 MB) and Table 5's kernel and distance sweeps
+# (9.5 MB on ERA5) are measurements, not systems a user would serve: they stay in the comparison and
+# export with --ablations and --tables 3,4,5,6. Leaving them out keeps the zoo within its ~40 MB budget.
 DEFAULT_TABLES = ("3", "4", "6")
 # "Small models": a system whose folder would be larger than this (estimate_bytes) stays out of the zoo
 # with the command that exports it. Every matched system is 1-2 MB; NCEP at full resolution, with its
@@ -69,14 +73,14 @@ def is_ablation(row: dict) -> bool:
     form of its LSI (Table 6's ReLU or linear LSI, the form its data set did not choose): a
     measurement of LS-NTP, not a system of its own. Likewise another system at the resolution its
     data set's reference does not run at (Table 6's ConvLSTM at full resolution, say): measured for
-    the resolution rule (comparison.full_resolution_peers), its Table 3 row is the system that ships."""
+    the resolution rule (systems.full_resolution_peers), its Table 3 row is the system that ships."""
     if row["kind"] != "lsntp":
         return row["table"] == "6"
-    return row["table"] == "4" or row["row"] in (comparison.LSI_LINEAR_ROW, comparison.LSI_RELU_ROW)
+    return row["table"] == "4" or row["row"] in (LSI_LINEAR_ROW, LSI_RELU_ROW)
 
 
 def _graph_nodes(system, grid: dict) -> int:
-    from .forecaster import coarse_shape
+    from lsntp.forecaster import coarse_shape
 
     if not system.cfg.model.uses_graph:
         return 0
@@ -110,28 +114,25 @@ def _evaluation_md(grid: str, row: dict, run: dict) -> str:
 def build(queue_file: str, runs_dir: str, out: str, comparison_dir: str | None = None,
           n_resamples: int = bootstrap.DEFAULT_RESAMPLES, seed: int = bootstrap.DEFAULT_SEED,
           tables: tuple[str, ...] = DEFAULT_TABLES, max_folder_mb: float = MAX_FOLDER_MB, ablations: bool = False,
-          readmes: tuple[str, ...] = (),
           log=print) -> dict:
     """tables: the comparison tables whose systems go into the zoo. A system folder left by an earlier
     zoo whose row is not among them (or no longer in the queue) is removed; one of a row in them that
     has no finished run now (its training extended, say) is kept and listed as such. So OUT holds
-    what zoo.json lists and nothing else. ablations: also LS-NTP's ablations (is_ablation). readmes:
-    READMEs whose results block the comparison rewrites (comparison.update_readme)."""
-    from . import export, model_card
+    what zoo.json lists and nothing else. ablations: also LS-NTP's ablations (is_ablation)."""
+    from lsntp import export, model_card
 
-    known = [t for t, _ in comparison.TABLES]
+    known = list(TABLE_IDS)
     if not tables or any(t not in known for t in tables):
         raise ValueError(f"zoo: tables {','.join(tables) or '(none)'} asked for; the comparison's tables are {','.join(known)}")
 
     comparison_dir = comparison_dir or os.path.join(os.path.dirname(os.path.abspath(out)), "comparison")
-    report = comparison.compare(queue_file, runs_dir, comparison_dir, n_resamples=n_resamples, seed=seed,
-                                readmes=readmes, log=log)
-    by_name = {s.name: s for s in comparison.systems(queue_file)}
+    report = compare(queue_file, runs_dir, comparison_dir, n_resamples=n_resamples, seed=seed, log=log)
+    by_name = {s.name: s for s in comparison_systems.systems(queue_file)}
     entries, skipped, projected = [], [], 0
     for grid, d in report["datasets"].items():
         data = d["data"]
         for row in d["rows"]:
-            if row["system"] in comparison.REFERENCE_ROWS or row["table"] not in tables:
+            if row["system"] in REFERENCE_ROWS or row["table"] not in tables:
                 continue
             if is_ablation(row) and not ablations:
                 continue
@@ -151,7 +152,7 @@ def build(queue_file: str, runs_dir: str, out: str, comparison_dir: str | None =
             run = min(row["runs"], key=lambda r: r["validation_mae"])  # validation, never test
             model = os.path.join(folder, "model.onnx")
             meta_path = os.path.join(folder, "metrics.json")
-            command = f"./lsntp export {run['checkpoint']} --out {os.path.relpath(model, os.path.dirname(comparison.queue.MODEL_EXPORT))} --version {VERSION}"
+            command = f"./lsntp export {run['checkpoint']} --out {project_relative(model)} --version {VERSION}"
             if too_big:
                 skipped.append({"grid_id": grid, "system": row["system"], "folder": os.path.relpath(folder, out),
                                 "earlier_export_kept": False, "too_big": True,
@@ -167,7 +168,7 @@ def build(queue_file: str, runs_dir: str, out: str, comparison_dir: str | None =
                 if os.path.isdir(folder):
                     shutil.rmtree(folder)  # only this system's folder, written by an earlier zoo
                 log(f"zoo: exporting {row['system']} ({run['run']}) to {model}")
-                export.export(run["checkpoint"], model, version=VERSION, command=command)
+                export.export(from_project(run["checkpoint"]), model, version=VERSION, command=command)
             metrics_doc = {"grid_id": grid, "system": row["system"], "row": row["row"], "table": row["table"], "kind": row["kind"],
                            "label": row["label"], "run": run["run"], "seed": run["seed"], "checkpoint": run["checkpoint"],
                            "checkpoint_sha256": run["sha256"], "parameters": run["parameters"],
@@ -177,7 +178,7 @@ def build(queue_file: str, runs_dir: str, out: str, comparison_dir: str | None =
                            "train_minutes": run["train_minutes"], "trained_on": run["trained_on"],
                            "test": run["test"], "test_per_lead": run["test_per_lead"],
                            "row_over_seeds": row["metrics"], "row_seeds": row["seeds"], "vs_lsntp": row.get("vs_lsntp"),
-                           "comparison": os.path.join(comparison_dir, "comparison.json"), "comparison_generated": report["generated"]}
+                           "comparison": project_relative(os.path.join(comparison_dir, "comparison.json")), "comparison_generated": report["generated"]}
             if previous == run["sha256"] and {**earlier_doc, "comparison_generated": None} == {**metrics_doc, "comparison_generated": None}:
                 # same model, same numbers: the earlier comparison's stamp still holds, and the folder stays
                 # byte for byte as it was (no churn in every system's files when one run finishes)
@@ -187,10 +188,10 @@ def build(queue_file: str, runs_dir: str, out: str, comparison_dir: str | None =
             with open(os.path.join(folder, "evaluation.md"), "w") as f:
                 f.write(_evaluation_md(grid, row, run) + "\n")
             with open(os.path.join(folder, "commands.sh"), "w") as f:
-                rel = lambda p: os.path.relpath(p, os.path.dirname(comparison.queue.MODEL_EXPORT))
+                q, runs = project_relative(queue_file), project_relative(runs_dir)
                 f.write("# from the project root: train the queue, compare, export this system's best-validation seed\n"
-                        f"./lsntp queue {rel(queue_file)} --runs-dir {runs_dir}\n"
-                        f"./lsntp compare {rel(queue_file)} --runs-dir {runs_dir} --out {rel(comparison_dir)}\n"
+                        f"./lsntp queue {q} --runs-dir {runs}\n"
+                        f"./lsntp compare {q} --runs-dir {runs} --out {project_relative(comparison_dir)}\n"
                         f"{command}\n")
             model_card.write(folder)
             entries.append({"grid_id": grid, "system": row["system"], "folder": os.path.relpath(folder, out), "row": row["row"],
