@@ -4,6 +4,7 @@ import ai.lsntp.avro.Forecast;
 import ai.lsntp.avro.TemperatureFrame;
 import ai.lsntp.config.JobOptions;
 import ai.lsntp.config.LsntpConfig;
+import ai.lsntp.config.Topic;
 import ai.lsntp.config.UserPaths;
 import ai.lsntp.embedded.EmbeddedKafka;
 import ai.lsntp.job.ForecastJob;
@@ -83,16 +84,11 @@ public class BenchCommand implements Callable<Integer> {
       List<Forecast> forecasts, double perSecond, double meanBatch) {}
 
   private Drained drain(EmbeddedKafka kafka, List<TemperatureFrame> all, int g, int forecasts, String p) throws Exception {
-    kafka.createTopics(1, topics(p));
+    kafka.createTopics(1, Topic.namesUnder(p));
     Map<String, String> base = new LinkedHashMap<>();
     base.put("kafka.bootstrap-servers", kafka.bootstrapServers());
     base.put("kafka.group-id", p);
-    base.put("topics.frames", p + ".frames");
-    base.put("topics.forecasts", p + ".forecasts");
-    base.put("topics.alerts", p + ".alerts");
-    base.put("topics.rejects", p + ".rejects");
-    base.put("topics.model-events", p + ".model-events");
-    base.put("topics.verification", p + ".verification");
+    base.putAll(Topic.settingsUnder(p));
     base.put("delivery.guarantee", "at-least-once"); // --delivery exactly-once overrides
     base.put("delivery.checkpoint-interval", "10s");
     // a fresh embedded broker each run: its checkpoints are throw-away, never resumed
@@ -202,15 +198,10 @@ public class BenchCommand implements Callable<Integer> {
 
     // ---- (b) latency: one frame per second per grid, at-least-once, an unbounded job
     String lp = p + "-lat";
-    kafka.createTopics(1, topics(lp));
+    kafka.createTopics(1, Topic.namesUnder(lp));
     Map<String, String> lbase = new LinkedHashMap<>(base);
     lbase.put("kafka.group-id", lp);
-    lbase.put("topics.frames", lp + ".frames");
-    lbase.put("topics.forecasts", lp + ".forecasts");
-    lbase.put("topics.alerts", lp + ".alerts");
-    lbase.put("topics.rejects", lp + ".rejects");
-    lbase.put("topics.model-events", lp + ".model-events");
-    lbase.put("topics.verification", lp + ".verification");
+    lbase.putAll(Topic.settingsUnder(lp));
     LsntpConfig lcfg = options.toConfig(lbase);
     ForecastJob ljob = new ForecastJob(lcfg, ModelCatalog.Scan.of(models), KafkaEndpoints.frames(lcfg, false),
         ForecastJob.Outputs.kafka(lcfg), false);
@@ -298,11 +289,6 @@ public class BenchCommand implements Callable<Integer> {
     long span = all.get(all.size() - 1).getValidTime().toEpochMilli() - all.get(0).getValidTime().toEpochMilli()
         + stepMillis;
     return TemperatureFrame.newBuilder(f).setValidTime(f.getValidTime().plusMillis(lap * span)).build();
-  }
-
-  private static String[] topics(String prefix) {
-    return new String[] {prefix + ".frames", prefix + ".forecasts", prefix + ".alerts", prefix + ".rejects",
-        prefix + ".model-events", prefix + ".verification"};
   }
 
   private static String gridId(ModelSpec uk, int k) {

@@ -12,6 +12,7 @@ import ai.lsntp.testing.TestPaths;
 import ai.lsntp.avro.TemperatureFrame;
 import ai.lsntp.codec.PackedFloats;
 import ai.lsntp.config.LsntpConfig;
+import ai.lsntp.config.Topic;
 import ai.lsntp.job.ForecastJob;
 import ai.lsntp.model.ModelCatalog;
 import ai.lsntp.model.ModelSpec;
@@ -62,9 +63,8 @@ class EndToEndToolsTest {
 
     // 2. replay: the ingested Avro file, and NetCDF frames of a grid no model serves (they must be rejected)
     String prefix = "e2e";
-    kafka.createTopics(2, TestJobConfig.topics(prefix));
-    String[] topics = {"--set", "topics.frames=" + prefix + ".frames", "--set", "topics.forecasts=" + prefix + ".forecasts",
-        "--set", "topics.alerts=" + prefix + ".alerts", "--set", "topics.rejects=" + prefix + ".rejects"};
+    kafka.createTopics(2, Topic.namesUnder(prefix));
+    String[] topics = TestJobConfig.topicArguments(prefix).toArray(String[]::new);
     List<String> replayArgs = new ArrayList<>(List.of(avro.toString(), "-b", kafka.bootstrapServers(), "--max-speed",
         "--progress", "lines"));
     replayArgs.addAll(List.of(topics));

@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import ai.lsntp.avro.Forecast;
 import ai.lsntp.codec.AvroBytes;
 import ai.lsntp.config.LsntpConfig;
+import ai.lsntp.config.Topic;
 import ai.lsntp.job.ForecastJob;
 import ai.lsntp.testing.Cli;
 import ai.lsntp.testing.KafkaIO;
@@ -61,7 +62,7 @@ class IngestAsItComesTest {
   void aFileWithANonCfTimeAxisFillValuesAGapAndAnAllMissingStepIsIngestedReplayedAndForecast() throws Exception {
     Path file = nclLikeFile();
     String prefix = "ncl";
-    kafka.createTopics(1, TestJobConfig.topics(prefix));
+    kafka.createTopics(1, Topic.namesUnder(prefix));
     Cli missingUnits = Cli.run(new ReplayCommand(), file.toString(), "-b", kafka.bootstrapServers(), "--frames-topic",
         prefix + ".frames", "--grid-id", "era5-uk-0p25");
     assertThat(missingUnits.exit).isEqualTo(2);
