@@ -1,5 +1,6 @@
 package ai.lsntp.config;
 
+import ai.lsntp.alerts.AlertRule;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;

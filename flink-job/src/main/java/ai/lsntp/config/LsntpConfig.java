@@ -1,5 +1,6 @@
 package ai.lsntp.config;
 
+import ai.lsntp.alerts.AlertRule;
 import java.io.Serializable;
 import java.time.Duration;
 import java.util.ArrayList;

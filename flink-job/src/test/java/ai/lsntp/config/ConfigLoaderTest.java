@@ -3,6 +3,7 @@ package ai.lsntp.config;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import ai.lsntp.alerts.AlertRule;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;

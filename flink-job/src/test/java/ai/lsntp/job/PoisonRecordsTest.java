@@ -203,9 +203,9 @@ class PoisonRecordsTest {
     }
 
     @Override
-    public void alerting(FrameWindow window) {
-      if (window.issueTime == alertIssue) {
-        throw new IllegalStateException("injected: alerts of " + window.issueTime);
+    public void alerting(Forecast forecast) {
+      if (forecast.getIssueTime().toEpochMilli() == alertIssue) {
+        throw new IllegalStateException("injected: alerts of " + forecast.getIssueTime());
       }
     }
   }
