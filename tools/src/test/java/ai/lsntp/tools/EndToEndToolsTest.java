@@ -99,12 +99,12 @@ class EndToEndToolsTest {
     WatchCommand watch = new WatchCommand();
     Cli w = Cli.run(watch, watchArgs.toArray(String[]::new));
     assertThat(w.exit).as(w.toString()).isZero();
-    assertThat(watch.forecasts).isEqualTo(expected);
-    assertThat(watch.rejects).as("the NCEP frames under a grid id no model serves").isEqualTo(4);
+    assertThat(watch.printed.forecasts).isEqualTo(expected);
+    assertThat(watch.printed.rejects).as("the NCEP frames under a grid id no model serves").isEqualTo(4);
     assertThat(w.out.lines().filter(l -> l.startsWith("REJECT   UNKNOWN_GRID " + UNSERVED_GRID)).count()).isEqualTo(4);
-    assertThat(watch.alerts).as("one alert per lead per forecast (the coldest cell is below 285 K)")
+    assertThat(watch.printed.alerts).as("one alert per lead per forecast (the coldest cell is below 285 K)")
         .isEqualTo((long) expected * spec.beta);
-    assertThat(watch.undecodable).isZero();
+    assertThat(watch.printed.undecodable).isZero();
     List<String> forecastLines = w.out.lines().filter(l -> l.startsWith("FORECAST")).collect(Collectors.toList());
     assertThat(forecastLines).hasSize(expected);
 
