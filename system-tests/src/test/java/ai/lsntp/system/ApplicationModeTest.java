@@ -44,8 +44,8 @@ class ApplicationModeTest {
     client.put("bootstrap.servers", kafka.bootstrapServers());
     try (StandaloneFlinkCluster cluster = new StandaloneFlinkCluster(work.resolve("flink"), Map.of(
             "taskmanager.numberOfTaskSlots", "1", "restart-strategy.type", "none"));
-        CommittedForecasts out = new CommittedForecasts(kafka.bootstrapServers(), prefix + ".forecasts");
-        FramePublisher publisher = new FramePublisher(client, prefix + ".frames", Duration.ofSeconds(60),
+        CommittedForecasts out = new CommittedForecasts(kafka.bootstrapServers(), Topic.FORECASTS.under(prefix));
+        FramePublisher publisher = new FramePublisher(client, Topic.FRAMES.under(prefix), Duration.ofSeconds(60),
             Duration.ofSeconds(30), false)) {
       Replay.asFastAsPossible().run(frames.subList(0, uk.alpha + 2), 0, publisher, f -> { });
       publisher.flush();

@@ -52,8 +52,8 @@ class CrashRecoveryTest {
     Properties client = new Properties();
     client.put("bootstrap.servers", kafka.bootstrapServers());
 
-    try (CommittedForecasts out = new CommittedForecasts(kafka.bootstrapServers(), prefix + ".forecasts");
-        FramePublisher publisher = new FramePublisher(client, prefix + ".frames", Duration.ofSeconds(60),
+    try (CommittedForecasts out = new CommittedForecasts(kafka.bootstrapServers(), Topic.FORECASTS.under(prefix));
+        FramePublisher publisher = new FramePublisher(client, Topic.FRAMES.under(prefix), Duration.ofSeconds(60),
             Duration.ofSeconds(30), false)) {
       // a first stretch of frames, then the job, so it is running before the stream goes on
       int head = spec.alpha + 4;

@@ -65,7 +65,7 @@ class SecuredKafkaTest {
           allow(USER, ResourceType.GROUP, PREFIX, PatternType.PREFIXED, AclOperation.ALL),
           allow(USER, ResourceType.GROUP, "lsntp-", PatternType.PREFIXED, AclOperation.ALL),
           allow(USER, ResourceType.TRANSACTIONAL_ID, "lsntp", PatternType.PREFIXED, AclOperation.ALL),
-          allow(READER, ResourceType.TOPIC, PREFIX + ".forecasts", PatternType.LITERAL, AclOperation.READ),
+          allow(READER, ResourceType.TOPIC, Topic.FORECASTS.under(PREFIX), PatternType.LITERAL, AclOperation.READ),
           allow(READER, ResourceType.GROUP, "lsntp-", PatternType.PREFIXED, AclOperation.READ)))
           .all().get(60, TimeUnit.SECONDS);
     }

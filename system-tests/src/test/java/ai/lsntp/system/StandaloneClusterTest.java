@@ -102,7 +102,7 @@ class StandaloneClusterTest {
             "state.backend.type", "hashmap",
             "execution.checkpointing.dir", checkpoints.toUri().toString(),
             "execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION"));
-        CommittedForecasts out = new CommittedForecasts(kafka.bootstrapServers(), prefix + ".forecasts")) {
+        CommittedForecasts out = new CommittedForecasts(kafka.bootstrapServers(), Topic.FORECASTS.under(prefix))) {
       cluster.startJobManager();
       cluster.startTaskManager();
       ChildJvm victim = cluster.startTaskManager();
@@ -110,7 +110,7 @@ class StandaloneClusterTest {
 
       Properties client = new Properties();
       client.put("bootstrap.servers", kafka.bootstrapServers());
-      try (FramePublisher publisher = new FramePublisher(client, prefix + ".frames", Duration.ofSeconds(60),
+      try (FramePublisher publisher = new FramePublisher(client, Topic.FRAMES.under(prefix), Duration.ofSeconds(60),
           Duration.ofSeconds(30), false)) {
         Replay.asFastAsPossible().run(frames.subList(0, head * grids.size()), 0, publisher, f -> { });
         publisher.flush();
