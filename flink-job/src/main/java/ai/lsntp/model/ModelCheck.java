@@ -1,7 +1,6 @@
 package ai.lsntp.model;
 
 import ai.lsntp.config.ConfigException;
-import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import com.fasterxml.jackson.databind.JsonNode;
