@@ -1,5 +1,6 @@
 package ai.lsntp.config;
 
+import ai.lsntp.alerts.AlertRule;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;

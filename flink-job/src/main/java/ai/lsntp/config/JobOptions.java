@@ -1,5 +1,6 @@
 package ai.lsntp.config;
 
+import ai.lsntp.alerts.AlertRule;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -50,12 +51,12 @@ public class JobOptions {
   public LsntpConfig toConfig(Map<String, String> commandDefaults) {
     return config.load(commandDefaults, l -> {
       put(l, "kafka.group-id", groupId);
-      put(l, "topics.frames", framesTopic);
-      put(l, "topics.forecasts", forecastsTopic);
-      put(l, "topics.alerts", alertsTopic);
-      put(l, "topics.rejects", rejectsTopic);
-      put(l, "topics.model-events", modelEventsTopic);
-      put(l, "topics.verification", verificationTopic);
+      put(l, Topic.FRAMES.key(), framesTopic);
+      put(l, Topic.FORECASTS.key(), forecastsTopic);
+      put(l, Topic.ALERTS.key(), alertsTopic);
+      put(l, Topic.REJECTS.key(), rejectsTopic);
+      put(l, Topic.MODEL_EVENTS.key(), modelEventsTopic);
+      put(l, Topic.VERIFICATION.key(), verificationTopic);
       put(l, "models.directory", models);
       put(l, "models.provider", provider);
       put(l, "stream.allowed-lateness", allowedLateness);

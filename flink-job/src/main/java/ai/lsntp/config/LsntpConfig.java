@@ -1,5 +1,6 @@
 package ai.lsntp.config;
 
+import ai.lsntp.alerts.AlertRule;
 import java.io.Serializable;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -38,6 +39,7 @@ public class LsntpConfig implements Serializable {
     public String connectTimeout = "15s";
   }
 
+  /** The topic names, bound from the topics section; {@link Topic} lists them. */
   public static class Topics implements Serializable {
     private static final long serialVersionUID = 1L;
     public String frames;
@@ -186,10 +188,9 @@ public class LsntpConfig implements Serializable {
     return cuda() ? new ai.lsntp.model.Provider(true, models.cudaTf32) : ai.lsntp.model.Provider.CPU;
   }
 
-  /** The job's topics: frames, forecasts, alerts, rejects, model events, verification. */
+  /** The job's topics, in {@link Topic}'s order. */
   public List<String> topicNames() {
-    return List.of(topics.frames, topics.forecasts, topics.alerts, topics.rejects, topics.modelEvents,
-        topics.verification);
+    return java.util.Arrays.stream(Topic.values()).map(t -> t.in(this)).toList();
   }
 
   /** Kafka client properties common to every client, security settings included. */
@@ -216,12 +217,9 @@ public class LsntpConfig implements Serializable {
       }
     }
     positive("kafka.connect-timeout", connectTimeout());
-    require("topics.frames", topics.frames);
-    require("topics.forecasts", topics.forecasts);
-    require("topics.alerts", topics.alerts);
-    require("topics.rejects", topics.rejects);
-    require("topics.model-events", topics.modelEvents);
-    require("topics.verification", topics.verification);
+    for (Topic t : Topic.values()) {
+      require(t.key(), t.in(this));
+    }
     nonNegative("models.poll-interval", modelPollInterval());
     positive("verification.window", verificationWindow());
     require("models.directory", models.directory);

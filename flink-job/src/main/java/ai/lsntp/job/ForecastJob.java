@@ -1,5 +1,9 @@
 package ai.lsntp.job;
 
+import ai.lsntp.alerts.AlertEvaluator;
+import ai.lsntp.alerts.Alerts;
+import ai.lsntp.alerts.ForecastAlerts;
+import ai.lsntp.alerts.SkillDrop;
 import ai.lsntp.avro.Alert;
 import ai.lsntp.avro.Forecast;
 import ai.lsntp.avro.ModelEvent;
@@ -37,8 +41,8 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 /**
  * The streaming forecaster, given its source and sinks, so tests and production run the same
  * pipeline: frames -> validate (rejects) -> event time -> keyBy grid -> windows (LATE rejects) ->
- * batched ONNX Runtime inference -> forecasts + alerts -> verification against the frames that
- * arrive later; beside it, the model directory watcher's catalogs reach every stage as a
+ * batched ONNX Runtime inference -> forecasts, and the forecast alert rules beside them ->
+ * verification against the frames that arrive later (and the skill alert rule); beside it, the model directory watcher's catalogs reach every stage as a
  * broadcast (models roll out while the job runs; their events go to the model-events topic).
  */
 public final class ForecastJob {
@@ -170,28 +174,33 @@ public final class ForecastJob {
         .process(new FrameWindowFunction(start, cfg.allowedLateness().toMillis(), probe))
         .name("windows").uid("windows");
 
-    SingleOutputStreamOperator<Forecast> forecast = windows
+    SingleOutputStreamOperator<WindowForecast> inferred = windows
         .connect(catalogs.broadcast())
-        .transform("inference", new AvroTypeInfo<>(Forecast.class),
+        .transform("inference", TypeInformation.of(WindowForecast.class),
             new InferenceOperator(start, cfg.provider(), cfg.models.intraOpThreads, cfg.batching.maxWindows,
-                cfg.batchMaxDelay().toMillis(), new AlertEvaluator(cfg.alerts), probe))
+                cfg.batchMaxDelay().toMillis(), probe))
         .uid("inference");
 
+    DataStream<Forecast> forecast = inferred.map(new WindowForecast.TheForecast()).name("forecasts").uid("forecasts");
     forecast.sinkTo(outputs.forecasts()).name("forecasts-sink").uid("forecasts-sink");
-    DataStream<Alert> alerts = forecast.getSideOutput(InferenceOperator.ALERTS);
+    SingleOutputStreamOperator<Alert> forecastAlerts = inferred
+        .process(new ForecastAlerts(new AlertEvaluator(cfg.alerts), probe), Alerts.TYPE)
+        .name("forecast-alerts").uid("forecast-alerts");
+    DataStream<Alert> alerts = forecastAlerts;
     if (cfg.verification.enabled) {
       SingleOutputStreamOperator<Verification> verified = forecast
           .keyBy(Forecast::getGridId)
           .connect(timed.keyBy(new GridKey()))
-          .process(new ForecastVerifier(cfg.allowedLateness().toMillis(), cfg.verificationWindow().toMillis(), cfg.alerts),
-              new AvroTypeInfo<>(Verification.class))
+          .process(new ForecastVerifier(cfg.allowedLateness().toMillis(), cfg.verificationWindow().toMillis(),
+              new SkillDrop(cfg.alerts)), new AvroTypeInfo<>(Verification.class))
           .name("verify").uid("verify");
       verified.sinkTo(outputs.verifications()).name("verification-sink").uid("verification-sink");
-      alerts = alerts.union(verified.getSideOutput(InferenceOperator.ALERTS));
+      alerts = alerts.union(verified.getSideOutput(Alerts.TAG));
     }
     alerts.sinkTo(outputs.alerts()).name("alerts-sink").uid("alerts-sink");
     valid.getSideOutput(Rejects.TAG)
-        .union(windows.getSideOutput(Rejects.TAG), forecast.getSideOutput(Rejects.TAG))
+        .union(windows.getSideOutput(Rejects.TAG), inferred.getSideOutput(Rejects.TAG),
+            forecastAlerts.getSideOutput(Rejects.TAG))
         .sinkTo(outputs.rejects()).name("rejects-sink").uid("rejects-sink");
   }
 

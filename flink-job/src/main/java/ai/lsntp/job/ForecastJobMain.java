@@ -29,7 +29,7 @@ public final class ForecastJobMain {
       throw new IllegalArgumentException("lsntp job: " + e.getMessage() + " (options: the same as ./lsntp job --help)", e);
     }
     LsntpConfig cfg = options.toConfig(Map.of());
-    KafkaPreflight.check(cfg.kafkaProperties(), cfg.topicNames(), cfg.connectTimeout());
+    KafkaPreflight.checkJob(cfg);
     ForecastJob job = ForecastJob.fromKafka(cfg, false);
     LOG.info("lsntp job: models {}", job.models());
     job.execute(StreamExecutionEnvironment.getExecutionEnvironment());

@@ -1,11 +1,11 @@
 package ai.lsntp.job;
 
+import ai.lsntp.alerts.Alerts;
+import ai.lsntp.alerts.SkillDrop;
 import ai.lsntp.avro.Alert;
-import ai.lsntp.avro.AlertKind;
 import ai.lsntp.avro.Forecast;
 import ai.lsntp.avro.Verification;
 import ai.lsntp.codec.PackedFloats;
-import ai.lsntp.config.AlertRule;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -31,9 +31,9 @@ import org.apache.flink.util.Collector;
  * score is one {@link Verification} on the main output.
  *
  * <p>Rolling skill per grid and lead over the last {@code window} of valid times goes to Flink's
- * metrics ({@code grid.<id>.lead.<n>.rollingMae} and {@code rollingSkill}), and the {@code skill}
- * alert rules watch the grid's rolling skill over every lead: below a rule's threshold, one
- * SKILL_DROP alert; recovered, one with {@code cleared} set.
+ * metrics ({@code grid.<id>.lead.<n>.rollingMae} and {@code rollingSkill}), and the grid's
+ * rolling skill over every lead goes to the {@code skill} alert rules ({@link SkillDrop}), whose
+ * alerts leave on the {@link Alerts#TAG} side output.
  *
  * <p>State is bounded by event time: a forecast is held until its last lead's valid time plus the
  * allowed lateness, an observed frame until beta steps plus the allowed lateness after its valid
@@ -45,7 +45,7 @@ public class ForecastVerifier extends KeyedCoProcessFunction<String, Forecast, F
 
   private final long allowedLatenessMillis;
   private final long windowMillis;
-  private final List<AlertRule> skillRules;
+  private final SkillDrop skillDrop;
 
   private transient MapState<Long, Forecast> forecasts;
   private transient MapState<Long, Frame> observed;
@@ -73,15 +73,10 @@ public class ForecastVerifier extends KeyedCoProcessFunction<String, Forecast, F
     }
   }
 
-  public ForecastVerifier(long allowedLatenessMillis, long windowMillis, List<AlertRule> alertRules) {
+  public ForecastVerifier(long allowedLatenessMillis, long windowMillis, SkillDrop skillDrop) {
     this.allowedLatenessMillis = allowedLatenessMillis;
     this.windowMillis = windowMillis;
-    this.skillRules = new ArrayList<>();
-    for (AlertRule r : alertRules) {
-      if (r.kind == AlertRule.Kind.skill) {
-        skillRules.add(r);
-      }
-    }
+    this.skillDrop = skillDrop;
   }
 
   @Override
@@ -91,7 +86,7 @@ public class ForecastVerifier extends KeyedCoProcessFunction<String, Forecast, F
     observed = getRuntimeContext().getMapState(new MapStateDescriptor<>("observed", Types.LONG, TypeInformation.of(Frame.class)));
     scores = getRuntimeContext().getMapState(new MapStateDescriptor<>("scores", Types.LONG,
         org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo.DOUBLE_PRIMITIVE_ARRAY_TYPE_INFO));
-    raised = getRuntimeContext().getMapState(new MapStateDescriptor<>("raised", Types.STRING, Types.BOOLEAN));
+    raised = getRuntimeContext().getMapState(SkillDrop.RAISED);
     cadence = getRuntimeContext().getState(new ValueStateDescriptor<>("cadence", org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo.LONG_PRIMITIVE_ARRAY_TYPE_INFO));
     metrics = getRuntimeContext().getMetricGroup();
     verified = metrics.counter("verifications");
@@ -224,40 +219,10 @@ public class ForecastVerifier extends KeyedCoProcessFunction<String, Forecast, F
       }
     }
     if (pers[0] > 0) {
-      double skill = 1 - abs[0] / pers[0];
-      for (AlertRule r : skillRules) {
-        if (r.appliesTo(grid)) {
-          evaluate(r, grid, skill, f, now, ctx);
-        }
+      for (Alert a : skillDrop.judge(1 - abs[0] / pers[0], f, now, raised)) {
+        ctx.output(Alerts.TAG, a);
       }
     }
-  }
-
-  private void evaluate(AlertRule rule, String grid, double skill, Forecast f, long valid, Context ctx) throws Exception {
-    boolean below = skill < rule.threshold;
-    boolean was = Boolean.TRUE.equals(raised.get(rule.name));
-    if (below == was) {
-      return;
-    }
-    raised.put(rule.name, below);
-    ctx.output(InferenceOperator.ALERTS, Alert.newBuilder()
-        .setGridId(grid)
-        .setRule(rule.name)
-        .setKind(AlertKind.SKILL_DROP)
-        .setRow(-1)
-        .setCol(-1)
-        .setLat(Double.NaN)
-        .setLon(Double.NaN)
-        .setIssueTime(f.getIssueTime())
-        .setValidTime(Instant.ofEpochMilli(valid))
-        .setLead(0)
-        .setValue((float) skill)
-        .setThreshold(rule.threshold)
-        .setModelName(f.getModelName())
-        .setModelVersion(f.getModelVersion())
-        .setProducedAt(Instant.now())
-        .setCleared(!below)
-        .build());
   }
 
   @Override

@@ -101,9 +101,7 @@ public class FrameWindowFunction extends KeyedBroadcastProcessFunction<String, F
       }
       completed = slotIn(frame, ctx);
     } catch (Exception | Error e) {
-      if (e instanceof VirtualMachineError) {
-        throw (VirtualMachineError) e;
-      }
+      Rejects.rethrowIfFatal(e);
       internalErrors.inc();
       ctx.output(Rejects.TAG, Rejects.ofFrame(Reason.INTERNAL_ERROR, Rejects.describe("windowing the frame", e), frame));
       return;

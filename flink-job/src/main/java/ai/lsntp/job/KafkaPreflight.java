@@ -27,6 +27,11 @@ import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 public final class KafkaPreflight {
   private KafkaPreflight() {}
 
+  /** Checks the cluster and every topic the job of {@code cfg} reads or writes. */
+  public static void checkJob(ai.lsntp.config.LsntpConfig cfg) {
+    check(cfg.kafkaProperties(), cfg.topicNames(), cfg.connectTimeout());
+  }
+
   /**
    * Checks the cluster and describes {@code topics}; returns each topic's partition count, or
    * throws {@link KafkaAccessException} when Kafka cannot be used.

@@ -45,11 +45,29 @@ public final class Rejects {
         .build();
   }
 
-  /** A window rejected at inference or alert evaluation: its newest frame's record is at the source offset. */
+  /** A window rejected at inference: its newest frame's record is at the source offset. */
   public static RejectedFrame ofWindow(Reason reason, String message, FrameWindow w) {
     return base(reason, message, w.gridId, w.issueTime, w.topic, w.partition, w.offset)
         .setRaw(ByteBuffer.wrap(new byte[0]))
         .build();
+  }
+
+  /** A forecast whose alert evaluation failed: the record that completed its window is at the source offset. */
+  public static RejectedFrame ofForecast(Reason reason, String message, WindowForecast f) {
+    return base(reason, message, f.forecast.getGridId(), f.forecast.getIssueTime().toEpochMilli(), f.topic,
+        f.partition, f.offset)
+        .setRaw(ByteBuffer.wrap(new byte[0]))
+        .build();
+  }
+
+  /**
+   * Throws {@code t} if the JVM itself failed (out of memory, a stack overflow); anything else one
+   * record or window caused is a reject and the job goes on.
+   */
+  public static void rethrowIfFatal(Throwable t) {
+    if (t instanceof VirtualMachineError) {
+      throw (VirtualMachineError) t;
+    }
   }
 
   /** An exception as a reason text: what was being done, the exception's type and message. */

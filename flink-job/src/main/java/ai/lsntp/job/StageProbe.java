@@ -1,5 +1,6 @@
 package ai.lsntp.job;
 
+import ai.lsntp.avro.Forecast;
 import java.io.Serializable;
 import java.util.List;
 
@@ -15,5 +16,5 @@ public interface StageProbe extends Serializable {
 
   default void forecasting(List<FrameWindow> batch) {}
 
-  default void alerting(FrameWindow window) {}
+  default void alerting(Forecast forecast) {}
 }

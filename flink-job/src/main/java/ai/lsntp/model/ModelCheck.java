@@ -1,7 +1,6 @@
 package ai.lsntp.model;
 
 import ai.lsntp.config.ConfigException;
-import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -14,6 +13,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Everything a model file must pass before it serves: it loads in ONNX Runtime; its metadata has
@@ -48,32 +48,68 @@ public final class ModelCheck {
 
   /** Checks the model file; returns its spec, or throws {@link Refused} with the first check it failed. */
   public static ModelSpec check(Path file) throws Refused {
+    OnnxForecaster checked = open(file, Provider.CPU, 1);
+    try {
+      checked.close();
+    } catch (OrtException e) {
+      throw new Refused("ONNX Runtime could not close its session: " + e.getMessage(), checked.spec(), e);
+    }
+    return checked.spec();
+  }
+
+  /**
+   * Checks the model file in the session that then serves it: returns that session, open, or
+   * throws {@link Refused} with the first check it failed (and the session closed).
+   */
+  public static OnnxForecaster open(Path file, Provider provider, int intraOpThreads) throws Refused {
     if (!Files.isRegularFile(file)) {
       throw new Refused("not a file", null, null);
     }
-    ModelSpec spec;
-    OrtEnvironment env = OrtEnvironment.getEnvironment();
-    try (OrtSession.SessionOptions opts = new OrtSession.SessionOptions();
-        OrtSession session = env.createSession(file.toString(), opts)) {
-      try {
-        spec = ModelSpec.fromMetadata(file.toString(), session.getMetadata().getCustomMetadata());
-      } catch (ConfigException e) {
-        throw new Refused("metadata: " + e.getMessage(), null, e);
-      }
-      try {
-        OnnxForecaster.checkSignature(session, spec);
-      } catch (ConfigException e) {
-        throw new Refused("inputs/outputs: " + e.getMessage(), spec, e);
-      }
-      String fill = session.getMetadata().getCustomMetadata().get(MISSING_FILL_KEY);
-      if (fill != null && !fill.equals(MISSING_FILL)) {
-        throw new Refused("metadata: missing_fill '" + fill + "' is not the job's rule for missing cells ("
-            + MISSING_FILL + ": the mean of the frame's valid cells)", spec, null);
-      }
+    OnnxForecaster f;
+    try {
+      f = OnnxForecaster.open(file.toString(), provider, intraOpThreads, session -> admit(file, session));
     } catch (OrtException e) {
       throw new Refused("ONNX Runtime cannot load it: " + e.getMessage(), null, e);
     }
-    try (OnnxForecaster f = OnnxForecaster.open(spec, false, 1)) {
+    try {
+      forecastsLikeItsExport(file, f);
+      return f;
+    } catch (Refused | RuntimeException | Error e) {
+      try {
+        f.close();
+      } catch (OrtException closing) {
+        e.addSuppressed(closing);
+      }
+      throw e;
+    }
+  }
+
+  /** What the metadata and the graph must say: the spec, the inputs and outputs it implies, the job's missing-cell rule. */
+  private static ModelSpec admit(Path file, OrtSession session) throws Refused, OrtException {
+    Map<String, String> metadata = session.getMetadata().getCustomMetadata();
+    ModelSpec spec;
+    try {
+      spec = ModelSpec.fromMetadata(file.toString(), metadata);
+    } catch (ConfigException e) {
+      throw new Refused("metadata: " + e.getMessage(), null, e);
+    }
+    try {
+      OnnxForecaster.checkSignature(session, spec);
+    } catch (ConfigException e) {
+      throw new Refused("inputs/outputs: " + e.getMessage(), spec, e);
+    }
+    String fill = metadata.get(MISSING_FILL_KEY);
+    if (fill != null && !fill.equals(MISSING_FILL)) {
+      throw new Refused("metadata: missing_fill '" + fill + "' is not the job's rule for missing cells ("
+          + MISSING_FILL + ": the mean of the frame's valid cells)", spec, null);
+    }
+    return spec;
+  }
+
+  /** Its parity files, where they lie beside it, reproduce; one smoke forecast is a temperature field. */
+  private static void forecastsLikeItsExport(Path file, OnnxForecaster f) throws Refused {
+    ModelSpec spec = f.spec();
+    try {
       float[] window = uniformWindow(spec);
       Parity parity = Parity.beside(file, spec);
       if (parity != null) {
@@ -94,7 +130,6 @@ public final class ModelCheck {
     } catch (OrtException | RuntimeException e) {
       throw new Refused("smoke forecast failed: " + e.getMessage(), spec, e);
     }
-    return spec;
   }
 
   private static float[] uniformWindow(ModelSpec spec) {

@@ -45,43 +45,69 @@ public final class OnnxForecaster implements AutoCloseable {
   }
 
   /**
-   * Opens a session for {@code spec}. On CUDA, tries the CUDA provider (TF32 as the provider says)
-   * and falls back to the CPU with one log line.
+   * Opens a session for {@code spec}, a model checked before (by {@link ModelCheck}, perhaps in
+   * another process): the file must still say what the spec says. On CUDA, tries the CUDA provider
+   * (TF32 as the provider says) and falls back to the CPU with one log line.
    */
   public static OnnxForecaster open(ModelSpec spec, Provider provider, int intraOpThreads) throws OrtException {
+    return open(spec.path, provider, intraOpThreads, session -> {
+      checkSame(spec, ModelSpec.fromMetadata(spec.path, session.getMetadata().getCustomMetadata()));
+      checkSignature(session, spec);
+      return spec;
+    });
+  }
+
+  /** What a freshly opened session must pass before it serves: its spec, read from the session and checked, or a throw. */
+  @FunctionalInterface
+  interface Admission<E extends Exception> {
+    ModelSpec admit(OrtSession session) throws E, OrtException;
+  }
+
+  /** Opens one session of the model file at {@code path}; whatever {@code admission} throws closes it again. */
+  static <E extends Exception> OnnxForecaster open(String path, Provider provider, int intraOpThreads,
+      Admission<E> admission) throws OrtException, E {
     OrtEnvironment env = OrtEnvironment.getEnvironment();
     OrtSession.SessionOptions opts = new OrtSession.SessionOptions();
-    boolean onCuda = false;
+    OrtSession session = null;
     try {
       opts.setIntraOpNumThreads(intraOpThreads);
       opts.setInterOpNumThreads(1);
       opts.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
-      if (provider.cuda()) {
-        try (ai.onnxruntime.providers.OrtCUDAProviderOptions cudaOptions =
-            new ai.onnxruntime.providers.OrtCUDAProviderOptions(0)) {
-          // explicit both ways: the provider's own default is TF32 on
-          cudaOptions.add("use_tf32", provider.tf32() ? "1" : "0");
-          opts.addCUDA(cudaOptions);
-          onCuda = true;
-        } catch (OrtException | RuntimeException | UnsatisfiedLinkError e) {
-          if (CUDA_FALLBACK_LOGGED.compareAndSet(false, true)) {
-            LOG.warn("models.provider=cuda: CUDA is not available ({}); running the models on the CPU", e.getMessage());
-          }
+      boolean onCuda = provider.cuda() && addCuda(opts, provider);
+      session = env.createSession(path, opts);
+      return new OnnxForecaster(env, opts, session, admission.admit(session), onCuda);
+    } catch (Throwable t) {
+      closeAfter(t, session, opts);
+      throw t;
+    }
+  }
+
+  /** Adds the CUDA provider (TF32 as {@code provider} says); false, with one log line per JVM, where CUDA cannot be used. */
+  private static boolean addCuda(OrtSession.SessionOptions opts, Provider provider) {
+    try (ai.onnxruntime.providers.OrtCUDAProviderOptions cudaOptions =
+        new ai.onnxruntime.providers.OrtCUDAProviderOptions(0)) {
+      // explicit both ways: the provider's own default is TF32 on
+      cudaOptions.add("use_tf32", provider.tf32() ? "1" : "0");
+      opts.addCUDA(cudaOptions);
+      return true;
+    } catch (OrtException | RuntimeException | UnsatisfiedLinkError e) {
+      if (CUDA_FALLBACK_LOGGED.compareAndSet(false, true)) {
+        LOG.warn("models.provider=cuda: CUDA is not available ({}); running the models on the CPU", e.getMessage());
+      }
+      return false;
+    }
+  }
+
+  /** Closes what an open that failed with {@code failure} had made; a failure to close is added to it. */
+  private static void closeAfter(Throwable failure, AutoCloseable... resources) {
+    for (AutoCloseable r : resources) {
+      if (r != null) {
+        try {
+          r.close();
+        } catch (Exception e) {
+          failure.addSuppressed(e);
         }
       }
-      OrtSession session = env.createSession(spec.path, opts);
-      try {
-        ModelSpec loaded = ModelSpec.fromMetadata(spec.path, session.getMetadata().getCustomMetadata());
-        checkSame(spec, loaded);
-        checkSignature(session, spec);
-      } catch (RuntimeException | OrtException e) {
-        session.close();
-        throw e;
-      }
-      return new OnnxForecaster(env, opts, session, spec, onCuda);
-    } catch (OrtException | RuntimeException e) {
-      opts.close();
-      throw e;
     }
   }
 

@@ -3,6 +3,7 @@ package ai.lsntp.config;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import ai.lsntp.alerts.AlertRule;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -15,7 +16,10 @@ class ConfigLoaderTest {
   void defaultsLoadAndValidate() {
     LsntpConfig c = new ConfigLoader().load();
     assertThat(c.kafka.bootstrapServers).isEqualTo("127.0.0.1:9092");
-    assertThat(c.topics.frames).isEqualTo("lsntp.frames");
+    for (Topic t : Topic.values()) {
+      assertThat(t.in(c)).as(t.key()).isEqualTo(t.defaultName());
+    }
+    assertThat(c.topicNames()).containsExactly(Topic.namesUnder(Topic.DEFAULT_PREFIX));
     assertThat(c.exactlyOnce()).isTrue();
     assertThat(c.allowedLateness()).isEqualTo(Duration.ofHours(1));
     assertThat(c.batching.maxWindows).isEqualTo(16);

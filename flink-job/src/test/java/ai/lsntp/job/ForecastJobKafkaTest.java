@@ -18,6 +18,7 @@ import ai.lsntp.avro.TemperatureFrame;
 import ai.lsntp.schemas.RecordCodec;
 import ai.lsntp.codec.PackedFloats;
 import ai.lsntp.config.LsntpConfig;
+import ai.lsntp.config.Topic;
 import ai.lsntp.model.ModelCatalog;
 import ai.lsntp.model.ModelSpec;
 import ai.lsntp.model.OnnxForecaster;
@@ -75,7 +76,7 @@ class ForecastJobKafkaTest {
   }
 
   static LsntpConfig config(String prefix, String guarantee, String checkpointInterval) throws Exception {
-    kafka.createTopics(1, ai.lsntp.testing.TestJobConfig.topics(prefix));
+    kafka.createTopics(1, Topic.namesUnder(prefix));
     return TestJobConfig.onTopics(kafka.bootstrapServers(), prefix)
         .set("delivery.guarantee", guarantee)
         .set("delivery.checkpoint-interval", checkpointInterval)

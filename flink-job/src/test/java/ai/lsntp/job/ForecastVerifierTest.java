@@ -3,12 +3,14 @@ package ai.lsntp.job;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
+import ai.lsntp.alerts.AlertRule;
+import ai.lsntp.alerts.Alerts;
+import ai.lsntp.alerts.SkillDrop;
 import ai.lsntp.avro.Alert;
 import ai.lsntp.avro.AlertKind;
 import ai.lsntp.avro.Forecast;
 import ai.lsntp.avro.Verification;
 import ai.lsntp.codec.PackedFloats;
-import ai.lsntp.config.AlertRule;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -33,7 +35,7 @@ class ForecastVerifierTest {
   @BeforeEach
   void open() throws Exception {
     verifier = new ForecastVerifier(HOUR, 24 * HOUR,
-        List.of(new AlertRule("drift", AlertRule.Kind.skill, 0.0, "24h", "*")));
+        new SkillDrop(List.of(new AlertRule("drift", AlertRule.Kind.skill, 0.0, "24h", "*"))));
     h = new KeyedTwoInputStreamOperatorTestHarness<>(new KeyedCoProcessOperator<>(verifier), Forecast::getGridId,
         f -> f.gridId, Types.STRING);
     h.open();
@@ -73,7 +75,7 @@ class ForecastVerifierTest {
 
   List<Alert> alerts() {
     List<Alert> out = new ArrayList<>();
-    h.getSideOutput(InferenceOperator.ALERTS).forEach(r -> out.add(r.getValue()));
+    h.getSideOutput(Alerts.TAG).forEach(r -> out.add(r.getValue()));
     return out;
   }
 

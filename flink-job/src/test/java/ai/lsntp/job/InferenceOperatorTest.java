@@ -4,11 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.lsntp.testing.RealFrames;
 import ai.lsntp.testing.TestPaths;
-import ai.lsntp.avro.Alert;
 import ai.lsntp.avro.Forecast;
 import ai.lsntp.avro.TemperatureFrame;
 import ai.lsntp.codec.PackedFloats;
-import ai.lsntp.config.AlertRule;
 import ai.lsntp.model.ModelCatalog;
 import ai.lsntp.model.ModelSpec;
 import ai.lsntp.model.OnnxForecaster;
@@ -41,24 +39,31 @@ class InferenceOperatorTest {
     for (int k = 0; k < uk.alpha; k++) {
       System.arraycopy(PackedFloats.decode(frames.get(end - uk.alpha + 1 + k).getValues()), 0, w, k * cells, cells);
     }
-    return new FrameWindow(grid, frames.get(end).getValidTime().toEpochMilli(), 1L, w);
+    FrameWindow window = new FrameWindow(grid, frames.get(end).getValidTime().toEpochMilli(), 1L, w);
+    window.topic = "frames";
+    window.partition = end % 2;
+    window.offset = 100 + end;
+    return window;
   }
 
-  private static List<Forecast> forecasts(TwoInputStreamOperatorTestHarness<FrameWindow, ModelCatalog, Forecast> h) {
-    List<Forecast> out = new ArrayList<>();
+  private static List<WindowForecast> inferred(TwoInputStreamOperatorTestHarness<FrameWindow, ModelCatalog, WindowForecast> h) {
+    List<WindowForecast> out = new ArrayList<>();
     for (Object o : h.getOutput()) {
       if (o instanceof StreamRecord) {
-        out.add((Forecast) ((StreamRecord<?>) o).getValue());
+        out.add((WindowForecast) ((StreamRecord<?>) o).getValue());
       }
     }
     return out;
   }
 
+  private static List<Forecast> forecasts(TwoInputStreamOperatorTestHarness<FrameWindow, ModelCatalog, WindowForecast> h) {
+    return inferred(h).stream().map(f -> f.forecast).toList();
+  }
+
   @Test
   void batchesUpToNWindowsOrTMillisAcrossGridsAndMatchesSingleWindowInference() throws Exception {
-    InferenceOperator op = new InferenceOperator(twoGrids, ai.lsntp.model.Provider.CPU, 1, 3, 500,
-        new AlertEvaluator(List.of(new AlertRule("cold", AlertRule.Kind.frost, 290.0, null, "uk-copy"))), null);
-    try (TwoInputStreamOperatorTestHarness<FrameWindow, ModelCatalog, Forecast> h = new TwoInputStreamOperatorTestHarness<>(op)) {
+    InferenceOperator op = new InferenceOperator(twoGrids, ai.lsntp.model.Provider.CPU, 1, 3, 500, null);
+    try (TwoInputStreamOperatorTestHarness<FrameWindow, ModelCatalog, WindowForecast> h = new TwoInputStreamOperatorTestHarness<>(op)) {
       h.setProcessingTime(0);
       h.open();
       List<FrameWindow> in = List.of(window(uk.gridId, 5), window("uk-copy", 6), window(uk.gridId, 7),
@@ -89,17 +94,21 @@ class InferenceOperatorTest {
           assertThat(max).as("batched vs single-window inference, K").isLessThanOrEqualTo(1e-5);
         }
       }
-      List<Alert> alerts = new ArrayList<>();
-      h.getSideOutput(InferenceOperator.ALERTS).forEach(r -> alerts.add(r.getValue()));
-      assertThat(alerts).as("rule applies to uk-copy only: beta alerts for each of its two forecasts")
-          .hasSize(2 * uk.beta).allSatisfy(a -> assertThat(a.getGridId()).isEqualTo("uk-copy"));
+      // what the alert stage after inference needs beside each forecast: lead 0 and the window's record
+      for (int i = 0; i < in.size(); i++) {
+        WindowForecast f = inferred(h).get(i);
+        FrameWindow w = in.get(i);
+        assertThat(f.newestFrame).as("the window's newest frame")
+            .containsExactly(java.util.Arrays.copyOfRange(w.values, (uk.alpha - 1) * uk.cells(), uk.alpha * uk.cells()));
+        assertThat(List.of(f.topic, f.partition, f.offset)).containsExactly(w.topic, w.partition, w.offset);
+      }
     }
   }
 
   @Test
   void nothingWaitsAcrossACheckpointBarrier() throws Exception {
-    InferenceOperator op = new InferenceOperator(twoGrids, ai.lsntp.model.Provider.CPU, 1, 16, 60_000, new AlertEvaluator(List.of()), null);
-    try (TwoInputStreamOperatorTestHarness<FrameWindow, ModelCatalog, Forecast> h = new TwoInputStreamOperatorTestHarness<>(op)) {
+    InferenceOperator op = new InferenceOperator(twoGrids, ai.lsntp.model.Provider.CPU, 1, 16, 60_000, null);
+    try (TwoInputStreamOperatorTestHarness<FrameWindow, ModelCatalog, WindowForecast> h = new TwoInputStreamOperatorTestHarness<>(op)) {
       h.open();
       h.processElement1(new StreamRecord<>(window(uk.gridId, 5), 0));
       assertThat(forecasts(h)).isEmpty();
@@ -118,8 +127,8 @@ class InferenceOperatorTest {
         uk.height, uk.width, uk.lat0, uk.lon0, uk.dlat, uk.dlon, uk.units, uk.weightsSha256);
     ModelCatalog first = new ModelCatalog(twoGrids.byGrid(), 1);
     ModelCatalog next = new ModelCatalog(Map.of(uk.gridId, v2), 2);
-    InferenceOperator op = new InferenceOperator(first, ai.lsntp.model.Provider.CPU, 1, 16, 60_000, new AlertEvaluator(List.of()), null);
-    try (TwoInputStreamOperatorTestHarness<FrameWindow, ModelCatalog, Forecast> h = new TwoInputStreamOperatorTestHarness<>(op)) {
+    InferenceOperator op = new InferenceOperator(first, ai.lsntp.model.Provider.CPU, 1, 16, 60_000, null);
+    try (TwoInputStreamOperatorTestHarness<FrameWindow, ModelCatalog, WindowForecast> h = new TwoInputStreamOperatorTestHarness<>(op)) {
       h.open();
       h.processElement1(new StreamRecord<>(window(uk.gridId, 5), 0));
       h.processElement1(new StreamRecord<>(window("uk-copy", 6), 0));

@@ -10,7 +10,7 @@ import ai.lsntp.avro.TemperatureFrame;
 import ai.lsntp.avro.Verification;
 import ai.lsntp.schemas.RecordCodec;
 import ai.lsntp.codec.PackedFloats;
-import ai.lsntp.config.AlertRule;
+import ai.lsntp.alerts.AlertRule;
 import ai.lsntp.config.LsntpConfig;
 import ai.lsntp.model.ModelCatalog;
 import ai.lsntp.model.ModelSpec;

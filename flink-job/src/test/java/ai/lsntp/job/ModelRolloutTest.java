@@ -11,6 +11,7 @@ import ai.lsntp.avro.RejectedFrame;
 import ai.lsntp.avro.TemperatureFrame;
 import ai.lsntp.schemas.RecordCodec;
 import ai.lsntp.config.LsntpConfig;
+import ai.lsntp.config.Topic;
 import ai.lsntp.model.ModelCatalog;
 import ai.lsntp.model.ModelSpec;
 import ai.lsntp.testing.CommittedRecords;
@@ -89,7 +90,7 @@ class ModelRolloutTest {
   @Test
   void modelsRollOutWhileTheJobRuns() throws Exception {
     String prefix = "rollout";
-    kafka.createTopics(1, TestJobConfig.topics(prefix));
+    kafka.createTopics(1, Topic.namesUnder(prefix));
     Path models = tmp.resolve("models");
     ModelFiles.copyFolder(TestPaths.models().resolve("era5-uk"), models.resolve("era5-uk"));
     LsntpConfig cfg = TestJobConfig.onTopics(kafka.bootstrapServers(), prefix)

@@ -10,6 +10,7 @@ import ai.lsntp.avro.RejectedFrame;
 import ai.lsntp.avro.TemperatureFrame;
 import ai.lsntp.schemas.RecordCodec;
 import ai.lsntp.config.LsntpConfig;
+import ai.lsntp.config.Topic;
 import ai.lsntp.model.ModelCatalog;
 import ai.lsntp.model.ModelSpec;
 import ai.lsntp.testing.RealFrames;
@@ -70,9 +71,9 @@ class PoisonRecordsTest {
 
   static LsntpConfig config(String prefix) throws Exception {
     // as some sites do: the frames topic takes records far above the usual 1 MB
-    kafka.createTopics(1, Map.of("max.message.bytes", Integer.toString(HUGE + 1_000_000)), prefix + ".frames");
-    kafka.createTopics(1, prefix + ".forecasts", prefix + ".alerts", prefix + ".rejects", prefix + ".model-events",
-        prefix + ".verification");
+    kafka.createTopics(1, Map.of("max.message.bytes", Integer.toString(HUGE + 1_000_000)), Topic.FRAMES.under(prefix));
+    kafka.createTopics(1, java.util.Arrays.stream(Topic.values()).filter(t -> t != Topic.FRAMES)
+        .map(t -> t.under(prefix)).toArray(String[]::new));
     return TestJobConfig.onTopics(kafka.bootstrapServers(), prefix)
         .set("delivery.guarantee", "exactly-once")
         .set("delivery.checkpoint-interval", "500ms")
@@ -202,9 +203,9 @@ class PoisonRecordsTest {
     }
 
     @Override
-    public void alerting(FrameWindow window) {
-      if (window.issueTime == alertIssue) {
-        throw new IllegalStateException("injected: alerts of " + window.issueTime);
+    public void alerting(Forecast forecast) {
+      if (forecast.getIssueTime().toEpochMilli() == alertIssue) {
+        throw new IllegalStateException("injected: alerts of " + forecast.getIssueTime());
       }
     }
   }

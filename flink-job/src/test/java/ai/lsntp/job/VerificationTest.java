@@ -8,6 +8,7 @@ import ai.lsntp.avro.TemperatureFrame;
 import ai.lsntp.avro.Verification;
 import ai.lsntp.schemas.RecordCodec;
 import ai.lsntp.config.LsntpConfig;
+import ai.lsntp.config.Topic;
 import ai.lsntp.model.ModelCatalog;
 import ai.lsntp.model.ModelSpec;
 import ai.lsntp.model.OnnxForecaster;
@@ -56,7 +57,7 @@ class VerificationTest {
     assertThat(windows).as("evaluate's test windows").isEqualTo(metrics.at("/data/test_windows").asInt());
 
     String prefix = "verify";
-    kafka.createTopics(1, TestJobConfig.topics(prefix));
+    kafka.createTopics(1, Topic.namesUnder(prefix));
     LsntpConfig cfg = TestJobConfig.onTopics(kafka.bootstrapServers(), prefix)
         .set("delivery.guarantee", "at-least-once")
         .set("stream.future-tolerance", "3650d")

@@ -88,8 +88,9 @@ class ModelParityTest {
   @ParameterizedTest
   @MethodSource("shippedModelsWithParity")
   void aShippedModelPassesTheJobsModelCheckAndCarriesItsMetadata(Path model) throws Exception {
-    ModelSpec spec = ModelCheck.check(model); // parity within ModelCheck.PARITY_TOLERANCE_K, smoke forecast
-    try (OnnxForecaster f = OnnxForecaster.open(spec, false, 2)) {
+    // parity within ModelCheck.PARITY_TOLERANCE_K, smoke forecast; the checked session is the one served
+    try (OnnxForecaster f = ModelCheck.open(model, Provider.CPU, 2)) {
+      ModelSpec spec = f.spec();
       Map<String, String> md = f.metadata();
       assertThat(md).containsKeys(ModelSpec.REQUIRED_KEYS);
       new ObjectMapper().readTree(md.get("validation_metrics"));
@@ -117,8 +118,9 @@ class ModelParityTest {
   @ParameterizedTest
   @MethodSource("zooModels")
   void aZooModelPassesTheJobsModelCheckAndMatchesPyTorch(Path model) throws Exception {
-    ModelSpec spec = ModelCheck.check(model); // parity within ModelCheck.PARITY_TOLERANCE_K, smoke forecast
-    try (OnnxForecaster f = OnnxForecaster.open(spec, false, 1)) {
+    // parity within ModelCheck.PARITY_TOLERANCE_K, smoke forecast; the checked session is the one served
+    try (OnnxForecaster f = ModelCheck.open(model, Provider.CPU, 1)) {
+      ModelSpec spec = f.spec();
       assertThat(f.metadata()).containsKeys(ModelSpec.REQUIRED_KEYS);
       double diff = ModelCheck.Parity.beside(model, spec).maxDifference(f);
       System.out.printf("parity %s: max |ORT Java - PyTorch| = %.3g K%n", TestPaths.models().relativize(model), diff);
@@ -130,8 +132,8 @@ class ModelParityTest {
   @ParameterizedTest
   @MethodSource("everyKind")
   void everyKindRunsInOnnxRuntimeJavaAsInPyTorch(Path model) throws Exception {
-    ModelSpec spec = ModelCheck.check(model);
-    try (OnnxForecaster f = OnnxForecaster.open(spec, false, 1)) {
+    try (OnnxForecaster f = ModelCheck.open(model, Provider.CPU, 1)) {
+      ModelSpec spec = f.spec();
       double diff = ModelCheck.Parity.beside(model, spec).maxDifference(f);
       System.out.printf("parity %s: max |ORT Java - PyTorch| = %.3g K%n", model.getParent().getFileName(), diff);
       assertThat(diff).as("max |ORT Java - PyTorch| in K for %s", model).isLessThanOrEqualTo(FIXTURE_TOLERANCE_K);

@@ -1,19 +1,14 @@
 package ai.lsntp.testing;
 
 import ai.lsntp.config.ConfigLoader;
+import ai.lsntp.config.Topic;
 
 /** The job's configuration in tests: one broker, topics under one prefix, the shipped models. */
 public final class TestJobConfig {
   private TestJobConfig() {}
 
-  /** The job's six topics under one prefix, as {@link #onTopics} names them. */
-  public static String[] topics(String prefix) {
-    return new String[] {prefix + ".frames", prefix + ".forecasts", prefix + ".alerts", prefix + ".rejects",
-        prefix + ".model-events", prefix + ".verification"};
-  }
-
   /**
-   * Bootstrap servers, group id and the four topics {@code prefix.frames|forecasts|alerts|rejects},
+   * Bootstrap servers, group id and every topic under {@code prefix} ({@link Topic#settingsUnder}),
    * models from models/, checkpoints in a fresh temporary directory.
    */
   public static ConfigLoader onTopics(String bootstrapServers, String prefix) {
@@ -27,12 +22,17 @@ public final class TestJobConfig {
         .set("checkpoints.directory", checkpoints.toString())
         .set("kafka.bootstrap-servers", bootstrapServers)
         .set("kafka.group-id", prefix)
-        .set("topics.frames", prefix + ".frames")
-        .set("topics.forecasts", prefix + ".forecasts")
-        .set("topics.alerts", prefix + ".alerts")
-        .set("topics.rejects", prefix + ".rejects")
-        .set("topics.model-events", prefix + ".model-events")
-        .set("topics.verification", prefix + ".verification")
+        .overrides(Topic.settingsUnder(prefix))
         .set("models.directory", TestPaths.models().toString());
+  }
+
+  /** The command-line arguments that put every topic under {@code prefix}, for a job started as a process. */
+  public static java.util.List<String> topicArguments(String prefix) {
+    java.util.List<String> args = new java.util.ArrayList<>();
+    Topic.settingsUnder(prefix).forEach((key, name) -> {
+      args.add("--set");
+      args.add(key + "=" + name);
+    });
+    return args;
   }
 }

@@ -1,5 +1,6 @@
 package ai.lsntp.system;
 
+import ai.lsntp.config.Topic;
 import ai.lsntp.testing.KafkaBroker;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -8,11 +9,13 @@ import ai.lsntp.avro.TemperatureFrame;
 import ai.lsntp.model.ModelCatalog;
 import ai.lsntp.model.ModelSpec;
 import ai.lsntp.testing.RealFrames;
+import ai.lsntp.testing.TestJobConfig;
 import ai.lsntp.testing.TestPaths;
 import ai.lsntp.tools.FramePublisher;
 import ai.lsntp.tools.Replay;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -34,25 +37,24 @@ class ApplicationModeTest {
   @Test
   void theJobManagerSurvivesTheEntryPointAndTheJobRuns() throws Exception {
     String prefix = "app";
-    kafka.createTopics(1, ai.lsntp.testing.TestJobConfig.topics(prefix));
+    kafka.createTopics(1, Topic.namesUnder(prefix));
     ModelSpec uk = ModelCatalog.load(TestPaths.models()).forGrid(RealFrames.uk(1).get(0).getGridId());
     List<TemperatureFrame> frames = RealFrames.uk(uk.alpha + 8);
     Properties client = new Properties();
     client.put("bootstrap.servers", kafka.bootstrapServers());
     try (StandaloneFlinkCluster cluster = new StandaloneFlinkCluster(work.resolve("flink"), Map.of(
             "taskmanager.numberOfTaskSlots", "1", "restart-strategy.type", "none"));
-        CommittedForecasts out = new CommittedForecasts(kafka.bootstrapServers(), prefix + ".forecasts");
-        FramePublisher publisher = new FramePublisher(client, prefix + ".frames", Duration.ofSeconds(60),
+        CommittedForecasts out = new CommittedForecasts(kafka.bootstrapServers(), Topic.FORECASTS.under(prefix));
+        FramePublisher publisher = new FramePublisher(client, Topic.FRAMES.under(prefix), Duration.ofSeconds(60),
             Duration.ofSeconds(30), false)) {
       Replay.asFastAsPossible().run(frames.subList(0, uk.alpha + 2), 0, publisher, f -> { });
       publisher.flush();
+      List<String> args = new ArrayList<>(List.of("--bootstrap-servers", kafka.bootstrapServers(), "--models",
+          TestPaths.models().toString(), "--group-id", prefix, "--checkpoint-interval", "1s",
+          "--set", "stream.future-tolerance=3650d"));
+      args.addAll(TestJobConfig.topicArguments(prefix));
       ChildJvm jobManager = cluster.startApplicationJobManager(TestPaths.root().resolve(BuildFacts.read().appJar()),
-          BuildFacts.read().mainClass, List.of("--bootstrap-servers", kafka.bootstrapServers(), "--models",
-              TestPaths.models().toString(), "--group-id", prefix, "--frames-topic", prefix + ".frames",
-              "--forecasts-topic", prefix + ".forecasts", "--alerts-topic", prefix + ".alerts",
-              "--rejects-topic", prefix + ".rejects", "--model-events-topic", prefix + ".model-events",
-            "--verification-topic", prefix + ".verification", "--checkpoint-interval", "1s",
-              "--set", "stream.future-tolerance=3650d"));
+          BuildFacts.read().mainClass, args);
       cluster.startTaskManager();
 
       assertThat(out.await(3, Duration.ofSeconds(180))).as("forecasts of the application cluster\n"

@@ -1,5 +1,6 @@
 package ai.lsntp.system;
 
+import ai.lsntp.config.Topic;
 import ai.lsntp.testing.KafkaBroker;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -8,6 +9,7 @@ import ai.lsntp.avro.TemperatureFrame;
 import ai.lsntp.model.ModelCatalog;
 import ai.lsntp.model.ModelSpec;
 import ai.lsntp.testing.RealFrames;
+import ai.lsntp.testing.TestJobConfig;
 import ai.lsntp.testing.TestPaths;
 import ai.lsntp.tools.FramePublisher;
 import ai.lsntp.tools.Replay;
@@ -37,22 +39,21 @@ class CrashRecoveryTest {
   @Test
   void aKilledJobProcessResumesWithEveryForecastExactlyOnce() throws Exception {
     String prefix = "crash";
-    kafka.createTopics(1, ai.lsntp.testing.TestJobConfig.topics(prefix));
+    kafka.createTopics(1, Topic.namesUnder(prefix));
     ModelSpec spec = ModelCatalog.load(TestPaths.models()).forGrid(RealFrames.uk(1).get(0).getGridId());
     int n = 48;
     List<TemperatureFrame> frames = RealFrames.uk(n);
     Path checkpoints = Files.createDirectories(work.resolve("checkpoints"));
-    List<String> job = List.of("job", "--bootstrap-servers", kafka.bootstrapServers(), "--models", TestPaths.models().toString(),
-        "--group-id", prefix, "--frames-topic", prefix + ".frames", "--forecasts-topic", prefix + ".forecasts",
-        "--alerts-topic", prefix + ".alerts", "--rejects-topic", prefix + ".rejects", "--model-events-topic", prefix + ".model-events",
-            "--verification-topic", prefix + ".verification", "--delivery", "exactly-once",
+    List<String> job = new ArrayList<>(List.of("job", "--bootstrap-servers", kafka.bootstrapServers(), "--models",
+        TestPaths.models().toString(), "--group-id", prefix, "--delivery", "exactly-once",
         "--checkpoint-interval", "1s", "--set", "checkpoints.directory=" + checkpoints,
-        "--set", "stream.future-tolerance=3650d");
+        "--set", "stream.future-tolerance=3650d"));
+    job.addAll(TestJobConfig.topicArguments(prefix));
     Properties client = new Properties();
     client.put("bootstrap.servers", kafka.bootstrapServers());
 
-    try (CommittedForecasts out = new CommittedForecasts(kafka.bootstrapServers(), prefix + ".forecasts");
-        FramePublisher publisher = new FramePublisher(client, prefix + ".frames", Duration.ofSeconds(60),
+    try (CommittedForecasts out = new CommittedForecasts(kafka.bootstrapServers(), Topic.FORECASTS.under(prefix));
+        FramePublisher publisher = new FramePublisher(client, Topic.FRAMES.under(prefix), Duration.ofSeconds(60),
             Duration.ofSeconds(30), false)) {
       // a first stretch of frames, then the job, so it is running before the stream goes on
       int head = spec.alpha + 4;

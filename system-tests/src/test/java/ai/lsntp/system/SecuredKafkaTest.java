@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import ai.lsntp.cli.Lsntp;
 import ai.lsntp.config.ConfigLoader;
 import ai.lsntp.config.LsntpConfig;
+import ai.lsntp.config.Topic;
 import ai.lsntp.job.ForecastJob;
 import ai.lsntp.model.ModelCatalog;
 import ai.lsntp.model.ModelSpec;
@@ -55,8 +56,8 @@ class SecuredKafkaTest {
     broker = ScramKafkaBroker.start(dir.resolve("broker"), Map.of(USER, PASSWORD, READER, READER_PASSWORD));
     try (Admin admin = Admin.create(broker.login(ScramKafkaBroker.ADMIN, ScramKafkaBroker.ADMIN_PASSWORD))) {
       List<NewTopic> topics = new ArrayList<>();
-      for (String t : List.of("frames", "forecasts", "alerts", "rejects", "model-events", "verification")) {
-        topics.add(new NewTopic(PREFIX + "." + t, 1, (short) 1));
+      for (String t : Topic.namesUnder(PREFIX)) {
+        topics.add(new NewTopic(t, 1, (short) 1));
       }
       admin.createTopics(topics).all().get(60, TimeUnit.SECONDS);
       admin.createAcls(List.of(
@@ -64,7 +65,7 @@ class SecuredKafkaTest {
           allow(USER, ResourceType.GROUP, PREFIX, PatternType.PREFIXED, AclOperation.ALL),
           allow(USER, ResourceType.GROUP, "lsntp-", PatternType.PREFIXED, AclOperation.ALL),
           allow(USER, ResourceType.TRANSACTIONAL_ID, "lsntp", PatternType.PREFIXED, AclOperation.ALL),
-          allow(READER, ResourceType.TOPIC, PREFIX + ".forecasts", PatternType.LITERAL, AclOperation.READ),
+          allow(READER, ResourceType.TOPIC, Topic.FORECASTS.under(PREFIX), PatternType.LITERAL, AclOperation.READ),
           allow(READER, ResourceType.GROUP, "lsntp-", PatternType.PREFIXED, AclOperation.READ)))
           .all().get(60, TimeUnit.SECONDS);
     }
@@ -90,8 +91,10 @@ class SecuredKafkaTest {
       y.append("  properties:\n    security.protocol: SASL_PLAINTEXT\n    sasl.mechanism: SCRAM-SHA-512\n");
       y.append("    sasl.jaas.config: '").append(ScramKafkaBroker.jaas(user, password)).append("'\n");
     }
-    y.append("topics: {frames: sec.frames, forecasts: sec.forecasts, alerts: sec.alerts, rejects: sec.rejects, "
-        + "model-events: sec.model-events, verification: sec.verification}\n");
+    y.append("topics:\n");
+    for (Topic t : Topic.values()) {
+      y.append("  ").append(t.sectionKey()).append(": ").append(t.under(PREFIX)).append('\n');
+    }
     y.append("models: {directory: ").append(TestPaths.models()).append("}\n");
     y.append("stream: {future-tolerance: 3650d}\n");
     y.append("checkpoints: {directory: ").append(dir.resolve("checkpoints-" + name)).append("}\n");

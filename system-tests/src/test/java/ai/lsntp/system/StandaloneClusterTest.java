@@ -1,5 +1,6 @@
 package ai.lsntp.system;
 
+import ai.lsntp.config.Topic;
 import ai.lsntp.testing.KafkaBroker;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -8,6 +9,7 @@ import ai.lsntp.avro.TemperatureFrame;
 import ai.lsntp.model.ModelCatalog;
 import ai.lsntp.model.ModelSpec;
 import ai.lsntp.testing.RealFrames;
+import ai.lsntp.testing.TestJobConfig;
 import ai.lsntp.testing.TestPaths;
 import ai.lsntp.tools.FramePublisher;
 import ai.lsntp.tools.Replay;
@@ -75,7 +77,7 @@ class StandaloneClusterTest {
   @Test
   void theJobSurvivesATaskManagerKilledMidStreamWithEveryForecastExactlyOnce() throws Exception {
     String prefix = "cluster";
-    kafka.createTopics(2, ai.lsntp.testing.TestJobConfig.topics(prefix));
+    kafka.createTopics(2, Topic.namesUnder(prefix));
     ModelSpec uk = ModelCatalog.load(TestPaths.models()).forGrid(RealFrames.uk(1).get(0).getGridId());
     List<String> grids = gridsOverBothInstances(uk.gridId);
     Path models = modelsFor(grids, work.resolve("models"));
@@ -100,7 +102,7 @@ class StandaloneClusterTest {
             "state.backend.type", "hashmap",
             "execution.checkpointing.dir", checkpoints.toUri().toString(),
             "execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION"));
-        CommittedForecasts out = new CommittedForecasts(kafka.bootstrapServers(), prefix + ".forecasts")) {
+        CommittedForecasts out = new CommittedForecasts(kafka.bootstrapServers(), Topic.FORECASTS.under(prefix))) {
       cluster.startJobManager();
       cluster.startTaskManager();
       ChildJvm victim = cluster.startTaskManager();
@@ -108,16 +110,15 @@ class StandaloneClusterTest {
 
       Properties client = new Properties();
       client.put("bootstrap.servers", kafka.bootstrapServers());
-      try (FramePublisher publisher = new FramePublisher(client, prefix + ".frames", Duration.ofSeconds(60),
+      try (FramePublisher publisher = new FramePublisher(client, Topic.FRAMES.under(prefix), Duration.ofSeconds(60),
           Duration.ofSeconds(30), false)) {
         Replay.asFastAsPossible().run(frames.subList(0, head * grids.size()), 0, publisher, f -> { });
         publisher.flush();
-        String submitted = cluster.submit(appJar, PARALLELISM, List.of("--bootstrap-servers", kafka.bootstrapServers(),
-            "--models", models.toString(), "--group-id", prefix, "--frames-topic", prefix + ".frames",
-            "--forecasts-topic", prefix + ".forecasts", "--alerts-topic", prefix + ".alerts",
-            "--rejects-topic", prefix + ".rejects", "--model-events-topic", prefix + ".model-events",
-            "--verification-topic", prefix + ".verification", "--delivery", "exactly-once", "--checkpoint-interval", "2s",
+        List<String> args = new ArrayList<>(List.of("--bootstrap-servers", kafka.bootstrapServers(),
+            "--models", models.toString(), "--group-id", prefix, "--delivery", "exactly-once", "--checkpoint-interval", "2s",
             "--set", "stream.future-tolerance=3650d", "--set", "stream.idle-timeout=2s"));
+        args.addAll(TestJobConfig.topicArguments(prefix));
+        String submitted = cluster.submit(appJar, PARALLELISM, args);
         assertThat(submitted).contains("Job has been submitted with JobID");
         String jobId = submitted.replaceAll("(?s).*JobID ([0-9a-f]{32}).*", "$1");
 

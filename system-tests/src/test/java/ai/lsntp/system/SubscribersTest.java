@@ -65,7 +65,7 @@ class SubscribersTest {
 
   @Test
   void producersAndSubscribersOfEveryVersionInTheirOwnProcessesShareOneStream() throws Exception {
-    kafka.createTopics(1, TestJobConfig.topics(PREFIX));
+    kafka.createTopics(1, ai.lsntp.config.Topic.namesUnder(PREFIX));
     kafka.createTopics(1, PREFIX + ".forecasts-next");
     Path root = TestPaths.root();
     ModelCatalog models = ModelCatalog.load(TestPaths.models());

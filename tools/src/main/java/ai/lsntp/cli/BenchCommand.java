@@ -4,6 +4,7 @@ import ai.lsntp.avro.Forecast;
 import ai.lsntp.avro.TemperatureFrame;
 import ai.lsntp.config.JobOptions;
 import ai.lsntp.config.LsntpConfig;
+import ai.lsntp.config.Topic;
 import ai.lsntp.config.UserPaths;
 import ai.lsntp.embedded.EmbeddedKafka;
 import ai.lsntp.job.ForecastJob;
@@ -27,8 +28,6 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.UUID;
 import java.util.concurrent.Callable;
-import java.util.concurrent.TimeUnit;
-import org.apache.flink.core.execution.JobClient;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -83,16 +82,11 @@ public class BenchCommand implements Callable<Integer> {
       List<Forecast> forecasts, double perSecond, double meanBatch) {}
 
   private Drained drain(EmbeddedKafka kafka, List<TemperatureFrame> all, int g, int forecasts, String p) throws Exception {
-    kafka.createTopics(1, topics(p));
+    kafka.createTopics(1, Topic.namesUnder(p));
     Map<String, String> base = new LinkedHashMap<>();
     base.put("kafka.bootstrap-servers", kafka.bootstrapServers());
     base.put("kafka.group-id", p);
-    base.put("topics.frames", p + ".frames");
-    base.put("topics.forecasts", p + ".forecasts");
-    base.put("topics.alerts", p + ".alerts");
-    base.put("topics.rejects", p + ".rejects");
-    base.put("topics.model-events", p + ".model-events");
-    base.put("topics.verification", p + ".verification");
+    base.putAll(Topic.settingsUnder(p));
     base.put("delivery.guarantee", "at-least-once"); // --delivery exactly-once overrides
     base.put("delivery.checkpoint-interval", "10s");
     // a fresh embedded broker each run: its checkpoints are throw-away, never resumed
@@ -202,25 +196,13 @@ public class BenchCommand implements Callable<Integer> {
 
     // ---- (b) latency: one frame per second per grid, at-least-once, an unbounded job
     String lp = p + "-lat";
-    kafka.createTopics(1, topics(lp));
+    kafka.createTopics(1, Topic.namesUnder(lp));
     Map<String, String> lbase = new LinkedHashMap<>(base);
     lbase.put("kafka.group-id", lp);
-    lbase.put("topics.frames", lp + ".frames");
-    lbase.put("topics.forecasts", lp + ".forecasts");
-    lbase.put("topics.alerts", lp + ".alerts");
-    lbase.put("topics.rejects", lp + ".rejects");
-    lbase.put("topics.model-events", lp + ".model-events");
-    lbase.put("topics.verification", lp + ".verification");
+    lbase.putAll(Topic.settingsUnder(lp));
     LsntpConfig lcfg = options.toConfig(lbase);
     ForecastJob ljob = new ForecastJob(lcfg, ModelCatalog.Scan.of(models), KafkaEndpoints.frames(lcfg, false),
         ForecastJob.Outputs.kafka(lcfg), false);
-    JobClient client = ljob.executeAsync(ForecastJob.localEnvironment(lcfg));
-    long deadline = System.currentTimeMillis() + 60_000;
-    while (client.getJobStatus().get() != org.apache.flink.api.common.JobStatus.RUNNING
-        && System.currentTimeMillis() < deadline) {
-      Thread.sleep(100);
-    }
-    Thread.sleep(2000);
     int seconds = Math.min(latencySeconds, all.size());
     List<TemperatureFrame> paced = new ArrayList<>();
     for (int i = 0; i < seconds; i++) {
@@ -228,44 +210,40 @@ public class BenchCommand implements Callable<Integer> {
         paced.add(TemperatureFrame.newBuilder(all.get(i)).setGridId(gridId(uk, k)).build());
       }
     }
-    List<Long> lat = new ArrayList<>();
+    Latencies lat = new Latencies();
     int lexpected = g * (seconds - uk.alpha + 1);
-    try (FramePublisher pub = publisher(lcfg, false)) {
-      // the frames are hourly: one hour of data a second is one frame per grid per second
-      Thread producer = new Thread(() -> {
-        try {
-          Replay.byValidTime(uk.stepMillis / 1000.0).run(paced, 0, pub, f -> { });
-          pub.flush();
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-      });
-      producer.start();
-      try (TopicWatcher w = new TopicWatcher(consumerProps(lcfg), TopicWatcher.Topics.onlyForecasts(lcfg.topics.forecasts), null, true)) {
-        long end = System.currentTimeMillis() + seconds * 1000L + 30_000;
-        TopicWatcher.Handler timing = forecastsOnly(f -> {
-          Long s = pub.sentAt(f.getGridId(), f.getIssueTime().toEpochMilli());
-          if (s != null) {
-            lat.add(System.currentTimeMillis() - s);
+    double heapMb;
+    try (LocalJob running = LocalJob.start(ljob, lcfg, () -> false)) {
+      try (FramePublisher pub = publisher(lcfg, false)) {
+        // the frames are hourly: one hour of data a second is one frame per grid per second
+        Thread producer = new Thread(() -> {
+          try {
+            Replay.byValidTime(uk.stepMillis / 1000.0).run(paced, 0, pub, f -> { });
+            pub.flush();
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
           }
         });
-        while (lat.size() < lexpected && System.currentTimeMillis() < end) {
-          w.poll(Duration.ofMillis(50), timing);
+        producer.start();
+        try (TopicWatcher w = new TopicWatcher(consumerProps(lcfg), TopicWatcher.Topics.onlyForecasts(lcfg.topics.forecasts), null, true)) {
+          long end = System.currentTimeMillis() + seconds * 1000L + 30_000;
+          TopicWatcher.Handler timing = forecastsOnly(f -> lat.record(pub, f));
+          while (lat.count() < lexpected && System.currentTimeMillis() < end) {
+            w.poll(Duration.ofMillis(50), timing);
+          }
         }
+        producer.join();
       }
-      producer.join();
+      // the job still holds every grid's window state (alpha + 1 frames each at most): heap after a GC,
+      // whose growth with the grid count is the TaskManager's heap per grid (broker and MiniCluster
+      // share this JVM, so read the differences between grid counts, not the absolute figure)
+      heapMb = heapAfterGcMb();
     }
-    // the job still holds every grid's window state (alpha + 1 frames each at most): heap after a GC,
-    // whose growth with the grid count is the TaskManager's heap per grid (broker and MiniCluster
-    // share this JVM, so read the differences between grid counts, not the absolute figure)
-    double heapMb = heapAfterGcMb();
-    client.cancel().get(30, TimeUnit.SECONDS);
-    lat.sort(Long::compare);
     System.out.printf(Locale.ROOT, "grids=%d: latency over %d forecasts p50 %s ms p99 %s ms; heap after GC %.1f MB%n",
-        g, lat.size(), DemoCommand.pct(lat, 0.5), DemoCommand.pct(lat, 0.99), heapMb);
+        g, lat.count(), lat.percentile(0.5), lat.percentile(0.99), heapMb);
     return String.format(Locale.ROOT, "| %d | %d | %d | %.1f | %.1f | %.0f%% | %.1f | %s | %s | %.1f | %.1f |", g, n,
-        out.size(), pipelinePerSec, rawPerSec, 100 * pipelinePerSec / rawPerSec, meanBatch, DemoCommand.pct(lat, 0.5),
-        DemoCommand.pct(lat, 0.99), ortBatch1, heapMb);
+        out.size(), pipelinePerSec, rawPerSec, 100 * pipelinePerSec / rawPerSec, meanBatch, lat.percentile(0.5),
+        lat.percentile(0.99), ortBatch1, heapMb);
   }
 
   /** Used heap after asking for full collections until it stops shrinking (at most five), in MiB. */
@@ -298,11 +276,6 @@ public class BenchCommand implements Callable<Integer> {
     long span = all.get(all.size() - 1).getValidTime().toEpochMilli() - all.get(0).getValidTime().toEpochMilli()
         + stepMillis;
     return TemperatureFrame.newBuilder(f).setValidTime(f.getValidTime().plusMillis(lap * span)).build();
-  }
-
-  private static String[] topics(String prefix) {
-    return new String[] {prefix + ".frames", prefix + ".forecasts", prefix + ".alerts", prefix + ".rejects",
-        prefix + ".model-events", prefix + ".verification"};
   }
 
   private static String gridId(ModelSpec uk, int k) {

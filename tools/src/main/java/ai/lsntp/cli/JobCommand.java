@@ -55,7 +55,7 @@ public class JobCommand implements Callable<Integer> {
       Optional<Path> newest = RetainedCheckpoints.newest(cfg);
       restore = newest.map(p -> p.toAbsolutePath().toString()).orElse(null);
     }
-    KafkaPreflight.check(cfg.kafkaProperties(), cfg.topicNames(), cfg.connectTimeout());
+    KafkaPreflight.checkJob(cfg);
     ForecastJob job = ForecastJob.fromKafka(cfg, false);
     System.err.println("lsntp job: models " + job.models());
     System.err.println("lsntp job: " + (restore == null ? "starting fresh" : "resuming from " + restore)

@@ -10,6 +10,7 @@ import ai.lsntp.model.ModelCatalog;
 import ai.lsntp.model.ModelCheck;
 import ai.lsntp.model.ModelSpec;
 import ai.lsntp.model.OnnxForecaster;
+import ai.lsntp.model.Provider;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -122,12 +123,22 @@ public class ScoreCommand extends ToolCommand {
       throw ToolException.input("--batch: must be at least 1, got " + batch);
     }
     Path modelFile = UserPaths.input(model);
-    ModelSpec m;
+    try (OnnxForecaster forecaster = checked(modelFile)) {
+      return scoreAndPrint(forecaster, modelFile, out, err);
+    }
+  }
+
+  /** The model's session, checked as the job checks a model before it serves (and then used to score it). */
+  private OnnxForecaster checked(Path modelFile) {
     try {
-      m = ModelCheck.check(modelFile);
+      return ModelCheck.open(modelFile, Provider.CPU, threads);
     } catch (ModelCheck.Refused e) {
       throw ToolException.input(modelFile + ": refused: " + e.getMessage());
     }
+  }
+
+  private int scoreAndPrint(OnnxForecaster forecaster, Path modelFile, PrintWriter out, PrintWriter err) throws Exception {
+    ModelSpec m = forecaster.spec();
     Instant from = start == null ? null : Times.parse("--start", start);
     Instant to = end == null ? null : Times.parse("--end", end);
     Path tmp = Files.createTempDirectory("lsntp-score-");
@@ -143,7 +154,7 @@ public class ScoreCommand extends ToolCommand {
               tmp, err));
         }
       }
-      Scores s = score(m, FrameFiles.frames(avro, from, to), batch, threads, err);
+      Scores s = score(forecaster, FrameFiles.frames(avro, from, to), batch, err);
       if (s.windows == 0) {
         throw ToolException.failure("no window to score: " + m.gridId + " needs " + m.alpha + " consecutive frames and the "
             + m.beta + " after them (every " + m.stepMillis / 60_000 + " min) within the frames given");
@@ -169,8 +180,9 @@ public class ScoreCommand extends ToolCommand {
    * reject are left out, each reason reported once on {@code err}; a later frame of the same valid
    * time replaces an earlier one, as in the job.
    */
-  public static Scores score(ModelSpec spec, Iterable<TemperatureFrame> frames, int batch, int threads, PrintWriter err)
+  public static Scores score(OnnxForecaster forecaster, Iterable<TemperatureFrame> frames, int batch, PrintWriter err)
       throws Exception {
+    ModelSpec spec = forecaster.spec();
     FrameValidator validator = new FrameValidator(new ModelCatalog(Map.of(spec.gridId, spec)), Long.MAX_VALUE,
         Long.MAX_VALUE / 4, 0, null);
     RecordCodec<TemperatureFrame> avro = RecordCodec.of(TemperatureFrame.class);
@@ -204,51 +216,49 @@ public class ScoreCommand extends ToolCommand {
     Scores s = new Scores(spec);
     int cells = spec.cells();
     long step = spec.stepMillis;
-    try (OnnxForecaster forecaster = OnnxForecaster.open(spec, false, threads)) {
-      List<Long> issues = new ArrayList<>();
-      for (long t : byTime.keySet()) {
-        boolean complete = true;
-        for (int k = -(spec.alpha - 1); k <= spec.beta && complete; k++) {
-          complete = byTime.containsKey(t + k * step);
-        }
-        if (complete) {
-          issues.add(t);
-        }
+    List<Long> issues = new ArrayList<>();
+    for (long t : byTime.keySet()) {
+      boolean complete = true;
+      for (int k = -(spec.alpha - 1); k <= spec.beta && complete; k++) {
+        complete = byTime.containsKey(t + k * step);
       }
-      for (int b = 0; b < issues.size(); b += batch) {
-        List<Long> part = issues.subList(b, Math.min(issues.size(), b + batch));
-        List<float[]> windows = new ArrayList<>();
-        for (long t : part) {
-          float[] w = new float[spec.alpha * cells];
-          for (int k = 0; k < spec.alpha; k++) {
-            System.arraycopy(byTime.get(t - (spec.alpha - 1 - k) * step).values, 0, w, k * cells, cells);
-          }
-          windows.add(w);
+      if (complete) {
+        issues.add(t);
+      }
+    }
+    for (int b = 0; b < issues.size(); b += batch) {
+      List<Long> part = issues.subList(b, Math.min(issues.size(), b + batch));
+      List<float[]> windows = new ArrayList<>();
+      for (long t : part) {
+        float[] w = new float[spec.alpha * cells];
+        for (int k = 0; k < spec.alpha; k++) {
+          System.arraycopy(byTime.get(t - (spec.alpha - 1 - k) * step).values, 0, w, k * cells, cells);
         }
-        float[][] forecasts = forecaster.forecast(windows);
-        for (int i = 0; i < part.size(); i++) {
-          long t = part.get(i);
-          float[] last = byTime.get(t).values;
-          for (int lead = 0; lead < spec.beta; lead++) {
-            Frame obs = byTime.get(t + (lead + 1) * step);
-            for (int c = 0; c < cells; c++) {
-              if (obs.missing != null && obs.missing[c]) {
-                continue; // a filled cell is not an observation
-              }
-              double e = forecasts[i][lead * cells + c] - obs.values[c];
-              s.absError[lead] += Math.abs(e);
-              s.squaredError[lead] += e * e;
-              s.persistenceAbsError[lead] += Math.abs(last[c] - obs.values[c]);
-              s.cells[lead]++;
+        windows.add(w);
+      }
+      float[][] forecasts = forecaster.forecast(windows);
+      for (int i = 0; i < part.size(); i++) {
+        long t = part.get(i);
+        float[] last = byTime.get(t).values;
+        for (int lead = 0; lead < spec.beta; lead++) {
+          Frame obs = byTime.get(t + (lead + 1) * step);
+          for (int c = 0; c < cells; c++) {
+            if (obs.missing != null && obs.missing[c]) {
+              continue; // a filled cell is not an observation
             }
+            double e = forecasts[i][lead * cells + c] - obs.values[c];
+            s.absError[lead] += Math.abs(e);
+            s.squaredError[lead] += e * e;
+            s.persistenceAbsError[lead] += Math.abs(last[c] - obs.values[c]);
+            s.cells[lead]++;
           }
         }
-        s.windows += part.size();
       }
-      if (!issues.isEmpty()) {
-        s.firstIssue = Instant.ofEpochMilli(issues.get(0));
-        s.lastIssue = Instant.ofEpochMilli(issues.get(issues.size() - 1));
-      }
+      s.windows += part.size();
+    }
+    if (!issues.isEmpty()) {
+      s.firstIssue = Instant.ofEpochMilli(issues.get(0));
+      s.lastIssue = Instant.ofEpochMilli(issues.get(issues.size() - 1));
     }
     return s;
   }

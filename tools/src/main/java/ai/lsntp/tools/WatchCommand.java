@@ -4,10 +4,7 @@ import ai.lsntp.config.ConfigOptions;
 import ai.lsntp.job.KafkaAccessException;
 import ai.lsntp.job.KafkaPreflight;
 import ai.lsntp.config.UserPaths;
-import ai.lsntp.avro.Alert;
 import ai.lsntp.avro.Forecast;
-import ai.lsntp.avro.RejectedFrame;
-import ai.lsntp.avro.Verification;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -15,7 +12,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.common.errors.WakeupException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -93,12 +89,8 @@ public class WatchCommand extends ToolCommand {
       description = "Python with xarray + netCDF4 for --netcdf-dir (default ${DEFAULT-VALUE}).")
   String python;
 
-  /** Counts of the last run (tests, summary). */
-  public long forecasts;
-  public long alerts;
-  public long rejects;
-  public long verifications;
-  public long undecodable;
+  /** What the last run printed, with its counts (tests, summary). */
+  public LinePrinter printed;
   public long outputFailures;
   public final List<Path> written = new ArrayList<>();
   private volatile TopicWatcher watcher;
@@ -160,7 +152,10 @@ public class WatchCommand extends ToolCommand {
     Runtime.getRuntime().addShutdownHook(hook);
     ForecastNetcdf nc = netcdfDir == null ? null : new ForecastNetcdf(netcdfDir, python);
     VerificationTable table = verification ? new VerificationTable(connection.config().verificationWindow()) : null;
-    Printing printing = new Printing(out, err, nc, table, every);
+    printed = new LinePrinter("watch", out, err).grids(grids).maxLines(maxRecords).forecastNote(f -> outputs(f, nc, err));
+    if (table != null) {
+      printed.verification(table, every);
+    }
     try (TopicWatcher w = new TopicWatcher(connection.clientProperties(), new TopicWatcher.Topics(noForecasts ? null : ft,
         noAlerts ? null : at, showRejects ? rt : null, verification ? vt : null), groupId, fromBeginning)) {
       watcher = w;
@@ -168,10 +163,10 @@ public class WatchCommand extends ToolCommand {
           + (fromBeginning ? "from the beginning" : "new records only") + ")");
       err.flush();
       long lastRecord = System.nanoTime();
-      while (maxRecords == null || printing.printed < maxRecords) {
+      while (!printed.full()) {
         int n;
         try {
-          n = w.poll(Duration.ofMillis(250), printing);
+          n = w.poll(Duration.ofMillis(250), printed);
         } catch (WakeupException e) {
           break;
         }
@@ -196,93 +191,16 @@ public class WatchCommand extends ToolCommand {
       } catch (IllegalStateException e) {
         // shutting down already
       }
-      err.println("watch summary: " + forecasts + " forecasts, " + alerts + " alerts"
-          + (showRejects ? ", " + rejects + " rejects" : "")
-          + (verification ? ", " + verifications + " verifications" : "")
-          + (undecodable > 0 ? ", " + undecodable + " undecodable records" : "")
+      err.println("watch summary: " + printed.forecasts + " forecasts, " + printed.alerts + " alerts"
+          + (showRejects ? ", " + printed.rejects + " rejects" : "")
+          + (verification ? ", " + printed.verifications + " verifications" : "")
+          + (printed.undecodable > 0 ? ", " + printed.undecodable + " undecodable records" : "")
           + (netcdfDir != null || pngDir != null ? ", " + written.size() + " files written" : "")
           + (outputFailures > 0 ? ", " + outputFailures + " outputs failed" : ""));
       err.flush();
       summarised.countDown(); // after the summary: a Ctrl-C hook waits for it
     }
     return outputFailures > 0 ? 1 : 0;
-  }
-
-  /** Prints each record of the chosen grids (up to --max-records) and writes its outputs. */
-  private final class Printing implements TopicWatcher.Handler {
-    private final PrintWriter out;
-    private final PrintWriter err;
-    private final ForecastNetcdf nc;
-    private final VerificationTable table;
-    private final long tableEvery;
-    private long lastTable = Long.MIN_VALUE;
-    long printed;
-
-    Printing(PrintWriter out, PrintWriter err, ForecastNetcdf nc, VerificationTable table, long tableEvery) {
-      this.out = out;
-      this.err = err;
-      this.nc = nc;
-      this.table = table;
-      this.tableEvery = tableEvery;
-    }
-
-    @Override
-    public void verification(Verification v) {
-      if (!grids.isEmpty() && !grids.contains(v.getGridId())) {
-        return;
-      }
-      verifications++;
-      table.add(v);
-      long t = table.newestValidTime();
-      if (lastTable == Long.MIN_VALUE) {
-        lastTable = t;
-      } else if (t - lastTable >= tableEvery) {
-        lastTable = t;
-        table.render().forEach(out::println);
-        out.flush();
-      }
-    }
-
-    private boolean wanted(String grid) {
-      return (maxRecords == null || printed < maxRecords) && (grids.isEmpty() || (grid != null && grids.contains(grid)));
-    }
-
-    private void print(String line) {
-      out.println(line);
-      out.flush();
-      printed++;
-    }
-
-    @Override
-    public void forecast(Forecast f) {
-      if (wanted(f.getGridId())) {
-        forecasts++;
-        print(Lines.forecast(f) + outputs(f, nc, err));
-      }
-    }
-
-    @Override
-    public void alert(Alert a) {
-      if (wanted(a.getGridId())) {
-        alerts++;
-        print(Lines.alert(a));
-      }
-    }
-
-    @Override
-    public void reject(RejectedFrame r) {
-      if (wanted(r.getGridId())) {
-        rejects++;
-        print(Lines.reject(r));
-      }
-    }
-
-    @Override
-    public void undecodable(ConsumerRecord<byte[], byte[]> r, String expected, Exception why) {
-      undecodable++;
-      err.println("watch: record " + r.topic() + "/" + r.partition() + "@" + r.offset() + " is not a " + expected
-          + " record: " + why.getMessage());
-    }
   }
 
   private String outputs(Forecast f, ForecastNetcdf nc, PrintWriter err) {

@@ -12,6 +12,7 @@ import ai.lsntp.testing.TestPaths;
 import ai.lsntp.avro.TemperatureFrame;
 import ai.lsntp.codec.PackedFloats;
 import ai.lsntp.config.LsntpConfig;
+import ai.lsntp.config.Topic;
 import ai.lsntp.job.ForecastJob;
 import ai.lsntp.model.ModelCatalog;
 import ai.lsntp.model.ModelSpec;
@@ -62,9 +63,8 @@ class EndToEndToolsTest {
 
     // 2. replay: the ingested Avro file, and NetCDF frames of a grid no model serves (they must be rejected)
     String prefix = "e2e";
-    kafka.createTopics(2, TestJobConfig.topics(prefix));
-    String[] topics = {"--set", "topics.frames=" + prefix + ".frames", "--set", "topics.forecasts=" + prefix + ".forecasts",
-        "--set", "topics.alerts=" + prefix + ".alerts", "--set", "topics.rejects=" + prefix + ".rejects"};
+    kafka.createTopics(2, Topic.namesUnder(prefix));
+    String[] topics = TestJobConfig.topicArguments(prefix).toArray(String[]::new);
     List<String> replayArgs = new ArrayList<>(List.of(avro.toString(), "-b", kafka.bootstrapServers(), "--max-speed",
         "--progress", "lines"));
     replayArgs.addAll(List.of(topics));
@@ -99,12 +99,12 @@ class EndToEndToolsTest {
     WatchCommand watch = new WatchCommand();
     Cli w = Cli.run(watch, watchArgs.toArray(String[]::new));
     assertThat(w.exit).as(w.toString()).isZero();
-    assertThat(watch.forecasts).isEqualTo(expected);
-    assertThat(watch.rejects).as("the NCEP frames under a grid id no model serves").isEqualTo(4);
+    assertThat(watch.printed.forecasts).isEqualTo(expected);
+    assertThat(watch.printed.rejects).as("the NCEP frames under a grid id no model serves").isEqualTo(4);
     assertThat(w.out.lines().filter(l -> l.startsWith("REJECT   UNKNOWN_GRID " + UNSERVED_GRID)).count()).isEqualTo(4);
-    assertThat(watch.alerts).as("one alert per lead per forecast (the coldest cell is below 285 K)")
+    assertThat(watch.printed.alerts).as("one alert per lead per forecast (the coldest cell is below 285 K)")
         .isEqualTo((long) expected * spec.beta);
-    assertThat(watch.undecodable).isZero();
+    assertThat(watch.printed.undecodable).isZero();
     List<String> forecastLines = w.out.lines().filter(l -> l.startsWith("FORECAST")).collect(Collectors.toList());
     assertThat(forecastLines).hasSize(expected);
 

@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import ai.lsntp.avro.Forecast;
 import ai.lsntp.schemas.RecordCodec;
 import ai.lsntp.config.LsntpConfig;
+import ai.lsntp.config.Topic;
 import ai.lsntp.job.ForecastJob;
 import ai.lsntp.testing.Cli;
 import ai.lsntp.testing.KafkaIO;
@@ -61,14 +62,14 @@ class IngestAsItComesTest {
   void aFileWithANonCfTimeAxisFillValuesAGapAndAnAllMissingStepIsIngestedReplayedAndForecast() throws Exception {
     Path file = nclLikeFile();
     String prefix = "ncl";
-    kafka.createTopics(1, TestJobConfig.topics(prefix));
+    kafka.createTopics(1, Topic.namesUnder(prefix));
     Cli missingUnits = Cli.run(new ReplayCommand(), file.toString(), "-b", kafka.bootstrapServers(), "--frames-topic",
-        prefix + ".frames", "--grid-id", "era5-uk-0p25");
+        Topic.FRAMES.under(prefix), "--grid-id", "era5-uk-0p25");
     assertThat(missingUnits.exit).isEqualTo(2);
     assertThat(missingUnits.err).contains("has no time axis with CF units").contains("--time-var timestep");
 
     Cli replay = Cli.run(new ReplayCommand(), file.toString(), "-b", kafka.bootstrapServers(), "--frames-topic",
-        prefix + ".frames", "--grid-id", "era5-uk-0p25", "--time-var", "timestep", "--time-units",
+        Topic.FRAMES.under(prefix), "--grid-id", "era5-uk-0p25", "--time-var", "timestep", "--time-units",
         "hours since 1900-01-01 00:00", "--progress", "none");
     assertThat(replay.exit).as(replay.toString()).isZero();
     assertThat(replay.out).contains("58 frames sent to " + prefix + ".frames, 58 acknowledged, 0 failed");

@@ -1,5 +1,6 @@
 package ai.lsntp.tools;
 
+import ai.lsntp.config.Topic;
 import ai.lsntp.testing.KafkaBroker;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import ai.lsntp.testing.Cli;
@@ -81,7 +82,7 @@ class WatchCommandTest {
 
   static Topics topics() throws Exception {
     String p = "w" + UUID.randomUUID().toString().substring(0, 8);
-    Topics t = new Topics(p + ".forecasts", p + ".alerts", p + ".rejects");
+    Topics t = new Topics(Topic.FORECASTS.under(p), Topic.ALERTS.under(p), Topic.REJECTS.under(p));
     kafka.createTopics(1, t.forecasts, t.alerts, t.rejects);
     return t;
   }
@@ -290,20 +291,20 @@ class WatchCommandTest {
   @Test
   void theVerificationTablePoolsTheRollingWindowPerGridAndLead() throws Exception {
     String p = "v" + UUID.randomUUID().toString().substring(0, 8);
-    kafka.createTopics(1, p + ".forecasts", p + ".verification");
+    kafka.createTopics(1, Topic.FORECASTS.under(p), Topic.VERIFICATION.under(p));
     RecordCodec<ai.lsntp.avro.Verification> va = RecordCodec.of(ai.lsntp.avro.Verification.class);
     Instant t0 = Instant.parse("2019-03-20T00:00:00Z");
     List<ProducerRecord<byte[], byte[]>> records = new ArrayList<>();
     for (int i = 0; i < 30; i++) { // hourly, lead 1: MAE 0.5 K against persistence 1 K (the first 5 h: 2 K)
       double mae = i < 5 ? 2.0 : 0.5;
-      records.add(new ProducerRecord<>(p + ".verification", key("g"), va.encode(ai.lsntp.avro.Verification.newBuilder()
+      records.add(new ProducerRecord<>(Topic.VERIFICATION.under(p), key("g"), va.encode(ai.lsntp.avro.Verification.newBuilder()
           .setGridId("g").setModelName("LS-NTP").setModelVersion("1").setIssueTime(t0.plusSeconds(3600L * i))
           .setLead(1).setValidTime(t0.plusSeconds(3600L * (i + 1))).setMae(mae).setRmse(mae).setPersistenceMae(1.0)
           .setCells(100).setProducedAt(Instant.now()).build())));
     }
     committed(records);
-    Cli r = Cli.run(new WatchCommand(), "-b", kafka.bootstrapServers(), "--forecasts-topic", p + ".forecasts",
-        "--set", "topics.verification=" + p + ".verification", "--set", "verification.window=24h", "--no-alerts",
+    Cli r = Cli.run(new WatchCommand(), "-b", kafka.bootstrapServers(), "--forecasts-topic", Topic.FORECASTS.under(p),
+        "--set", Topic.VERIFICATION.key() + "=" + Topic.VERIFICATION.under(p), "--set", "verification.window=24h", "--no-alerts",
         "--verification", "--from-beginning", "--idle-timeout", "5s");
     assertThat(r.exit).as(r.toString()).isZero();
     // the last table covers the last 24 h of valid times: 24 scores, all 0.5 K against 1 K: skill +0.5

@@ -1,11 +1,11 @@
-package ai.lsntp.job;
+package ai.lsntp.alerts;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.lsntp.avro.Alert;
 import ai.lsntp.avro.AlertKind;
-import ai.lsntp.config.AlertRule;
-import ai.lsntp.model.ModelSpec;
+import ai.lsntp.avro.Forecast;
+import ai.lsntp.codec.PackedFloats;
 import java.time.Instant;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -14,8 +14,6 @@ import org.junit.jupiter.api.Test;
 class AlertEvaluatorTest {
   static final long HOUR = 3_600_000L;
   static final long ISSUE = Instant.parse("2024-07-01T12:00:00Z").toEpochMilli();
-  static final ModelSpec SPEC = new ModelSpec("m.onnx", "lsntp-test", "2.1.0", "g", 4, 3, HOUR, 2, 2, 50.0, 0.0,
-      -1.0, 2.0, "K", "sha");
   static final float[] OBSERVED = {290, 291, 292, 293};
   /** lead 1, lead 2, lead 3; each row-major 2 x 2. */
   static final float[] FORECAST = {
@@ -24,8 +22,18 @@ class AlertEvaluatorTest {
     302, 304, 270, 271, // lead 3: cell 1 warmest (304), cell 2 falls 22 K from lead 2
   };
 
+  /** Grid g: 2 x 2 cells from 50N 0E, rows southwards 1 degree, columns eastwards 2 degrees; hourly, 3 leads. */
+  static Forecast forecast(float[] values) {
+    return Forecast.newBuilder().setGridId("g").setIssueTime(Instant.ofEpochMilli(ISSUE)).setModelName("lsntp-test")
+        .setModelVersion("2.1.0").setStepMillis(HOUR).setBeta(3).setHeight(2).setWidth(2).setLat0(50.0).setLon0(0.0)
+        .setDlat(-1.0).setDlon(2.0).setUnits("K").setValues(PackedFloats.encode(values))
+        .setValidTimes(List.of(Instant.ofEpochMilli(ISSUE + HOUR), Instant.ofEpochMilli(ISSUE + 2 * HOUR),
+            Instant.ofEpochMilli(ISSUE + 3 * HOUR)))
+        .setProducedAt(Instant.ofEpochMilli(ISSUE + 5000)).build();
+  }
+
   private static List<Alert> evaluate(AlertRule... rules) {
-    return new AlertEvaluator(List.of(rules)).evaluate(SPEC, "g", ISSUE, OBSERVED, FORECAST, ISSUE + 5000);
+    return new AlertEvaluator(List.of(rules)).evaluate(forecast(FORECAST), OBSERVED);
   }
 
   @Test
@@ -48,6 +56,7 @@ class AlertEvaluatorTest {
       assertThat(a.getValidTime().toEpochMilli()).isEqualTo(ISSUE + a.getLead() * HOUR);
       assertThat(a.getIssueTime().toEpochMilli()).isEqualTo(ISSUE);
       assertThat(a.getModelVersion().toString()).isEqualTo("2.1.0");
+      assertThat(a.getProducedAt().toEpochMilli()).as("the forecast's").isEqualTo(ISSUE + 5000);
     }
   }
 
@@ -84,7 +93,7 @@ class AlertEvaluatorTest {
     float[] steady = {290, 296, 292, 293, 290, 301, 292, 293, 290, 306, 292, 293};
     AlertEvaluator ev = new AlertEvaluator(List.of(new AlertRule("per-hour", AlertRule.Kind.change, 10.0, "1h", "*"),
         new AlertRule("two-hours", AlertRule.Kind.change, 10.0, "2h", "*")));
-    List<Alert> alerts = ev.evaluate(SPEC, "g", ISSUE, OBSERVED, steady, ISSUE);
+    List<Alert> alerts = ev.evaluate(forecast(steady), OBSERVED);
     assertThat(alerts).extracting(a -> a.getRule() + "@" + a.getLead() + "=" + a.getValue() + "@" + a.getCol())
         .containsExactly("two-hours@2=10.0@1", "two-hours@3=10.0@1");
   }

@@ -1,17 +1,36 @@
-package ai.lsntp.config;
+package ai.lsntp.alerts;
 
+import ai.lsntp.avro.AlertKind;
+import ai.lsntp.config.ConfigException;
+import ai.lsntp.config.Durations;
 import java.io.Serializable;
 
-/** One alert rule from the configuration (see lsntp-default.yaml). */
+/**
+ * One alert rule from the configuration (the alerts list of lsntp-default.yaml, or --alert):
+ * bound by the configuration, judged by {@link AlertEvaluator} (heat, frost, change) and
+ * {@link SkillDrop} (skill).
+ */
 public class AlertRule implements Serializable {
   private static final long serialVersionUID = 1L;
 
+  /** The rule kinds, named as the configuration names them, each with the kind of the alerts it raises. */
   public enum Kind {
-    heat,
-    frost,
-    change,
+    heat(AlertKind.HEAT),
+    frost(AlertKind.FROST),
+    change(AlertKind.RAPID_CHANGE),
     /** rolling skill of the verified forecasts below the threshold over `within` (model drift) */
-    skill
+    skill(AlertKind.SKILL_DROP);
+
+    private final AlertKind raises;
+
+    Kind(AlertKind raises) {
+      this.raises = raises;
+    }
+
+    /** The kind of the alerts a rule of this kind raises. */
+    public AlertKind raises() {
+      return raises;
+    }
   }
 
   public String name;

@@ -1,0 +1,72 @@
+package ai.lsntp.job;
+
+import ai.lsntp.avro.Forecast;
+import ai.lsntp.codec.PackedFloats;
+import ai.lsntp.model.ModelSpec;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.apache.flink.api.common.functions.MapFunction;
+
+/**
+ * What inference makes of one window: its {@link Forecast}, and beside it what the forecast record
+ * does not carry but the stages after inference need: the window's newest observed frame (lead 0
+ * of the change alert rule) and where the record that completed the window is (for a reject).
+ */
+public class WindowForecast {
+  public Forecast forecast;
+  /** The window's newest frame, H*W kelvin. */
+  public float[] newestFrame;
+  public String topic;
+  public int partition;
+  public long offset;
+
+  public WindowForecast() {}
+
+  /** The forecast {@code spec} made of window {@code w}: {@code values} (beta*H*W kelvin), made at {@code producedAt}. */
+  static WindowForecast of(ModelSpec spec, FrameWindow w, float[] values, long producedAt) {
+    WindowForecast f = new WindowForecast();
+    f.forecast = forecast(spec, w, values, producedAt);
+    f.newestFrame = Arrays.copyOfRange(w.values, (spec.alpha - 1) * spec.cells(), spec.alpha * spec.cells());
+    f.topic = w.topic;
+    f.partition = w.partition;
+    f.offset = w.offset;
+    return f;
+  }
+
+  private static Forecast forecast(ModelSpec spec, FrameWindow w, float[] values, long producedAt) {
+    List<Instant> validTimes = new ArrayList<>(spec.beta);
+    for (int lead = 1; lead <= spec.beta; lead++) {
+      validTimes.add(Instant.ofEpochMilli(w.issueTime + lead * spec.stepMillis));
+    }
+    return Forecast.newBuilder()
+        .setGridId(w.gridId)
+        .setIssueTime(Instant.ofEpochMilli(w.issueTime))
+        .setModelName(spec.name)
+        .setModelVersion(spec.version)
+        .setStepMillis(spec.stepMillis)
+        .setBeta(spec.beta)
+        .setHeight(spec.height)
+        .setWidth(spec.width)
+        .setLat0(spec.lat0)
+        .setLon0(spec.lon0)
+        .setDlat(spec.dlat)
+        .setDlon(spec.dlon)
+        .setUnits("K")
+        .setValues(PackedFloats.encode(values))
+        .setValidTimes(validTimes)
+        .setProducedAt(Instant.ofEpochMilli(producedAt))
+        .build();
+  }
+
+  /** The forecast alone: what the forecasts topic and verification take. */
+  public static final class TheForecast implements MapFunction<WindowForecast, Forecast> {
+    private static final long serialVersionUID = 1L;
+
+    @Override
+    public Forecast map(WindowForecast f) {
+      return f.forecast;
+    }
+  }
+}
