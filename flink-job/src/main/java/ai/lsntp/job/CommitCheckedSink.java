@@ -155,9 +155,8 @@ public final class CommitCheckedSink<IN> implements Sink<IN>, SupportsWriterStat
     switch (outcome(c.getProducerId(), c.getEpoch(), d)) {
       case COMMITTED:
         return "Checked with Kafka: " + what + ", was committed: " + said + ". Its records are visible to read_committed "
-            + "consumers and nothing was lost; the connector's 'already fenced ... data loss' ERROR is this transaction's "
-            + "second commit on recovery being refused (it was committed before the restart, and Kafka's transaction "
-            + "protocol v2 bumped its epoch). To confirm: " + confirm + " (CompleteCommit), and one forecast per grid and "
+            + "consumers and nothing was lost; the connector's ERROR is this transaction's second commit, on recovery, "
+            + "being refused: it was committed before the restart. To confirm: " + confirm + " (CompleteCommit), and one forecast per grid and "
             + "issue time (deploy/OPERATIONS.md, 'After a restart').";
       case ABORTED:
         return "Checked with Kafka: " + what + ", was ABORTED: " + said + ". Its records are not visible and will not be "
