@@ -8,6 +8,7 @@ import ai.lsntp.avro.Verification;
 import ai.lsntp.config.LsntpConfig;
 import java.util.Properties;
 import org.apache.avro.specific.SpecificRecord;
+import org.apache.flink.api.connector.sink2.Sink;
 import org.apache.flink.connector.base.DeliveryGuarantee;
 import org.apache.flink.connector.kafka.sink.KafkaSink;
 import org.apache.flink.connector.kafka.source.KafkaSource;
@@ -39,28 +40,28 @@ public final class KafkaEndpoints {
     return b.build();
   }
 
-  public static KafkaSink<Forecast> forecasts(LsntpConfig cfg) {
+  public static Sink<Forecast> forecasts(LsntpConfig cfg) {
     return sink(cfg, cfg.topics.forecasts, Forecast.class, f -> f.getGridId(), "forecasts");
   }
 
-  public static KafkaSink<Alert> alerts(LsntpConfig cfg) {
+  public static Sink<Alert> alerts(LsntpConfig cfg) {
     return sink(cfg, cfg.topics.alerts, Alert.class, a -> a.getGridId(), "alerts");
   }
 
-  public static KafkaSink<RejectedFrame> rejects(LsntpConfig cfg) {
+  public static Sink<RejectedFrame> rejects(LsntpConfig cfg) {
     return sink(cfg, cfg.topics.rejects, RejectedFrame.class, r -> r.getGridId(), "rejects");
   }
 
-  public static KafkaSink<ModelEvent> modelEvents(LsntpConfig cfg) {
+  public static Sink<ModelEvent> modelEvents(LsntpConfig cfg) {
     return sink(cfg, cfg.topics.modelEvents, ModelEvent.class, e -> e.getGridId() != null ? e.getGridId() : e.getModelPath(),
         "model-events");
   }
 
-  public static KafkaSink<Verification> verifications(LsntpConfig cfg) {
+  public static Sink<Verification> verifications(LsntpConfig cfg) {
     return sink(cfg, cfg.topics.verification, Verification.class, v -> v.getGridId(), "verification");
   }
 
-  private static <T extends SpecificRecord> KafkaSink<T> sink(LsntpConfig cfg, String topic, Class<T> type,
+  private static <T extends SpecificRecord> Sink<T> sink(LsntpConfig cfg, String topic, Class<T> type,
       AvroRecordSerializer.KeyOf<T> key, String name) {
     Properties p = cfg.kafkaProperties();
     p.setProperty("transaction.timeout.ms", Long.toString(cfg.transactionTimeout().toMillis()));
@@ -68,12 +69,14 @@ public final class KafkaEndpoints {
     if (!cfg.exactlyOnce()) {
       p.setProperty("linger.ms", "0");
     }
-    return KafkaSink.<T>builder()
+    KafkaSink<T> sink = KafkaSink.<T>builder()
         .setBootstrapServers(cfg.kafka.bootstrapServers)
         .setKafkaProducerConfig(p)
         .setRecordSerializer(new AvroRecordSerializer<>(topic, type, key, cfg.records.writePlain()))
         .setDeliveryGuarantee(cfg.exactlyOnce() ? DeliveryGuarantee.EXACTLY_ONCE : DeliveryGuarantee.AT_LEAST_ONCE)
         .setTransactionalIdPrefix(cfg.delivery.transactionalIdPrefix + "-" + name)
         .build();
+    // exactly-once: a commit the connector gives up is checked with Kafka and the verdict logged (CommitCheckedSink)
+    return cfg.exactlyOnce() ? new CommitCheckedSink<>(sink, cfg.kafkaProperties(), name) : sink;
   }
 }

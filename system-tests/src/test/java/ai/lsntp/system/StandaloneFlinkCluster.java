@@ -123,7 +123,14 @@ final class StandaloneFlinkCluster implements AutoCloseable {
 
   /** `flink run -d -p P JAR ARGS` through Flink's CLI in its own JVM; returns the CLI's output. */
   String submit(Path jar, int parallelism, List<String> args) throws Exception {
-    List<String> cli = new ArrayList<>(List.of("run", "-d", "-p", Integer.toString(parallelism), jar.toString()));
+    return submit(List.of(), jar, parallelism, args);
+  }
+
+  /** `flink run -d -p P RUN_OPTIONS JAR ARGS` (e.g. -C URL -c CLASS: another main class on the job's classpath). */
+  String submit(List<String> runOptions, Path jar, int parallelism, List<String> args) throws Exception {
+    List<String> cli = new ArrayList<>(List.of("run", "-d", "-p", Integer.toString(parallelism)));
+    cli.addAll(runOptions);
+    cli.add(jar.toString());
     cli.addAll(args);
     ChildJvm c = ChildJvm.start("flink-cli", dir, ChildJvm.flinkDistribution(), "512m",
         Map.of("FLINK_CONF_DIR", conf.toString()), jvmArgs(), "org.apache.flink.client.cli.CliFrontend", cli);
