@@ -43,6 +43,10 @@ public class JobOptions {
       description = "Parallelism of a local run (on a cluster the deployment's parallelism decides).")
   Integer parallelism;
 
+  @Option(names = "--prometheus-port", paramLabel = "PORT",
+      description = "Expose the metrics on http://HOST:PORT/metrics (Flink's Prometheus reporter) in a local run; 0 = off.")
+  Integer prometheusPort;
+
   @Option(names = "--alert", paramLabel = "SPEC",
       description = "Alert rule, replacing the configured list: name=N,kind=heat|frost|change,threshold=K[,within=6h][,grid=ID|*]; repeatable.")
   List<String> alerts = new ArrayList<>();
@@ -66,6 +70,7 @@ public class JobOptions {
       put(l, "delivery.checkpoint-interval", checkpointInterval);
       put(l, "delivery.guarantee", delivery);
       put(l, "job.parallelism", parallelism == null ? null : parallelism.toString());
+      put(l, "metrics.prometheus-port", prometheusPort == null ? null : prometheusPort.toString());
       if (!alerts.isEmpty()) {
         List<AlertRule> rules = new ArrayList<>();
         for (String a : alerts) {

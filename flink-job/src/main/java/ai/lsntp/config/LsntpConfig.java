@@ -25,6 +25,7 @@ public class LsntpConfig implements Serializable {
   public Delivery delivery = new Delivery();
   public Rejects rejects = new Rejects();
   public Records records = new Records();
+  public Metrics metrics = new Metrics();
   public Verification verification = new Verification();
   public Checkpoints checkpoints = new Checkpoints();
   public Job job = new Job();
@@ -107,6 +108,13 @@ public class LsntpConfig implements Serializable {
     public boolean writePlain() {
       return PLAIN.equals(write);
     }
+  }
+
+  /** Where a local run exposes its metrics (on a cluster the cluster's metrics.reporter.* decide). */
+  public static class Metrics implements Serializable {
+    private static final long serialVersionUID = 1L;
+    /** Port of Flink's Prometheus reporter (an HTTP /metrics page); 0 leaves it off. */
+    public int prometheusPort = 0;
   }
 
   public static class Checkpoints implements Serializable {
@@ -242,6 +250,9 @@ public class LsntpConfig implements Serializable {
     }
     if (!List.of(Records.SINGLE_OBJECT, Records.PLAIN).contains(records.write)) {
       throw new ConfigException("records.write: must be single-object or plain, got '" + records.write + "'");
+    }
+    if (metrics.prometheusPort < 0 || metrics.prometheusPort > 65535) {
+      throw new ConfigException("metrics.prometheus-port: must be 0 (off) or a TCP port, got " + metrics.prometheusPort);
     }
     require("checkpoints.directory", checkpoints.directory);
     if (checkpoints.retained < 1) {

@@ -46,6 +46,8 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
  * broadcast (models roll out while the job runs; their events go to the model-events topic).
  */
 public final class ForecastJob {
+  /** Flink's own Prometheus reporter (org.apache.flink:flink-metrics-prometheus). */
+  public static final String PROMETHEUS_REPORTER = "org.apache.flink.metrics.prometheus.PrometheusReporterFactory";
   private final LsntpConfig cfg;
   private final ModelCatalog.Scan models;
   private final Source<RawFrame, ?, ?> frames;
@@ -123,6 +125,13 @@ public final class ForecastJob {
     conf.set(CheckpointingOptions.MAX_RETAINED_CHECKPOINTS, cfg.checkpoints.retained);
     if (restoreFrom != null) {
       conf.set(StateRecoveryOptions.SAVEPOINT_PATH, restoreFrom);
+    }
+    if (cfg.metrics.prometheusPort > 0) {
+      // the reporter Flink ships (flink-metrics-prometheus, a runtime dependency of the tools)
+      conf.setString("metrics.reporter.prom.factory.class", PROMETHEUS_REPORTER);
+      conf.setString("metrics.reporter.prom.port", Integer.toString(cfg.metrics.prometheusPort));
+      // grid ids and the job name keep their dashes as label values (Prometheus allows any UTF-8)
+      conf.setString("metrics.reporter.prom.filterLabelValueCharacters", "false");
     }
     return conf;
   }

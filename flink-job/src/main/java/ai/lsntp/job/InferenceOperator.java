@@ -57,6 +57,7 @@ public class InferenceOperator extends AbstractStreamOperator<WindowForecast>
   /** A watermark that arrived while windows waited: it goes on after them, so no forecast is behind its watermark. */
   private transient Watermark heldWatermark;
   private transient Counter forecastsOut;
+  private transient GridMetrics gridMetrics;
   private transient Counter batches;
   private transient Histogram inferenceMillis;
   private transient Histogram batchSize;
@@ -90,6 +91,7 @@ public class InferenceOperator extends AbstractStreamOperator<WindowForecast>
     sessions = ModelSessions.open(models, provider, intraOpThreads);
     pending = new ArrayList<>(maxWindows);
     forecastsOut = getMetricGroup().counter("forecastsOut");
+    gridMetrics = new GridMetrics(getMetricGroup(), grid -> sessions.serving(grid));
     batches = getMetricGroup().counter("inferenceCalls");
     inferenceMillis = getMetricGroup().histogram("inferenceLatencyMs", new DescriptiveStatisticsHistogram(1000));
     batchSize = getMetricGroup().histogram("batchSize", new DescriptiveStatisticsHistogram(1000));
@@ -228,6 +230,7 @@ public class InferenceOperator extends AbstractStreamOperator<WindowForecast>
       FrameWindow w = ws.get(i);
       output.collect(new StreamRecord<>(WindowForecast.of(spec, w, outs[i], producedAt), w.issueTime));
       forecastsOut.inc();
+      gridMetrics.forecast(spec, w.issueTime, producedAt);
       endToEndMillis.update(producedAt - w.arrivalTime);
     }
   }

@@ -99,7 +99,7 @@ class CommitterFencingTest {
         System.out.println("broker process: transaction.version " + tv);
         assertThat(tv).as("the broker runs transaction protocol v2 (KIP-890), the case the ERROR comes from").isGreaterThanOrEqualTo((short) 2);
         List<NewTopic> topics = new ArrayList<>();
-        for (String t : TestJobConfig.topics(prefix)) {
+        for (String t : ai.lsntp.config.Topic.namesUnder(prefix)) {
           topics.add(new NewTopic(t, 1, (short) 1));
         }
         admin.createTopics(topics).all().get();

@@ -118,6 +118,33 @@ class ComposeFileTest {
     }
   }
 
+  /** Prometheus scrapes both Flink processes on the reporter's port, loads the rules; Grafana gets the dashboard. */
+  @Test
+  @SuppressWarnings("unchecked")
+  void prometheusScrapesTheFlinkReportersAndGrafanaShowsTheDashboard() throws Exception {
+    assertThat(services).containsKeys("prometheus", "grafana");
+    Map<String, Object> env = (Map<String, Object>) services.get("taskmanager").get("environment");
+    String props = String.valueOf(env.get("FLINK_PROPERTIES"));
+    assertThat(props).contains("metrics.reporter.prom.factory.class: org.apache.flink.metrics.prometheus.PrometheusReporterFactory");
+    Matcher port = Pattern.compile("metrics.reporter.prom.port: (\\d+)").matcher(props);
+    assertThat(port.find()).isTrue();
+    Path root = file.getParent();
+    Map<String, Object> prom = new Yaml().load(Files.readString(root.resolve("deploy/prometheus/prometheus.yml")));
+    Map<String, Object> scrape = ((List<Map<String, Object>>) prom.get("scrape_configs")).get(0);
+    Map<String, Object> sd = ((List<Map<String, Object>>) scrape.get("dns_sd_configs")).get(0);
+    assertThat((List<String>) sd.get("names")).containsExactlyInAnyOrder("jobmanager", "taskmanager");
+    assertThat(String.valueOf(sd.get("port"))).isEqualTo(port.group(1));
+    // the rules and the dashboard are the committed files, mounted where the configs look for them
+    assertThat(strings(services.get("prometheus").get("volumes"))).contains("./deploy/prometheus:/etc/prometheus:ro");
+    assertThat((List<String>) prom.get("rule_files")).containsExactly("/etc/prometheus/lsntp-rules.yml");
+    assertThat(strings(services.get("grafana").get("volumes")))
+        .contains("./deploy/grafana/lsntp-dashboard.json:/var/lib/grafana/dashboards/lsntp-dashboard.json:ro");
+    Map<String, Object> provider = new Yaml().load(Files.readString(root.resolve(
+        "deploy/grafana/provisioning/dashboards/lsntp.yml")));
+    assertThat(String.valueOf(((List<Map<String, Object>>) provider.get("providers")).get(0).get("options")))
+        .contains("/var/lib/grafana/dashboards");
+  }
+
   @Test
   void flinkRunsTheBuildsApplicationJarWithTheShippedModels() throws Exception {
     String image = "flink:" + build.flinkVersion + "-java17";

@@ -3,6 +3,7 @@ package ai.lsntp.system;
 import java.lang.reflect.Field;
 import java.lang.reflect.Modifier;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Set;
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.FallbackKey;
@@ -53,6 +54,14 @@ final class FlinkOptionKeys {
   static String problem(String key) {
     if (key.startsWith("kubernetes.") || key.startsWith("s3.") || key.startsWith("fs.")) {
       return null;
+    }
+    java.util.regex.Matcher reporter = java.util.regex.Pattern.compile("metrics\\.reporter\\.[^.]+\\.(.+)").matcher(key);
+    if (reporter.matches()) {
+      // a named reporter's settings: Flink's own per-reporter keys, or the reporter's (e.g. port)
+      String own = reporter.group(1);
+      return List.of("factory.class", "interval", "scope.delimiter", "scope.variables.excludes",
+          "scope.variables.additional", "filter.includes", "filter.excludes", "port", "filterLabelValueCharacters")
+          .contains(own) ? null : key + ": '" + own + "' is no setting of a Flink metric reporter here";
     }
     if (KNOWN.contains(key)) {
       return null;

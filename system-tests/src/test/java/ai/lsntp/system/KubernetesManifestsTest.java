@@ -237,6 +237,33 @@ class KubernetesManifestsTest {
     assertThat(FlinkOptionKeys.problem("restart-strategy.typo")).contains("not a Flink 2.3 configuration key");
   }
 
+  /**
+   * Prometheus finds the metrics: the PodMonitor selects the pods the Flink operator labels with
+   * the deployment's name, and scrapes the container port named as the reporter's port.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"cpu", "gpu"})
+  @SuppressWarnings("unchecked")
+  void thePodMonitorScrapesTheReportersPortOnTheForecastersPods(String variant) throws Exception {
+    List<Map<String, Object>> docs = render(root.resolve("deploy/overlays/" + variant));
+    Map<String, Object> fd = ofKind(docs, "FlinkDeployment").get(0);
+    Map<String, Object> conf = at(fd, "spec", "flinkConfiguration");
+    assertThat(conf.get("metrics.reporter.prom.factory.class"))
+        .isEqualTo("org.apache.flink.metrics.prometheus.PrometheusReporterFactory");
+    int port = Integer.parseInt(String.valueOf(conf.get("metrics.reporter.prom.port")));
+    List<Map<String, Object>> ports = at(container(at(fd, "spec", "podTemplate")), "ports");
+    Map<String, Object> metrics = ports.stream().filter(p -> "metrics".equals(p.get("name"))).findFirst()
+        .orElseThrow(() -> new AssertionError("no container port named metrics"));
+    assertThat(metrics.get("containerPort")).isEqualTo(port);
+    List<Map<String, Object>> monitors = ofKind(docs, "PodMonitor");
+    assertThat(monitors).hasSize(1);
+    Map<String, Object> monitor = monitors.get(0);
+    assertThat(at(monitor, "metadata", "namespace").toString()).isEqualTo(at(fd, "metadata", "namespace").toString());
+    Map<String, Object> labels = at(monitor, "spec", "selector", "matchLabels");
+    assertThat(labels).containsExactly(Map.entry("app", at(fd, "metadata", "name")));
+    assertThat(at(monitor, "spec", "podMetricsEndpoints", "0", "port").toString()).isEqualTo("metrics");
+  }
+
   @Test
   void readmeExplainsScalingUpgradeAndSizing() throws Exception {
     String readme = Files.readString(root.resolve("deploy/README.md"));
