@@ -40,8 +40,13 @@ import org.junit.jupiter.api.io.TempDir;
  * ACLs each end in one line naming authentication or authorization, within seconds.
  */
 class SecuredKafkaTest {
-  static final String USER = "lsntp";
+  /** The job's principal; replay and watch log in as their own, each with the documented ACLs only. */
+  static final String USER = "job";
   static final String PASSWORD = "lsntp-pw-7c1e";
+  static final String REPLAY = "replay";
+  static final String REPLAY_PASSWORD = "replay-pw-51d";
+  static final String WATCH = "watch";
+  static final String WATCH_PASSWORD = "watch-pw-0a4";
   static final String READER = "reader";
   static final String READER_PASSWORD = "reader-pw-93b";
   static final String PREFIX = "sec";
@@ -53,20 +58,18 @@ class SecuredKafkaTest {
   @BeforeAll
   static void start() throws Exception {
     dir = tmp;
-    broker = ScramKafkaBroker.start(dir.resolve("broker"), Map.of(USER, PASSWORD, READER, READER_PASSWORD));
+    broker = ScramKafkaBroker.start(dir.resolve("broker"), Map.of(USER, PASSWORD, REPLAY, REPLAY_PASSWORD, WATCH,
+        WATCH_PASSWORD, READER, READER_PASSWORD));
     try (Admin admin = Admin.create(broker.login(ScramKafkaBroker.ADMIN, ScramKafkaBroker.ADMIN_PASSWORD))) {
       List<NewTopic> topics = new ArrayList<>();
       for (String t : Topic.namesUnder(PREFIX)) {
         topics.add(new NewTopic(t, 1, (short) 1));
       }
       admin.createTopics(topics).all().get(60, TimeUnit.SECONDS);
-      admin.createAcls(List.of(
-          allow(USER, ResourceType.TOPIC, PREFIX + ".", PatternType.PREFIXED, AclOperation.ALL),
-          allow(USER, ResourceType.GROUP, PREFIX, PatternType.PREFIXED, AclOperation.ALL),
-          allow(USER, ResourceType.GROUP, "lsntp-", PatternType.PREFIXED, AclOperation.ALL),
-          allow(USER, ResourceType.TRANSACTIONAL_ID, "lsntp", PatternType.PREFIXED, AclOperation.ALL),
-          allow(READER, ResourceType.TOPIC, Topic.FORECASTS.under(PREFIX), PatternType.LITERAL, AclOperation.READ),
-          allow(READER, ResourceType.GROUP, "lsntp-", PatternType.PREFIXED, AclOperation.READ)))
+      List<AclBinding> acls = new ArrayList<>(documentedAcls());
+      acls.add(allow(READER, ResourceType.TOPIC, Topic.FORECASTS.under(PREFIX), PatternType.LITERAL, AclOperation.READ));
+      acls.add(allow(READER, ResourceType.GROUP, "lsntp-", PatternType.PREFIXED, AclOperation.READ));
+      admin.createAcls(acls)
           .all().get(60, TimeUnit.SECONDS);
     }
   }
@@ -74,6 +77,43 @@ class SecuredKafkaTest {
   @AfterAll
   static void stop() throws Exception {
     broker.close();
+  }
+
+  /**
+   * The ACL table of deploy/OPERATIONS.md ("Secured Kafka"), row by row, for the names this test's
+   * configuration gives the keys: the documentation is what the job is run under.
+   */
+  static List<AclBinding> documentedAcls() throws Exception {
+    String doc = Files.readString(TestPaths.root().resolve("deploy/OPERATIONS.md"));
+    int from = doc.indexOf("<!-- acls: read by SecuredKafkaTest -->");
+    int to = doc.indexOf("<!-- end of acls -->");
+    assertThat(from).as("the ACL table in deploy/OPERATIONS.md").isPositive();
+    LsntpConfig cfg = new ConfigLoader().overrides(Topic.settingsUnder(PREFIX)).set("kafka.bootstrap-servers", "x:1")
+        .set("kafka.group-id", PREFIX).load();
+    Map<String, String> principals = Map.of("job", USER, "replay", REPLAY, "watch", WATCH);
+    List<AclBinding> out = new ArrayList<>();
+    for (String line : doc.substring(from, to).split("\n")) {
+      String[] c = line.split("\\|");
+      if (c.length < 6 || !principals.containsKey(c[1].trim())) {
+        continue;
+      }
+      String name = c[3].trim();
+      if (name.startsWith("`")) {
+        String key = name.replace("`", "");
+        name = key.equals("kafka.group-id") ? cfg.kafka.groupId
+            : key.equals("delivery.transactional-id-prefix") ? cfg.delivery.transactionalIdPrefix
+            : java.util.Arrays.stream(Topic.values()).filter(t -> t.key().equals(key)).findFirst()
+                .orElseThrow(() -> new AssertionError("no topic key " + key)).in(cfg);
+      }
+      ResourceType type = ResourceType.fromString(c[2].trim().replace("-", "_").toUpperCase());
+      PatternType pattern = PatternType.fromString(c[4].trim().toUpperCase());
+      for (String op : c[5].split(",")) {
+        out.add(allow(principals.get(c[1].trim()), type, name, pattern, AclOperation.fromString(op.trim().toUpperCase())));
+      }
+    }
+    assertThat(out).as("rows of the ACL table").hasSizeGreaterThan(10);
+    assertThat(out).allSatisfy(b -> assertThat(b.pattern().resourceType()).isNotEqualTo(ResourceType.UNKNOWN));
+    return out;
   }
 
   static AclBinding allow(String user, ResourceType type, String name, PatternType pattern, AclOperation op) {
@@ -115,23 +155,27 @@ class SecuredKafkaTest {
   @Test
   void theJobReplayAndWatchWorkWithTheRightCredentialsAndPrintNoPassword() throws Exception {
     Path cfgFile = config("right", USER, PASSWORD, "rw-------");
+    Path replayFile = config("replay", REPLAY, REPLAY_PASSWORD, "rw-------");
+    Path watchFile = config("watch", WATCH, WATCH_PASSWORD, "rw-------");
     ModelSpec uk = ModelCatalog.load(TestPaths.models()).forGrid(RealFrames.uk(1).get(0).getGridId());
     int n = uk.alpha + 3;
-    Cli replay = lsntp("replay", frames(), "--config", cfgFile.toString(), "--limit", Integer.toString(n), "--progress", "none");
+    Cli replay = lsntp("replay", frames(), "--config", replayFile.toString(), "--limit", Integer.toString(n), "--progress", "none");
     assertThat(replay.exit).as(replay.toString()).isZero();
     assertThat(replay.out).contains(n + " frames sent to sec.frames, " + n + " acknowledged, 0 failed");
+    assertThat(new ConfigLoader().file(cfgFile).load().delivery.guarantee).as("the job runs transactions")
+        .isEqualTo("exactly-once");
 
     LsntpConfig cfg = new ConfigLoader().file(cfgFile).set("delivery.checkpoint-interval", "1s").load();
     ForecastJob.fromKafka(cfg, true).execute(ForecastJob.localEnvironment(cfg));
 
     int expected = n - uk.alpha + 1;
-    Cli watch = lsntp("watch", "--config", cfgFile.toString(), "--from-beginning", "--max-records",
+    Cli watch = lsntp("watch", "--config", watchFile.toString(), "--from-beginning", "--max-records",
         Integer.toString(expected), "--no-alerts", "--idle-timeout", "30s");
     assertThat(watch.exit).as(watch.toString()).isZero();
     assertThat(watch.out.lines().filter(l -> l.startsWith("FORECAST sec") || l.startsWith("FORECAST " + uk.gridId)))
         .hasSize(expected);
     for (Cli c : List.of(replay, watch)) {
-      assertThat(c.out + c.err).doesNotContain(PASSWORD);
+      assertThat(c.out + c.err).doesNotContain(PASSWORD).doesNotContain(REPLAY_PASSWORD).doesNotContain(WATCH_PASSWORD);
     }
   }
 
