@@ -108,8 +108,10 @@ public class LsntpConfig implements Serializable {
     public String write = SINGLE_OBJECT;
     /** Frames in plain Avro of today's schema are accepted (counted, warned about) rather than rejected. */
     public boolean acceptPlain = true;
+    /** Kafka's own default record limit (producer max.request.size, broker max.message.bytes about the same). */
+    public static final int DEFAULT_MAX_RECORD_BYTES = 1_048_576;
     /** No record the job writes is larger than this (key, value and Kafka's record overhead): larger forecasts go out as tiles. */
-    public int maxRecordBytes = 1_048_576;
+    public int maxRecordBytes = DEFAULT_MAX_RECORD_BYTES;
 
     public boolean writePlain() {
       return PLAIN.equals(write);

@@ -4,6 +4,7 @@ import ai.lsntp.avro.Alert;
 import ai.lsntp.avro.Forecast;
 import ai.lsntp.avro.RejectedFrame;
 import ai.lsntp.avro.Verification;
+import ai.lsntp.schemas.ForecastTiles;
 import ai.lsntp.schemas.RecordCodec;
 import java.io.IOException;
 import java.time.Duration;
@@ -19,8 +20,9 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 /**
  * The one reader of the job's output: a read_committed consumer (only the output of committed
  * Flink checkpoints) of the forecasts, alerts, rejects and verification topics that decodes each
- * record and hands it to a {@link Handler}. Offsets are never committed: every watcher reads for
- * itself.
+ * record and hands it to a {@link Handler}. A forecast that travels as tiles (Forecast.tile) is
+ * handed on once, whole, when its last tile has come. Offsets are never committed: every watcher
+ * reads for itself.
  */
 public final class TopicWatcher implements AutoCloseable {
   /** What a watcher does with each record (nothing, unless it says); a record that is not what its topic carries goes to {@link #undecodable}. */
@@ -32,6 +34,9 @@ public final class TopicWatcher implements AutoCloseable {
     default void reject(RejectedFrame r) {}
 
     default void verification(Verification v) {}
+
+    /** Tiles of a forecast that could not be put together (from the middle of a topic, or broken), with why. */
+    default void forecastTilesDropped(Forecast tile, String why) {}
 
     void undecodable(ConsumerRecord<byte[], byte[]> record, String expected, Exception why);
   }
@@ -49,6 +54,9 @@ public final class TopicWatcher implements AutoCloseable {
   private final RecordCodec<Alert> ac = RecordCodec.of(Alert.class);
   private final RecordCodec<RejectedFrame> rc = RecordCodec.of(RejectedFrame.class);
   private final RecordCodec<Verification> vc = RecordCodec.of(Verification.class);
+  /** Tiled forecasts being put together; the handler of the poll that completes one gets it. */
+  private final ForecastTiles.Assembler tiles = new ForecastTiles.Assembler(64, this::dropped);
+  private Handler current;
 
   /** @param groupId null for a fresh group per watcher */
   public TopicWatcher(Properties clientProperties, Topics topics, String groupId, boolean fromBeginning) {
@@ -77,6 +85,7 @@ public final class TopicWatcher implements AutoCloseable {
 
   /** Polls once; returns the number of records handled (0 when none came within {@code timeout}). */
   public int poll(Duration timeout, Handler handler) {
+    current = handler;
     ConsumerRecords<byte[], byte[]> recs = consumer.poll(timeout);
     for (ConsumerRecord<byte[], byte[]> r : recs) {
       String expected = r.topic().equals(topics.forecasts()) ? "Forecast" : r.topic().equals(topics.alerts()) ? "Alert"
@@ -88,7 +97,10 @@ public final class TopicWatcher implements AutoCloseable {
       try {
         switch (expected) {
           case "Forecast":
-            handler.forecast(fc.decode(r.value()));
+            Forecast whole = tiles.add(fc.decode(r.value()));
+            if (whole != null) {
+              handler.forecast(whole);
+            }
             break;
           case "Alert":
             handler.alert(ac.decode(r.value()));
@@ -105,6 +117,10 @@ public final class TopicWatcher implements AutoCloseable {
       }
     }
     return recs.count();
+  }
+
+  private void dropped(Forecast tile, String why) {
+    current.forecastTilesDropped(tile, why);
   }
 
   /** Makes a blocked or the next {@link #poll} throw WakeupException (Ctrl-C); safe from any thread. */
