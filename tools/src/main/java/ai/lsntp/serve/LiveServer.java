@@ -179,6 +179,9 @@ public final class LiveServer implements AutoCloseable {
       String reason = "HTTP " + status + (message instanceof String m && !m.isBlank() ? ": " + m : "");
       response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
       response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-store");
+      // Jetty drops the connection after a request it refused; saying so keeps clients from
+      // sending their next request down it
+      response.getHeaders().put(HttpHeader.CONNECTION, "close");
       response.write(true, ByteBuffer.wrap(error(reason, null)), callback);
       return true;
     }
