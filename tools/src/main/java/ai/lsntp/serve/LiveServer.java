@@ -83,14 +83,14 @@ public final class LiveServer implements AutoCloseable {
       config.routes.get("/v1/grids", ctx -> json(ctx, 200, api.grids()));
 
       config.routes.exception(ApiError.class, (e, ctx) -> json(ctx, e.status, error(e.getMessage(), e.parameter)));
-      config.routes.exception(HttpResponseException.class, (e, ctx) -> json(ctx, e.getStatus(),
-          error(e.getStatus() == 404 ? "No such path: " + ctx.method() + " " + ctx.path()
+      config.routes.exception(HttpResponseException.class, (e, ctx) -> json(ctx, e.getStatus(), error(
+          e.getStatus() == 404 ? "No such path: " + ctx.method() + " " + ctx.path()
               + " (the API: /v1/forecast?latitude=..&longitude=.., /v1/grids; the page: /)"
-              : e.getStatus() == 405 ? "Method " + ctx.method() + " is not allowed on " + ctx.path() + "; this API only reads (GET)"
-              : e.getMessage(), null)));
+          : e.getStatus() == 405 ? "Method " + ctx.method() + " is not allowed on " + ctx.path() + "; this API only reads (GET)"
+          : e.getMessage(), null)));
       config.routes.exception(Exception.class, (e, ctx) -> {
         LOG.error("live page: {} {} failed", ctx.method(), ctx.path(), e); // the trace goes to the log, never to the client
-        json(ctx, 500, error("Internal error (" + e.getClass().getSimpleName() + "); the server's log has the details", null));
+        json(ctx, 500, error("Internal error; the server's log has the details", null));
       });
     });
     try {
