@@ -109,9 +109,18 @@ public final class Calibrator {
    */
   public static boolean update(CalibrationState s, int lead, float[] point, float[] quantiles, float[] observed,
       boolean[] missing) {
+    return update(s, lead, point, (lead - 1) * s.cells, quantiles, s.beta * s.cells, observed, missing);
+  }
+
+  /**
+   * As {@link #update(CalibrationState, int, float[], float[], float[], boolean[])} with the lead's
+   * values at {@code base} of {@code point} and of each plane of {@code quantiles}, planes
+   * {@code plane} apart: {@code (lead - 1) * cells} and {@code beta * cells} for whole forecasts, 0
+   * and {@code cells} for one lead's slices.
+   */
+  public static boolean update(CalibrationState s, int lead, float[] point, int base, float[] quantiles, int plane,
+      float[] observed, boolean[] missing) {
     int n = s.levels.length;
-    int plane = s.beta * s.cells;
-    int base = (lead - 1) * s.cells;
     int valid = 0;
     int[] misses = new int[n];
     for (int c = 0; c < s.cells; c++) {
@@ -139,9 +148,10 @@ public final class Calibrator {
         if (missing != null && missing[c]) {
           continue;
         }
+        int at = (lead - 1) * s.cells + c;
         double e = Math.abs((double) observed[c] - (double) point[base + c]);
-        double moved = (1 - s.scaleRate) * (double) s.scale[base + c] + s.scaleRate * e;
-        s.scale[base + c] = (float) Math.max(moved, floor);
+        double moved = (1 - s.scaleRate) * (double) s.scale[at] + s.scaleRate * e;
+        s.scale[at] = (float) Math.max(moved, floor);
       }
     }
     s.updates++;

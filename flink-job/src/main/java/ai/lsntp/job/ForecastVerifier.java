@@ -245,8 +245,8 @@ public class ForecastVerifier extends KeyedCoProcessFunction<String, WindowForec
     IntervalScores intervals = null;
     double[] forecastLevels = centralLevels(f);
     if (forecastLevels.length > 0) {
-      float[] quantiles = PackedFloats.decode(f.getQuantiles());
-      intervals = IntervalScores.of(forecastLevels, f.getBeta(), cells, lead, values, quantiles, obs.values, obs.missing);
+      intervals = IntervalScores.of(forecastLevels, 1, cells, 1, Arrays.copyOfRange(values, (lead - 1) * cells,
+          lead * cells), leadQuantiles(f, lead, cells), obs.values, obs.missing);
       List<Double> ls = new ArrayList<>();
       List<Double> coverage = new ArrayList<>();
       List<Double> width = new ArrayList<>();
@@ -313,12 +313,23 @@ public class ForecastVerifier extends KeyedCoProcessFunction<String, WindowForec
           || obs.values.length != state.cells) {
         continue;
       }
-      moved |= Calibrator.update(state, lead, PackedFloats.decode(f.getValues()), PackedFloats.decode(f.getQuantiles()),
-          obs.values, obs.missing);
+      moved |= Calibrator.update(state, lead, PackedFloats.decode(f.getValues(), (lead - 1) * state.cells, state.cells), 0,
+          leadQuantiles(f, lead, state.cells), state.cells, obs.values, obs.missing);
     }
     if (moved) {
       calibration.update(state);
     }
+  }
+
+  /** Lead {@code lead}'s slice of every quantile plane of a forecast: planes of {@code cells}, in order. */
+  static float[] leadQuantiles(Forecast f, int lead, int cells) {
+    int planes = f.getQuantileLevels().size();
+    float[] out = new float[planes * cells];
+    for (int k = 0; k < planes; k++) {
+      System.arraycopy(PackedFloats.decode(f.getQuantiles(), (k * f.getBeta() + lead - 1) * cells, cells), 0, out,
+          k * cells, cells);
+    }
+    return out;
   }
 
   /**
