@@ -195,7 +195,8 @@ public final class ForecastJob {
         .keyBy(new ForecastGridKey())
         .connect(timed.keyBy(new GridKey()))
         .process(new ForecastVerifier(cfg.allowedLateness().toMillis(), cfg.verificationWindow().toMillis(),
-            new SkillDrop(cfg.alerts), cfg.intervalLevels(), cfg.verification.enabled), TypeInformation.of(WindowForecast.class))
+            new SkillDrop(cfg.alerts), cfg.intervalLevels(), cfg.verification.enabled, probe),
+            TypeInformation.of(WindowForecast.class))
         .name("calibrate-verify").uid("verify");
     DataStream<Forecast> forecast = calibrated.map(new WindowForecast.TheForecast()).name("forecasts").uid("forecasts");
     forecast.sinkTo(outputs.forecasts()).name("forecasts-sink").uid("forecasts-sink");
@@ -204,8 +205,10 @@ public final class ForecastJob {
         .name("forecast-alerts").uid("forecast-alerts");
     DataStream<Alert> alerts = forecastAlerts;
     if (cfg.verification.enabled) {
+      // a task of its own: its transactions commit apart from the forecasts sink's, which shares the
+      // calibration's task (as they did before the forecasts came to pass through it)
       calibrated.getSideOutput(ForecastVerifier.VERIFICATIONS).sinkTo(outputs.verifications())
-          .name("verification-sink").uid("verification-sink");
+          .name("verification-sink").uid("verification-sink").disableChaining();
       alerts = alerts.union(calibrated.getSideOutput(Alerts.TAG));
     }
     alerts.sinkTo(outputs.alerts()).name("alerts-sink").uid("alerts-sink");

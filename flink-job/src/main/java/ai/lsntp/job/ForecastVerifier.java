@@ -87,6 +87,7 @@ public class ForecastVerifier extends KeyedCoProcessFunction<String, WindowForec
   /** The configured central levels, increasing; empty: no intervals. */
   private final double[] levels;
   private final boolean verify;
+  private final StageProbe probe;
 
   private transient MapState<Long, Forecast> forecasts;
   private transient MapState<Long, Frame> observed;
@@ -108,6 +109,13 @@ public class ForecastVerifier extends KeyedCoProcessFunction<String, WindowForec
 
   public ForecastVerifier(long allowedLatenessMillis, long windowMillis, SkillDrop skillDrop, double[] levels,
       boolean verify) {
+    this(allowedLatenessMillis, windowMillis, skillDrop, levels, verify, null);
+  }
+
+  /** @param probe a test hook called for each forecast before it is calibrated (null in production) */
+  public ForecastVerifier(long allowedLatenessMillis, long windowMillis, SkillDrop skillDrop, double[] levels,
+      boolean verify, StageProbe probe) {
+    this.probe = probe;
     this.allowedLatenessMillis = allowedLatenessMillis;
     this.windowMillis = windowMillis;
     this.skillDrop = skillDrop;
@@ -136,6 +144,9 @@ public class ForecastVerifier extends KeyedCoProcessFunction<String, WindowForec
   @Override
   public void processElement1(WindowForecast w, Context ctx, Collector<WindowForecast> out) throws Exception {
     Forecast f = w.forecast;
+    if (probe != null) {
+      probe.calibrating(f);
+    }
     long issue = f.getIssueTime().toEpochMilli();
     if (verify) {
       if (w.newestFrame != null) {
