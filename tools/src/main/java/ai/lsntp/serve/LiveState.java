@@ -376,6 +376,12 @@ public final class LiveState implements TopicWatcher.Handler {
       writeFinite(g, "persistenceMae", r.persistenceMae());
       writeFinite(g, "skill", r.skill());
       g.writeNumberField("scores", r.scores());
+      // observed coverage per interval level, keyed by the level ("0.8": 0.79)
+      g.writeObjectFieldStart("coverage");
+      for (Map.Entry<Double, Double> c : r.coverage().entrySet()) {
+        g.writeNumberField(Double.toString(c.getKey()), c.getValue());
+      }
+      g.writeEndObject();
       g.writeEndObject();
     }
     g.writeEndArray();

@@ -8,7 +8,10 @@ import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** ./lsntp demo as a user runs it (its own broker, MiniCluster and live page): the lines people and scripts read. */
+/**
+ * ./lsntp demo as a user runs it (its own broker, MiniCluster and live page): the lines people and
+ * scripts read, each forecast with its intervals.
+ */
 class DemoCommandTest {
 
   @Test
@@ -18,7 +21,8 @@ class DemoCommandTest {
     assertThat(demo.exit).as(demo.toString()).isZero();
     List<String> lines = Arrays.asList(demo.out.split("\n"));
     assertThat(lines).filteredOn(l -> l.startsWith("FORECAST ")).hasSize(4)
-        .allMatch(l -> l.matches(".* model LS-NTP \\S+  \\(\\d+ ms after its last frame was sent\\)"), "latency noted");
+        .allMatch(l -> l.matches(".* model LS-NTP \\S+  95% \\+-\\d+\\.\\d\\.\\.\\d+\\.\\d K  \\(\\d+ ms after its last frame was sent\\)"),
+            "the 95% interval's half-width and the latency noted");
     assertThat(lines).contains("lsntp demo: replaying 9 frames from " + TestPaths.ukFrames()
         + " every 50 ms; expecting 4 forecasts (at-least-once). Ctrl-C stops.");
     assertThat(lines).anyMatch(l -> l.matches("lsntp demo: live page at http://127\\.0\\.0\\.1:\\d+/ \\(point forecasts: "

@@ -304,13 +304,25 @@
       return;
     }
     const t = el('table', { 'class': 'skill' });
-    t.appendChild(el('tr')).append(el('th', {}, 'lead'), el('th', {}, 'MAE K'), el('th', {}, 'persistence K'),
-      el('th', {}, 'skill'), el('th', {}, 'n'));
+    // one coverage column per interval level any lead carried
+    const levels = Array.from(new Set([].concat.apply([], v.leads.map(function (r) {
+      return Object.keys(r.coverage || {});
+    })))).sort(function (a, b) { return a - b; });
+    const head = t.appendChild(el('tr'));
+    head.append(el('th', {}, 'lead'), el('th', {}, 'MAE K'), el('th', {}, 'persistence K'), el('th', {}, 'skill'));
+    levels.forEach(function (l) { head.append(el('th', {}, 'cov ' + Math.round(l * 1000) / 10 + '%')); });
+    head.append(el('th', {}, 'n'));
     v.leads.forEach(function (r) {
       const skill = r.skill === null ? '-' : (r.skill >= 0 ? '+' : '') + r.skill.toFixed(3);
-      t.appendChild(el('tr')).append(el('td', {}, '+' + r.lead), el('td', {}, r.mae.toFixed(3)),
+      const row = t.appendChild(el('tr'));
+      row.append(el('td', {}, '+' + r.lead), el('td', {}, r.mae.toFixed(3)),
         el('td', {}, r.persistenceMae === null ? '-' : r.persistenceMae.toFixed(3)),
-        el('td', r.skill !== null && r.skill < 0 ? { 'class': 'skill-bad' } : {}, skill), el('td', {}, String(r.scores)));
+        el('td', r.skill !== null && r.skill < 0 ? { 'class': 'skill-bad' } : {}, skill));
+      levels.forEach(function (l) {
+        const c = (r.coverage || {})[l];
+        row.append(el('td', {}, c === undefined ? '-' : (100 * c).toFixed(1) + '%'));
+      });
+      row.append(el('td', {}, String(r.scores)));
     });
     this.verifyBox.append(t, chart(v.leads));
   };
