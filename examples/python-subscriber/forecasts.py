@@ -59,10 +59,15 @@ def at_point(g: ForecastGrid, lat: float, lon: float) -> np.ndarray | None:
             + fr * (1 - fc) * v[:, r1, c0] + fr * fc * v[:, r1, c1])
 
 
-# The per-cell fields of a Forecast and their layout (Forecast.avsc, ForecastTile's doc): for each lead,
-# `planes` planes of height x width cells, row-major, `cell_bytes` bytes a cell. A tile holds one lead's
-# rows x cols cells of each, in the same order. A field a later version adds gets its line here.
-CELL_BLOCKS = {"values": {"planes": lambda rec: 1, "cell_bytes": lambda rec: 4}}
+# The per-cell fields of a Forecast and their layout (Forecast.avsc, ForecastTile's doc): `planes` planes
+# of height x width cells per lead, row-major, `cell_bytes` bytes a cell; lead-major ([lead][plane]...)
+# unless `plane_major` ([plane][lead]..., as quantiles are, level-major). A tile holds one lead's rows x
+# cols cells of each, planes in the same order. A field a later version adds gets its line here.
+CELL_BLOCKS = {
+    "values": {"planes": lambda rec: 1, "cell_bytes": lambda rec: 4, "plane_major": False},
+    "quantiles": {"planes": lambda rec: len(rec.get("quantile_levels") or []), "cell_bytes": lambda rec: 4,
+                  "plane_major": True},
+}
 
 
 class IncompleteTiles(ValueError):
@@ -129,7 +134,8 @@ def join(tiles: list[dict]) -> dict:
             whole[lead - 1, :, r0:r0 + rows, c0:c0 + cols, :] = part.reshape(planes, rows, cols, cb)
             if field == "values":
                 covered[lead - 1, r0:r0 + rows, c0:c0 + cols] += 1
-        out[field] = whole.tobytes()
+        # the whole record's order: [lead][plane] as assembled, or [plane][lead] for a plane-major block
+        out[field] = (whole.transpose(1, 0, 2, 3, 4) if layout["plane_major"] else whole).tobytes()
     if (covered != 1).any():
         raise IncompleteTiles(f"the tiles cover {int((covered == 0).sum())} cells not at all and "
                               f"{int((covered > 1).sum())} more than once")

@@ -1,4 +1,4 @@
-"""Command line of the model library: train, evaluate, export, ingest, benchmark, model card, parity fixtures.
+"""Command line of the model library: train, evaluate, export, calibrate, ingest, benchmark, model card, parity fixtures.
 
     /usr/bin/python3 -m lsntp train configs/era5-lsntp.yaml
     /usr/bin/python3 -m lsntp evaluate --out ../models/era5-uk runs/era5-lsntp/best.pt runs/era5-convlstm/best.pt ...
@@ -35,6 +35,11 @@ def cmd_train(args):
 
 def cmd_evaluate(args):
     from . import evaluate
+    if args.intervals_only:
+        from .checkpoint import load
+        path = _path(args.checkpoints[0])
+        evaluate.evaluate_intervals(load(path, _path(args.data)), path, _path(args.out))
+        return
     evaluate.evaluate([_path(c) for c in args.checkpoints], _path(args.out), data_path=_path(args.data),
                       adjacency_cell=args.adjacency_cell, title=args.title, distance_runs=[_path(c) for c in args.distance_runs])
 
@@ -43,6 +48,17 @@ def cmd_export(args):
     from . import export
     export.export(_path(args.checkpoint), _path(args.out), data_path=_path(args.data), version=args.version,
                   command="./lsntp export " + " ".join(sys.argv[2:]))
+
+
+def cmd_calibrate(args):
+    from . import calibration, export
+    path = _path(args.model)
+    if os.path.isdir(path):
+        path = os.path.join(path, "model.onnx")
+    cal = export.add_calibration(path, _path(args.checkpoint), data_path=_path(args.data))
+    print(calibration.selection_table(cal.selection))
+    print(f"wrote the calibration into {path}: fitted on the {cal.fitted_on['split']} part {cal.fitted_on['period']} "
+          f"({cal.fitted_on['windows']} windows), eta {cal.eta}, scale rate {cal.scale_rate}")
 
 
 def cmd_parity_fixtures(args):
@@ -69,7 +85,7 @@ def cmd_card(args):
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="lsntp", description="LS-NTP model library: train, evaluate, export, ingest, benchmark, model card, parity fixtures.")
+    p = argparse.ArgumentParser(prog="lsntp", description="LS-NTP model library: train, evaluate, export, calibrate, ingest, benchmark, model card, parity fixtures.")
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train one model from a YAML config")
@@ -89,6 +105,8 @@ def main(argv=None) -> int:
     e.add_argument("--adjacency-cell", type=float, nargs=2, metavar=("LAT", "LON"), help="cell whose learned adjacency column is mapped")
     e.add_argument("--distance-runs", nargs="*", default=[], help="checkpoints trained with distance thresholds (MAE against d plot)")
     e.add_argument("--title", default=None)
+    e.add_argument("--intervals-only", action="store_true",
+                   help="only the first checkpoint's prediction intervals: intervals.json, intervals.md, plots/reliability.png")
     e.set_defaults(func=cmd_evaluate)
 
     x = sub.add_parser("export", help="export a trained checkpoint (any model kind) to a self-describing ONNX model")
@@ -97,6 +115,14 @@ def main(argv=None) -> int:
     x.add_argument("--data")
     x.add_argument("--version", default="1.0.0")
     x.set_defaults(func=cmd_export)
+
+    k = sub.add_parser("calibrate", help="write the export-time interval calibration into an exported model (graph and weights unchanged)",
+                       description="Fits the calibration of the model's prediction intervals on the validation part of its "
+                                   "checkpoint's data (never the test part) and writes it into the model's metadata.")
+    k.add_argument("model", help="model.onnx, or its folder")
+    k.add_argument("checkpoint", help="the checkpoint it was exported from (its weights must match)")
+    k.add_argument("--data")
+    k.set_defaults(func=cmd_calibrate)
 
     f = sub.add_parser("parity-fixtures", help="a tiny trained model of every kind, exported with parity files for the Java build")
     f.add_argument("--out", required=True, help="folder; each kind goes to OUT/<kind>/model.onnx with its parity files")

@@ -8,7 +8,16 @@ and the report says so (`climatology` in metrics.json, a line in evaluation.md).
 hour-of-day mean over the whole training part (`hour_of_day_climatology`) mixed seasons: NCEP trains
 on January-October 2013 and is tested on January-February 2014.
 
-Writes metrics.json, evaluation.md (tables) and plots/ into the output folder.
+Intervals (`evaluate_intervals`): the first checkpoint's prediction intervals replayed over the test
+part as the streaming job makes them (lsntp/calibration.py), from the export-time calibration the
+model in the output folder carries (fitted anew from the checkpoint's validation part where there is
+none), beside two baselines run the same way: persistence with its validation error quantiles per
+lead, and the point forecast with a fixed per-lead width from the validation part; and the
+export-time calibration never updated. Coverage, width, interval score and CRPS per lead, for the
+windows issued from one day after the first (the calibration's first day left out) and for all;
+a reliability diagram (observed against nominal coverage per level and lead).
+
+Writes metrics.json, evaluation.md (tables), intervals.json, intervals.md and plots/ into the output folder.
 """
 from __future__ import annotations
 
@@ -18,7 +27,7 @@ import os
 import numpy as np
 import torch
 
-from . import metrics, plots
+from . import calibration, metrics, plots
 from .data import cell_distances_km, coarse_grid
 from .checkpoint import load as load_checkpoint, trained_on
 from .forecaster import core_of, predict
@@ -168,7 +177,120 @@ def evaluate(checkpoints: list[str], out: str, data_path: str | None = None, adj
     with open(os.path.join(out, "evaluation.md"), "w") as f:
         f.write(markdown(report, title))
     print(markdown(report, title))
+    evaluate_intervals(loaded[0], checkpoints[0], out)
     return report
+
+
+BURN_IN_HOURS = 24
+
+
+def _predict_numpy(model, xs):
+    return predict(model, torch.from_numpy(np.ascontiguousarray(xs)))
+
+
+def evaluate_intervals(primary, checkpoint: str, out: str) -> dict:
+    """The intervals of `primary` (model, cfg, prepared, checkpoint dict) on the test part: intervals.json,
+    intervals.md and plots/reliability.png in `out` (see the module's docstring)."""
+    from .export import weights_sha256
+    model, cfg, prep, _ = primary
+    os.makedirs(os.path.join(out, "plots"), exist_ok=True)
+    sha = weights_sha256(model)
+    onnx_path = os.path.join(out, "model.onnx")
+    cal = calibration.from_model(onnx_path) if os.path.exists(onnx_path) else None
+    source = f"{project_relative(onnx_path)} (the export-time calibration it carries)"
+    if cal is None or cal.weights_sha256 != sha:
+        cal = calibration.calibrate(model, prep, _predict_numpy, sha)
+        source = f"fitted now from {project_relative(checkpoint)}'s validation part"
+    mask, beta, step = prep.series.mask, cfg.data.beta, prep.series.step_hours
+    xs, ys = prep.test.arrays()
+    preds = _predict_numpy(model, xs)
+    issues = np.array([prep.test.times[s + cfg.data.alpha - 1] for s in prep.test.starts])
+    burn_in = BURN_IN_HOURS
+    after = issues >= issues[0] + np.timedelta64(burn_in, "h")
+    if not after.any():  # a test part shorter than the burn-in (tiny test data): every window
+        burn_in, after = 0, np.ones(len(issues), dtype=bool)
+    levels = list(calibration.DEFAULT_LEVELS)
+    L = len(levels)
+    ref = cal.references
+    lad = [round(l, 6) for l in ref["levels"]]
+    half = np.array([[row[lad.index(round(l, 6))] for l in levels] for row in ref["static_halfwidth"]])
+    taus = [round(t, 6) for t in ref["persistence_taus"]]
+    want = [round(t, 6) for t in calibration.quantile_levels(levels)]
+    perr = np.array([[row[taus.index(t)] for t in want[:L] + [0.5] + want[L:]] for row in ref["persistence_error_quantiles"]])
+    pers = calibration.persistence_quantiles(xs[:, -1], beta, perr)  # (N, 2L + 1, beta, H, W), the median in the middle
+    fixed = calibration.Calibration(**{**cal.__dict__, "eta": 0.0, "scale_rate": 0.0})
+    runs = {
+        "conformal": (calibration.replay(cal, preds, ys, mask, levels), preds),
+        "export-time, never updated": (calibration.replay(fixed, preds, ys, mask, levels), preds),
+        "static per-lead width": (calibration.static_quantiles(preds, half), preds),
+        "persistence + validation error quantiles": (np.concatenate([pers[:, :L], pers[:, L + 1:]], axis=1), pers[:, L]),
+    }
+    scored = {}
+    for name, (q, med) in runs.items():
+        scored[name] = {"after_first_day": calibration.interval_scores(q[after], ys[after], mask, levels, median=med[after]),
+                        "all": calibration.interval_scores(q, ys, mask, levels, median=med)}
+    ladder = list(cal.levels)
+    rq = calibration.replay(cal, preds, ys, mask, ladder)
+    rel = calibration.interval_scores(rq[after], ys[after], mask, ladder, median=preds[after])
+    fmt = lambda t: np.datetime_as_string(t, unit="h") + "Z"
+    t0, t1 = prep.split.test
+    report = {
+        "grid_id": cfg.data.grid_id, "model": cfg.model.label, "method": calibration.METHOD, "levels": levels,
+        "calibration": {"source": source, "eta": cal.eta, "scale_rate": cal.scale_rate,
+                        "pooling": cal.selection.get("chosen", {}).get("pooling"), "fitted_on": cal.fitted_on},
+        "test": f"{fmt(prep.series.times[t0])}/{fmt(prep.series.times[t1 - 1])}",
+        "burn_in_hours": burn_in, "windows": int(len(xs)), "windows_after_first_day": int(after.sum()),
+        "first_scored_issue": fmt(issues[after][0]),
+        "step_hours": step, "results": scored,
+        "reliability": {"levels": ladder, "coverage": rel["coverage"]},
+    }
+    with open(os.path.join(out, "intervals.json"), "w") as f:
+        json.dump(report, f, indent=1)
+    plots.reliability(ladder, rel["coverage"], step, os.path.join(out, "plots", "reliability.png"),
+                      f"{cfg.data.grid_id}: {cfg.model.label} intervals on the test part {report['test']},\n"
+                      f"windows issued from {report['first_scored_issue']} (squares: the job's levels)", marked=levels)
+    text = intervals_markdown(report)
+    with open(os.path.join(out, "intervals.md"), "w") as f:
+        f.write(text)
+    print(text)
+    return report
+
+
+def intervals_markdown(r: dict) -> str:
+    step, levels = r["step_hours"], r["levels"]
+    beta = len(r["results"]["conformal"]["all"]["coverage"])
+    lead = lambda i: f"+{(i + 1) * step:g} h"
+    pct = lambda l: f"{l * 100:g}%"
+    c = r["calibration"]
+    a = r["results"]["conformal"]["after_first_day"]
+    lines = [f"## Prediction intervals: held-out test {r['test']}", "",
+             f"Method: {r['method']} (flink-job/README.md, \"Intervals\"), as the streaming job runs it: the test part "
+             f"replayed window by window from the export-time calibration ({c['source']}; fitted on the "
+             f"{c['fitted_on'].get('split')} part {c['fitted_on'].get('period')}, eta {c['eta']}, scale rate "
+             f"{c['scale_rate']}, scale per {c['pooling']}, all chosen on the validation part). Scored: the "
+             f"{r['windows_after_first_day']} of {r['windows']} windows issued from {r['first_scored_issue']} (the "
+             f"first {r['burn_in_hours']} h of issue times left out); masked cells left out.", "",
+             "Coverage of the central intervals (nominal " + " and ".join(pct(l) for l in levels) + "):", "",
+             "| | " + " | ".join(lead(i) for i in range(beta)) + " |", "|---|" + "---:|" * beta]
+    for j, l in enumerate(levels):
+        for name in r["results"]:
+            cov = r["results"][name]["after_first_day"]["coverage"]
+            lines.append(f"| {pct(l)}: {name} | " + " | ".join(f"{cov[i][j] * 100:.1f}%" for i in range(beta)) + " |")
+    lines += ["", "Mean width (K) of the intervals, conformal:", "", "| level | " + " | ".join(lead(i) for i in range(beta)) + " |",
+              "|---|" + "---:|" * beta]
+    for j, l in enumerate(levels):
+        lines.append(f"| {pct(l)} | " + " | ".join(f"{a['width'][i][j]:.3f}" for i in range(beta)) + " |")
+    lines += ["", "CRPS (K; approximated from the quantiles and the point forecast as median: twice the mean pinball "
+              "loss over their levels) and interval score (K, mean over the levels), lower is better:", "",
+              "| | " + " | ".join(lead(i) for i in range(beta)) + " | mean |", "|---|" + "---:|" * (beta + 1)]
+    for key, label in (("crps", "CRPS"), ("interval_score", "interval score")):
+        for name in r["results"]:
+            s = r["results"][name]["after_first_day"][key]
+            vals = [v if key == "crps" else float(np.mean(v)) for v in s]
+            lines.append(f"| {label}: {name} | " + " | ".join(f"{v:.3f}" for v in vals) + f" | {np.mean(vals):.3f} |")
+    lines += ["", "Plot: `plots/reliability.png` (observed against nominal coverage at the calibration's levels "
+              + ", ".join(f"{l:g}" for l in r["reliability"]["levels"]) + ", per lead, windows as above).", ""]
+    return "\n".join(lines)
 
 
 def _adjacency_plot(core, series, cell, path) -> dict:

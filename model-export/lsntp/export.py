@@ -34,6 +34,7 @@ import onnx
 import torch
 from onnx import TensorProto, helper
 
+from . import calibration
 from .checkpoint import load as load_checkpoint
 from .data import MISSING_FILL
 from .forecaster import predict
@@ -371,6 +372,10 @@ def write(proto: onnx.ModelProto, meta: dict[str, str], doc: str, out: str, x: n
     return os.path.getsize(out)
 
 
+def _predict_numpy(model, xs: np.ndarray) -> np.ndarray:
+    return predict(model, torch.from_numpy(np.ascontiguousarray(xs)))
+
+
 def export(checkpoint: str, out: str, data_path: str | None = None, version: str = "1.0.0", command: str | None = None) -> str:
     model, cfg, prepared, ck = load_checkpoint(checkpoint, data_path)
     a, b = cfg.data.alpha, cfg.data.beta
@@ -379,6 +384,8 @@ def export(checkpoint: str, out: str, data_path: str | None = None, version: str
         expected = model(x_real).numpy()
         proto = to_onnx(model, x_real, expected.shape)
         meta = metadata(model, cfg, prepared, ck, version, command)
+    cal = calibration.calibrate(model, prepared, _predict_numpy, meta["weights_sha256"])
+    meta[calibration.METADATA_KEY] = cal.to_json()
     times = prepared.test.times[:a]
     size = write(proto, meta, f"{cfg.model.label} forecaster for grid {cfg.data.grid_id}: {a} frames in, {b} out, kelvin",
                  out, x_real.numpy(), expected,
@@ -386,5 +393,29 @@ def export(checkpoint: str, out: str, data_path: str | None = None, version: str
                   "note": "first held-out test window; expected is PyTorch's output for it"})
     n_ls = sum(1 for n in proto.graph.node if n.op_type == FUNCTION_NAME and n.domain == DOMAIN)
     print(f"exported {out}: {size / 1e6:.2f} MB, {len(proto.graph.node)} nodes of which {n_ls} {DOMAIN}::{FUNCTION_NAME}, "
-          f"{len(proto.graph.initializer)} initializers, graph {meta['graph_form']}")
+          f"{len(proto.graph.initializer)} initializers, graph {meta['graph_form']}; calibration: eta {cal.eta}, "
+          f"scale rate {cal.scale_rate}, fitted on {cal.fitted_on.get('period')}")
     return out
+
+
+def add_calibration(model_path: str, checkpoint: str, data_path: str | None = None) -> calibration.Calibration:
+    """Writes the export-time calibration of `checkpoint` into the metadata of the model it was
+    exported to (replacing one it had), nothing else: the graph, its weights and so its forecasts stay
+    as they are. Refuses a checkpoint whose weights are not the model's (weights_sha256)."""
+    model, cfg, prepared, _ = load_checkpoint(checkpoint, data_path)
+    proto = onnx.load(model_path, load_external_data=False)
+    meta = {p.key: p.value for p in proto.metadata_props}
+    sha = weights_sha256(model)
+    if meta.get("weights_sha256") != sha:
+        raise ValueError(f"{checkpoint} holds weights {sha[:12]}..., {model_path} was exported from "
+                         f"{meta.get('weights_sha256', 'unknown')[:12]}...: calibrate a model from its own checkpoint")
+    cal = calibration.calibrate(model, prepared, _predict_numpy, sha)
+    kept = [p for p in proto.metadata_props if p.key != calibration.METADATA_KEY]
+    del proto.metadata_props[:]
+    proto.metadata_props.extend(kept)
+    proto.metadata_props.append(onnx.StringStringEntryProto(key=calibration.METADATA_KEY, value=cal.to_json()))
+    onnx.checker.check_model(proto)
+    tmp = model_path + ".tmp"
+    onnx.save(proto, tmp)
+    os.replace(tmp, model_path)  # one rename: a watching job never reads half a model
+    return cal

@@ -1,5 +1,6 @@
-"""A shipped model's README: what it is (from its ONNX metadata), how good (evaluation.md), how fast
-(benchmark.md) and the exact commands that made it (commands.sh beside it)."""
+"""A shipped model's README: what it is (from its ONNX metadata), how good (evaluation.md), how well its
+prediction intervals are calibrated (intervals.md), how fast (benchmark.md) and the exact commands
+that made it (commands.sh beside it)."""
 from __future__ import annotations
 
 import json
@@ -35,7 +36,7 @@ def write(model_dir: str) -> str:
         f"Validation (exported with the model): MAE {val['mae']} K, RMSE {val['rmse']} K over {val['windows']} windows; "
         f"per lead MAE {val['mae_per_lead']}.", "",
     ]
-    for name in ("evaluation.md", "benchmark.md"):
+    for name in ("evaluation.md", "intervals.md", "benchmark.md"):
         text = read(name)
         if text:
             lines += [text, ""]

@@ -132,3 +132,25 @@ def scaling_curves(panels, series, path, title):
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def reliability(levels, coverage_by_lead, step_hours: float, path: str, title: str, marked=()):
+    """Observed against nominal coverage of central intervals: one line per lead (coverage_by_lead[lead][j]
+    at levels[j]), the diagonal for perfect calibration; `marked` levels (the job's) drawn as squares."""
+    fig, ax = plt.subplots(figsize=(6, 5.5))
+    lv = np.asarray(levels, dtype=float)
+    ax.plot([lv.min() - 0.02, 1], [lv.min() - 0.02, 1], color="grey", linewidth=1, label="perfect calibration")
+    for lead, cov in enumerate(coverage_by_lead):
+        line, = ax.plot(lv, cov, "-o", markersize=4, label=f"+{(lead + 1) * step_hours:g} h")
+        for j, l in enumerate(lv):
+            if any(abs(l - m) < 1e-9 for m in marked):
+                ax.plot([l], [cov[j]], "s", color=line.get_color(), markersize=7, fillstyle="none")
+    ax.set_xlabel("nominal coverage of the central interval")
+    ax.set_ylabel("observed coverage")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

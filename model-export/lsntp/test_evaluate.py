@@ -63,8 +63,19 @@ def test_tiny_evaluation_writes_metrics_report_and_plots(small_config, tmp_path,
     where = metrics["models"][label]["trained_on"]  # the machine that trained it, as the run recorded it
     assert " cores, " in where and f"| {where} |" in text
     assert not (out / "report.md").exists()
-    for png in ("lead_metrics", "mae_map", "mae_map_persistence", "adjacency_column", "mae_vs_distance"):
+    for png in ("lead_metrics", "mae_map", "mae_map_persistence", "adjacency_column", "mae_vs_distance", "reliability"):
         assert os.path.getsize(out / "plots" / f"{png}.png") > 0, png
+    # the intervals, beside the two baselines, and the reliability diagram's coverage at every level and lead
+    with open(out / "intervals.json") as f:
+        iv = json.load(f)
+    assert set(iv["results"]) == {"conformal", "export-time, never updated", "static per-lead width",
+                                  "persistence + validation error quantiles"}
+    for r in iv["results"].values():
+        a = r["after_first_day"]
+        assert len(a["coverage"]) == small_config.data.beta and all(0 <= c <= 1 for row in a["coverage"] for c in row)
+        assert all(w[0] < w[1] for w in a["width"]) and all(c > 0 for c in a["crps"])  # 95% wider than 80%
+    assert len(iv["reliability"]["coverage"][0]) == len(iv["reliability"]["levels"]) == 6
+    assert "| 80%: conformal |" in (out / "intervals.md").read_text()
 
 
 def test_day_of_year_wraps_on_a_365_day_calendar():

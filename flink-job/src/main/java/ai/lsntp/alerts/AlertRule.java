@@ -41,6 +41,12 @@ public class AlertRule implements Serializable {
   public String within;
   /** A grid id, or "*" for every grid. */
   public String grid = "*";
+  /**
+   * heat and frost only: fire when the forecast probability of the cell being at or above (heat) or
+   * at or below (frost) the threshold is at least this, from the forecast's calibrated quantiles;
+   * null: fire on the point forecast (value >= or <= threshold).
+   */
+  public Double probability;
 
   public AlertRule() {}
 
@@ -60,7 +66,15 @@ public class AlertRule implements Serializable {
     return within == null ? 0 : Durations.parse("alerts." + name + ".within", within).toMillis();
   }
 
-  /** Parses the command-line form: name=...,kind=heat|frost|change,threshold=K[,within=6h][,grid=id]. */
+  /** Whether this rule fires on a probability (heat or frost with a probability). */
+  public boolean onProbability() {
+    return probability != null;
+  }
+
+  /**
+   * Parses the command-line form:
+   * name=...,kind=heat|frost|change|skill,threshold=K[,within=6h][,grid=id][,probability=P].
+   */
   public static AlertRule parse(String spec) {
     AlertRule r = new AlertRule();
     for (String part : spec.split(",")) {
@@ -94,12 +108,20 @@ public class AlertRule implements Serializable {
         case "grid":
           r.grid = v;
           break;
+        case "probability":
+          try {
+            r.probability = Double.parseDouble(v);
+          } catch (NumberFormatException e) {
+            throw new ConfigException("--alert '" + spec + "': probability '" + v + "' is not a number (0.8 for 80%)");
+          }
+          break;
         default:
-          throw new ConfigException("--alert '" + spec + "': unknown key '" + k + "' (name, kind, threshold, within, grid)");
+          throw new ConfigException("--alert '" + spec + "': unknown key '" + k
+              + "' (name, kind, threshold, within, grid, probability)");
       }
     }
     if (r.name == null && r.kind != null) {
-      r.name = r.kind + "-" + r.threshold;
+      r.name = r.kind + "-" + r.threshold + (r.probability == null ? "" : "-p" + r.probability);
     }
     return r;
   }

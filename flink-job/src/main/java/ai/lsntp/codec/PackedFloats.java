@@ -18,6 +18,19 @@ public final class PackedFloats {
     return out;
   }
 
+  /** Decodes {@code count} floats from float index {@code from} of {@code buf} (position untouched): one lead or plane of a block. */
+  public static float[] decode(ByteBuffer buf, int from, int count) {
+    ByteBuffer b = buf.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+    if ((long) (from + count) * Float.BYTES > b.remaining()) {
+      throw new IllegalArgumentException("floats " + from + ".." + (from + count) + " lie outside a block of "
+          + b.remaining() / Float.BYTES);
+    }
+    float[] out = new float[count];
+    b.position(b.position() + from * Float.BYTES);
+    b.slice().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(out);
+    return out;
+  }
+
   public static float[] decode(byte[] bytes) {
     return decode(ByteBuffer.wrap(bytes));
   }

@@ -27,6 +27,7 @@ public class LsntpConfig implements Serializable {
   public Records records = new Records();
   public Metrics metrics = new Metrics();
   public Verification verification = new Verification();
+  public Intervals intervals = new Intervals();
   public Checkpoints checkpoints = new Checkpoints();
   public Job job = new Job();
   public List<AlertRule> alerts = new ArrayList<>();
@@ -65,6 +66,13 @@ public class LsntpConfig implements Serializable {
     private static final long serialVersionUID = 1L;
     public boolean enabled = true;
     public String window = "24h";
+  }
+
+  /** The forecasts' prediction intervals (flink-job/README.md, "Intervals"). */
+  public static class Intervals implements Serializable {
+    private static final long serialVersionUID = 1L;
+    /** Central levels, increasing, within 0.5..0.99; empty: forecasts without intervals. */
+    public List<Double> levels = new ArrayList<>(List.of(0.8, 0.95));
   }
 
   public static class Stream implements Serializable {
@@ -149,6 +157,11 @@ public class LsntpConfig implements Serializable {
   /** How often the model directory is looked at for new, replaced or removed models; zero: never (the models of the start serve). */
   public Duration modelPollInterval() {
     return Durations.parse("models.poll-interval", models.pollInterval);
+  }
+
+  /** The configured central interval levels, increasing. */
+  public double[] intervalLevels() {
+    return intervals.levels.stream().mapToDouble(Double::doubleValue).toArray();
   }
 
   public Duration verificationWindow() {
@@ -238,6 +251,23 @@ public class LsntpConfig implements Serializable {
     }
     nonNegative("models.poll-interval", modelPollInterval());
     positive("verification.window", verificationWindow());
+    if (intervals.levels == null) {
+      throw new ConfigException("intervals.levels: a list of levels is required ([] for none)");
+    }
+    if (intervals.levels.size() > 4) {
+      throw new ConfigException("intervals.levels: at most 4 levels, got " + intervals.levels.size());
+    }
+    for (int i = 0; i < intervals.levels.size(); i++) {
+      Double l = intervals.levels.get(i);
+      if (l == null || !(l >= ai.lsntp.calibration.Calibration.MIN_LEVEL && l <= ai.lsntp.calibration.Calibration.MAX_LEVEL)) {
+        throw new ConfigException("intervals.levels: " + l + " is not a central level in "
+            + ai.lsntp.calibration.Calibration.MIN_LEVEL + ".." + ai.lsntp.calibration.Calibration.MAX_LEVEL
+            + " (0.8 is the 80% interval)");
+      }
+      if (i > 0 && !(l > intervals.levels.get(i - 1))) {
+        throw new ConfigException("intervals.levels: must increase, got " + intervals.levels);
+      }
+    }
     require("models.directory", models.directory);
     if (!List.of("cpu", "cuda").contains(models.provider)) {
       throw new ConfigException("models.provider: must be cpu or cuda, got '" + models.provider + "'");
@@ -327,6 +357,18 @@ public class LsntpConfig implements Serializable {
         throw new ConfigException(at + ".within: only change and skill rules take 'within'");
       } else if (r.threshold < 150 || r.threshold > 350) {
         throw new ConfigException(at + ".threshold: " + r.threshold + " K is outside 150..350 K (kelvin, not Celsius?)");
+      }
+      if (r.probability != null) {
+        if (r.kind != AlertRule.Kind.heat && r.kind != AlertRule.Kind.frost) {
+          throw new ConfigException(at + ".probability: only heat and frost rules take a probability");
+        }
+        if (!(r.probability > 0 && r.probability < 1)) {
+          throw new ConfigException(at + ".probability: must be a probability strictly between 0 and 1 (0.8 for 80%), got "
+              + r.probability);
+        }
+        if (intervals.levels == null || intervals.levels.isEmpty()) {
+          throw new ConfigException(at + ".probability: needs the forecasts' intervals, but intervals.levels is empty");
+        }
       }
       require(at + ".grid", r.grid);
     }

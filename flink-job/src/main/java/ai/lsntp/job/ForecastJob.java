@@ -33,7 +33,6 @@ import org.apache.flink.configuration.StateBackendOptions;
 import org.apache.flink.configuration.StateRecoveryOptions;
 import org.apache.flink.core.execution.CheckpointingMode;
 import org.apache.flink.core.execution.JobClient;
-import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
@@ -41,9 +40,10 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 /**
  * The streaming forecaster, given its source and sinks, so tests and production run the same
  * pipeline: frames -> validate (rejects) -> event time -> keyBy grid -> tiles assembled into frames
- * (tile rejects) -> windows (LATE rejects) -> batched ONNX Runtime inference -> forecasts (cut into
- * tiles when larger than a record may be), and the forecast alert rules beside them ->
- * verification against the frames that arrive later (and the skill alert rule); beside it, the model directory watcher's catalogs reach every stage as a
+ * (tile rejects) -> windows (LATE rejects) -> batched ONNX Runtime inference -> keyBy grid ->
+ * calibration (the intervals) and verification against the frames that arrive later (and the skill
+ * alert rule) -> forecasts (cut into tiles when larger than a record may be), and the forecast alert
+ * rules beside them; beside it, the model directory watcher's catalogs reach every stage as a
  * broadcast (models roll out while the job runs; their events go to the model-events topic).
  */
 public final class ForecastJob {
@@ -196,22 +196,28 @@ public final class ForecastJob {
                 cfg.batchMaxDelay().toMillis(), probe).maxCells(cfg.batching.maxCells))
         .uid("inference");
 
-    DataStream<Forecast> forecast = inferred.map(new WindowForecast.TheForecast()).name("forecasts").uid("forecasts");
+    // the grid's calibration adds the intervals, and the verification that moves it is keyed the same
+    // way; it scores against whole frames, those that came as tiles assembled
+    SingleOutputStreamOperator<WindowForecast> calibrated = inferred
+        .keyBy(new ForecastGridKey())
+        .connect(wholeFrames.keyBy(new GridKey()))
+        .process(new ForecastVerifier(cfg.allowedLateness().toMillis(), cfg.verificationWindow().toMillis(),
+            new SkillDrop(cfg.alerts), cfg.intervalLevels(), cfg.verification.enabled, probe),
+            TypeInformation.of(WindowForecast.class))
+        .name("calibrate-verify").uid("verify");
+    DataStream<Forecast> forecast = calibrated.map(new WindowForecast.TheForecast()).name("forecasts").uid("forecasts");
     forecast.flatMap(new ForecastTiler(cfg.records.maxRecordBytes)).name("forecast-tiles").uid("forecast-tiles")
         .sinkTo(outputs.forecasts()).name("forecasts-sink").uid("forecasts-sink");
-    SingleOutputStreamOperator<Alert> forecastAlerts = inferred
+    SingleOutputStreamOperator<Alert> forecastAlerts = calibrated
         .process(new ForecastAlerts(new AlertEvaluator(cfg.alerts), probe), Alerts.TYPE)
         .name("forecast-alerts").uid("forecast-alerts");
     DataStream<Alert> alerts = forecastAlerts;
     if (cfg.verification.enabled) {
-      SingleOutputStreamOperator<Verification> verified = forecast
-          .keyBy(Forecast::getGridId)
-          .connect(wholeFrames.keyBy(new GridKey()))
-          .process(new ForecastVerifier(cfg.allowedLateness().toMillis(), cfg.verificationWindow().toMillis(),
-              new SkillDrop(cfg.alerts)), new AvroTypeInfo<>(Verification.class))
-          .name("verify").uid("verify");
-      verified.sinkTo(outputs.verifications()).name("verification-sink").uid("verification-sink");
-      alerts = alerts.union(verified.getSideOutput(Alerts.TAG));
+      // a task of its own: its transactions commit apart from the forecasts sink's, which shares the
+      // calibration's task (as they did before the forecasts came to pass through it)
+      calibrated.getSideOutput(ForecastVerifier.VERIFICATIONS).sinkTo(outputs.verifications())
+          .name("verification-sink").uid("verification-sink").disableChaining();
+      alerts = alerts.union(calibrated.getSideOutput(Alerts.TAG));
     }
     alerts.sinkTo(outputs.alerts()).name("alerts-sink").uid("alerts-sink");
     valid.getSideOutput(Rejects.TAG)
@@ -242,6 +248,16 @@ public final class ForecastJob {
     catalogs.getSideOutput(ModelDirectoryWatcher.EVENTS).sinkTo(outputs.modelEvents())
         .name("model-events-sink").uid("model-events-sink").setParallelism(1);
     return catalogs;
+  }
+
+  /** A forecast's grid id: the key of its calibration and verification. */
+  static final class ForecastGridKey implements org.apache.flink.api.java.functions.KeySelector<WindowForecast, String> {
+    private static final long serialVersionUID = 1L;
+
+    @Override
+    public String getKey(WindowForecast f) {
+      return f.forecast.getGridId();
+    }
   }
 
   /** The watermark of a stream that carries no event time: the end of time, so it never holds the others back. */

@@ -3,12 +3,19 @@ package ai.lsntp.job;
 import ai.lsntp.alerts.Alerts;
 import ai.lsntp.alerts.SkillDrop;
 import ai.lsntp.avro.Alert;
+import ai.lsntp.avro.CalibrationInfo;
 import ai.lsntp.avro.Forecast;
 import ai.lsntp.avro.Verification;
+import ai.lsntp.calibration.Calibration;
+import ai.lsntp.calibration.CalibrationState;
+import ai.lsntp.calibration.Calibrator;
+import ai.lsntp.calibration.IntervalScores;
 import ai.lsntp.codec.PackedFloats;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import org.apache.flink.api.common.functions.OpenContext;
@@ -16,86 +23,145 @@ import org.apache.flink.api.common.state.MapState;
 import org.apache.flink.api.common.state.MapStateDescriptor;
 import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
+import org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.metrics.MetricGroup;
 import org.apache.flink.streaming.api.functions.co.KeyedCoProcessFunction;
 import org.apache.flink.util.Collector;
+import org.apache.flink.util.OutputTag;
 
 /**
- * Verifies the job's forecasts as the observations arrive: keyed by grid, it holds each forecast
- * and the recent observed frames, and when a forecast lead and the frame observed at its valid
- * time are both there (whichever came second), scores the lead over the frame's valid (unmasked)
- * cells: MAE and RMSE, and the MAE of persistence (the frame observed at the issue time). Each
- * score is one {@link Verification} on the main output.
+ * Calibrates the job's forecasts and verifies them as the observations arrive. Keyed by grid, it
+ * holds each grid's calibration ({@link CalibrationState}), its recent forecasts and observed frames.
+ *
+ * <p>A forecast's intervals are made from the grid's calibration once every verified lead whose
+ * valid time is at or before its issue time has been folded in, in order of valid time (then lead):
+ * a verified lead waits in {@code pending} until a forecast issued at or after its valid time comes,
+ * or the watermark passes that valid time. A forecast brings the frame observed at its issue time
+ * with it (its window's newest, {@link WindowForecast#newest}), so those leads are there whichever
+ * input the verifier hears from first. Each forecast's intervals thus depend only on the forecasts
+ * and frames up to its issue time, never on how far the frames ran ahead: a run restored from a
+ * checkpoint, or an offline replay (./lsntp score), makes the same intervals as one that never
+ * stopped (on a gap-free stream; a frame that arrives after a later forecast is folded in late).
+ * The calibrated forecast is the main output (to the forecasts topic and the alert rules). A
+ * grid's calibration starts from the export-time calibration of the model that made its first
+ * forecast and starts again from the new model's when a model with another calibration takes over
+ * ({@link Calibrator#continues}).
+ *
+ * <p>When a forecast lead and the frame observed at its valid time are both there (whichever came
+ * second), the lead is scored over the frame's valid (unmasked) cells: MAE and RMSE, the MAE of
+ * persistence (the frame observed at the issue time), and for the intervals it carried their
+ * coverage, width, interval score and CRPS ({@link IntervalScores}); each score is one
+ * {@link Verification} on {@link #VERIFICATIONS}. The published intervals' misses then move the
+ * calibration ({@link Calibrator#update}, in the order above) when the forecast was calibrated from
+ * the state's basis.
  *
  * <p>Rolling skill per grid and lead over the last {@code window} of valid times goes to Flink's
- * metrics ({@code grid.<id>.lead.<n>.rollingMae} and {@code rollingSkill}), and the grid's
- * rolling skill over every lead goes to the {@code skill} alert rules ({@link SkillDrop}), whose
- * alerts leave on the {@link Alerts#TAG} side output.
+ * metrics ({@code grid.<id>.lead.<n>.rollingMae}, {@code rollingSkill}, and per interval level
+ * {@code grid.<id>.lead.<n>.level.<pct>.rollingCoverage}), and the grid's rolling skill over every
+ * lead goes to the {@code skill} alert rules ({@link SkillDrop}), whose alerts leave on the
+ * {@link Alerts#TAG} side output.
  *
  * <p>State is bounded by event time: a forecast is held until its last lead's valid time plus the
  * allowed lateness, an observed frame until beta steps plus the allowed lateness after its valid
  * time (a forecast that needs it for its leads or for persistence arrives before then), a
- * score's sums until it leaves the rolling window.
+ * score's sums until it leaves the rolling window; the calibration is one per grid.
+ *
+ * <p>With {@code verify} off (verification.enabled: false) it holds nothing but the calibration,
+ * which then stays the export-time one.
  */
-public class ForecastVerifier extends KeyedCoProcessFunction<String, Forecast, Frame, Verification> {
-  private static final long serialVersionUID = 1L;
+public class ForecastVerifier extends KeyedCoProcessFunction<String, WindowForecast, Frame, WindowForecast> {
+  private static final long serialVersionUID = 2L;
+  /** The verification records. */
+  public static final OutputTag<Verification> VERIFICATIONS =
+      new OutputTag<>("verifications", new AvroTypeInfo<>(Verification.class));
+  /** The calibration state's name in the keyed state (tests read it). */
+  static final String CALIBRATION = "calibration";
 
   private final long allowedLatenessMillis;
   private final long windowMillis;
   private final SkillDrop skillDrop;
+  /** The configured central levels, increasing; empty: no intervals. */
+  private final double[] levels;
+  private final boolean verify;
+  private final StageProbe probe;
 
   private transient MapState<Long, Forecast> forecasts;
   private transient MapState<Long, Frame> observed;
-  /** valid time * (beta + 1) + lead -> {abs error sum, persistence abs error sum, cells} of one score. */
+  /**
+   * valid time * (beta + 1) + lead -> {abs error sum, persistence abs error sum, cells, valid time,
+   * lead, cells inside the interval of each level...} of one score.
+   */
   private transient MapState<Long, double[]> scores;
   private transient MapState<String, Boolean> raised;
   /** {beta, step in ms} of the grid's forecasts, once one arrived. */
   private transient ValueState<long[]> cadence;
+  private transient ValueState<CalibrationState> calibration;
+  /** Verified leads not yet folded into the calibration: valid time * 1024 + lead (so they sort by valid time, then lead). */
+  private transient MapState<Long, Boolean> pending;
   private transient Counter verified;
-  private transient Map<String, double[]> rolling; // grid/lead -> {mae, skill} for the gauges
+  private transient Counter calibrationStarts;
+  private transient Map<String, double[]> rolling; // grid/lead -> {mae, skill, coverage per level...} for the gauges
   private transient MetricGroup metrics;
 
-  /** A lead of one forecast against the frame observed at its valid time. */
-  static final class Score {
-    final double absSum;
-    final double squareSum;
-    final double persistenceAbsSum;
-    final int cells;
-
-    Score(double absSum, double squareSum, double persistenceAbsSum, int cells) {
-      this.absSum = absSum;
-      this.squareSum = squareSum;
-      this.persistenceAbsSum = persistenceAbsSum;
-      this.cells = cells;
-    }
+  public ForecastVerifier(long allowedLatenessMillis, long windowMillis, SkillDrop skillDrop, double[] levels,
+      boolean verify) {
+    this(allowedLatenessMillis, windowMillis, skillDrop, levels, verify, null);
   }
 
-  public ForecastVerifier(long allowedLatenessMillis, long windowMillis, SkillDrop skillDrop) {
+  /** @param probe a test hook called for each forecast before it is calibrated (null in production) */
+  public ForecastVerifier(long allowedLatenessMillis, long windowMillis, SkillDrop skillDrop, double[] levels,
+      boolean verify, StageProbe probe) {
+    this.probe = probe;
     this.allowedLatenessMillis = allowedLatenessMillis;
     this.windowMillis = windowMillis;
     this.skillDrop = skillDrop;
+    this.levels = levels.clone();
+    this.verify = verify;
   }
 
   @Override
   public void open(OpenContext ctx) {
     forecasts = getRuntimeContext().getMapState(new MapStateDescriptor<>("forecasts", Types.LONG,
-        new org.apache.flink.formats.avro.typeutils.AvroTypeInfo<>(Forecast.class)));
+        new AvroTypeInfo<>(Forecast.class)));
     observed = getRuntimeContext().getMapState(new MapStateDescriptor<>("observed", Types.LONG, TypeInformation.of(Frame.class)));
     scores = getRuntimeContext().getMapState(new MapStateDescriptor<>("scores", Types.LONG,
-        org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo.DOUBLE_PRIMITIVE_ARRAY_TYPE_INFO));
+        PrimitiveArrayTypeInfo.DOUBLE_PRIMITIVE_ARRAY_TYPE_INFO));
     raised = getRuntimeContext().getMapState(SkillDrop.RAISED);
-    cadence = getRuntimeContext().getState(new ValueStateDescriptor<>("cadence", org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo.LONG_PRIMITIVE_ARRAY_TYPE_INFO));
+    cadence = getRuntimeContext().getState(new ValueStateDescriptor<>("cadence", PrimitiveArrayTypeInfo.LONG_PRIMITIVE_ARRAY_TYPE_INFO));
+    calibration = getRuntimeContext().getState(new ValueStateDescriptor<>(CALIBRATION,
+        TypeInformation.of(CalibrationState.class)));
+    pending = getRuntimeContext().getMapState(new MapStateDescriptor<>("calibration-pending", Types.LONG, Types.BOOLEAN));
     metrics = getRuntimeContext().getMetricGroup();
     verified = metrics.counter("verifications");
+    calibrationStarts = metrics.counter("calibrationStarts");
     rolling = new ConcurrentHashMap<>();
   }
 
   @Override
-  public void processElement1(Forecast f, Context ctx, Collector<Verification> out) throws Exception {
+  public void processElement1(WindowForecast w, Context ctx, Collector<WindowForecast> out) throws Exception {
+    Forecast f = w.forecast;
+    if (probe != null) {
+      probe.calibrating(f);
+    }
     long issue = f.getIssueTime().toEpochMilli();
+    if (verify) {
+      if (w.newestFrame != null) {
+        observe(w.newest(), ctx); // the leads the issue-time frame verifies
+      }
+      foldIn(issue);
+    }
+    if (levels.length > 0 && w.calibration != null) {
+      calibrate(w, ctx);
+    }
+    w.calibration = null; // needed no further
+    out.collect(w);
+    if (!verify) {
+      return;
+    }
     long step = f.getStepMillis();
     forecasts.put(issue, f);
     cadence.update(new long[] {f.getBeta(), step});
@@ -103,13 +169,41 @@ public class ForecastVerifier extends KeyedCoProcessFunction<String, Forecast, F
     for (int lead = 1; lead <= f.getBeta(); lead++) {
       Frame obs = observed.get(issue + lead * step);
       if (obs != null) {
-        verify(f, lead, obs, ctx, out);
+        verify(f, lead, obs, ctx);
       }
     }
   }
 
+  /** The forecast's intervals from the grid's calibration, which starts (again) from the model's where it must. */
+  private void calibrate(WindowForecast w, Context ctx) throws Exception {
+    Forecast f = w.forecast;
+    Calibration model = w.calibration;
+    CalibrationState s = calibration.value();
+    if (!Calibrator.continues(s, model, levels) || s.beta != f.getBeta() || s.cells != f.getHeight() * f.getWidth()) {
+      s = Calibrator.start(model, levels, f.getIssueTime().toEpochMilli());
+      calibration.update(s);
+      calibrationStarts.inc();
+    }
+    float[] point = PackedFloats.decode(f.getValues());
+    List<Double> ql = new ArrayList<>();
+    for (double l : Calibrator.quantileLevels(levels)) {
+      ql.add(l);
+    }
+    f.setQuantileLevels(ql);
+    f.setQuantiles(PackedFloats.encode(Calibrator.quantiles(s, point)));
+    f.setCalibration(CalibrationInfo.newBuilder().setMethod(s.method).setBasis(s.basis)
+        .setSince(Instant.ofEpochMilli(s.since)).setUpdates(s.updates).build());
+  }
+
   @Override
-  public void processElement2(Frame frame, Context ctx, Collector<Verification> out) throws Exception {
+  public void processElement2(Frame frame, Context ctx, Collector<WindowForecast> out) throws Exception {
+    if (verify) {
+      observe(frame, ctx);
+    }
+  }
+
+  /** A frame observed: kept, and every held forecast lead valid at its time scored (once: a correction changes no score). */
+  private void observe(Frame frame, Context ctx) throws Exception {
     boolean seen = observed.contains(frame.validTime);
     observed.put(frame.validTime, frame);
     if (seen) {
@@ -121,7 +215,7 @@ public class ForecastVerifier extends KeyedCoProcessFunction<String, Forecast, F
       Forecast f = e.getValue();
       long lead = (frame.validTime - e.getKey()) / f.getStepMillis();
       if (lead >= 1 && lead <= f.getBeta() && e.getKey() + lead * f.getStepMillis() == frame.validTime) {
-        verify(f, (int) lead, frame, ctx, out);
+        verify(f, (int) lead, frame, ctx);
       }
     }
   }
@@ -135,7 +229,7 @@ public class ForecastVerifier extends KeyedCoProcessFunction<String, Forecast, F
     return (c == null ? 2 * 86_400_000L : (c[0] + 1) * c[1]) + allowedLatenessMillis;
   }
 
-  private void verify(Forecast f, int lead, Frame obs, Context ctx, Collector<Verification> out) throws Exception {
+  private void verify(Forecast f, int lead, Frame obs, Context ctx) throws Exception {
     int cells = f.getHeight() * f.getWidth();
     if (obs.values.length != cells) {
       return; // another grid geometry (a model change): nothing comparable
@@ -147,7 +241,7 @@ public class ForecastVerifier extends KeyedCoProcessFunction<String, Forecast, F
       return; // every cell missing: validation rejects such frames, so this cannot happen
     }
     long valid = obs.validTime;
-    out.collect(Verification.newBuilder()
+    Verification.Builder v = Verification.newBuilder()
         .setGridId(f.getGridId())
         .setModelName(f.getModelName())
         .setModelVersion(f.getModelVersion())
@@ -158,13 +252,126 @@ public class ForecastVerifier extends KeyedCoProcessFunction<String, Forecast, F
         .setRmse(Math.sqrt(s.squareSum / s.cells))
         .setPersistenceMae(atIssue == null ? null : s.persistenceAbsSum / s.cells)
         .setCells(s.cells)
-        .setProducedAt(Instant.now())
-        .build());
+        .setProducedAt(Instant.now());
+    IntervalScores intervals = null;
+    double[] forecastLevels = centralLevels(f);
+    if (forecastLevels.length > 0) {
+      intervals = IntervalScores.of(forecastLevels, 1, cells, 1, Arrays.copyOfRange(values, (lead - 1) * cells,
+          lead * cells), leadQuantiles(f, lead, cells), obs.values, obs.missing);
+      List<Double> ls = new ArrayList<>();
+      List<Double> coverage = new ArrayList<>();
+      List<Double> width = new ArrayList<>();
+      List<Double> score = new ArrayList<>();
+      for (int j = 0; j < forecastLevels.length; j++) {
+        ls.add(forecastLevels[j]);
+        coverage.add(intervals.coverage(j));
+        width.add(intervals.meanWidth(j));
+        score.add(intervals.intervalScore(j));
+      }
+      v.setIntervalLevels(ls).setCoverage(coverage).setMeanWidth(width).setIntervalScore(score).setCrps(intervals.crps());
+      pending.put(valid * 1024 + lead, Boolean.TRUE);
+      ctx.timerService().registerEventTimeTimer(valid); // folded in by then at the latest
+    }
+    ctx.output(VERIFICATIONS, v.build());
     verified.inc();
     if (atIssue != null) {
-      scores.put(valid * (f.getBeta() + 1) + lead, new double[] {s.absSum, s.persistenceAbsSum, s.cells, valid, lead});
+      double[] entry = new double[5 + levels.length];
+      entry[0] = s.absSum;
+      entry[1] = s.persistenceAbsSum;
+      entry[2] = s.cells;
+      entry[3] = valid;
+      entry[4] = lead;
+      if (intervals != null && intervals.levels.length == levels.length) {
+        for (int j = 0; j < levels.length; j++) {
+          entry[5 + j] = intervals.inside[j];
+        }
+      } else {
+        Arrays.fill(entry, 5, entry.length, Double.NaN);
+      }
+      scores.put(valid * (f.getBeta() + 1) + lead, entry);
       ctx.timerService().registerEventTimeTimer(valid + windowMillis);
       updateRolling(ctx.getCurrentKey(), f, valid, ctx);
+    }
+  }
+
+  /**
+   * Folds the pending verified leads valid at or before {@code upTo} into the calibration, in order
+   * of valid time then lead; a lead whose forecast or frame is no longer held, or whose forecast was
+   * calibrated from another basis (a model since replaced), moves nothing.
+   */
+  private void foldIn(long upTo) throws Exception {
+    List<Long> due = new ArrayList<>();
+    for (Long k : pending.keys()) {
+      if (Math.floorDiv(k, 1024) <= upTo) {
+        due.add(k);
+      }
+    }
+    if (due.isEmpty()) {
+      return;
+    }
+    due.sort(null);
+    CalibrationState state = calibration.value();
+    long[] c = cadence.value();
+    boolean moved = false;
+    for (long k : due) {
+      pending.remove(k);
+      long valid = Math.floorDiv(k, 1024);
+      int lead = (int) Math.floorMod(k, 1024);
+      Frame obs = observed.get(valid);
+      Forecast f = c == null ? null : forecasts.get(valid - lead * c[1]);
+      if (state == null || obs == null || f == null || f.getCalibration() == null
+          || !state.basis.equals(f.getCalibration().getBasis()) || !Arrays.equals(state.levels, centralLevels(f))
+          || obs.values.length != state.cells) {
+        continue;
+      }
+      moved |= Calibrator.update(state, lead, PackedFloats.decode(f.getValues(), (lead - 1) * state.cells, state.cells), 0,
+          leadQuantiles(f, lead, state.cells), state.cells, obs.values, obs.missing);
+    }
+    if (moved) {
+      calibration.update(state);
+    }
+  }
+
+  /** Lead {@code lead}'s slice of every quantile plane of a forecast: planes of {@code cells}, in order. */
+  static float[] leadQuantiles(Forecast f, int lead, int cells) {
+    int planes = f.getQuantileLevels().size();
+    float[] out = new float[planes * cells];
+    for (int k = 0; k < planes; k++) {
+      System.arraycopy(PackedFloats.decode(f.getQuantiles(), (k * f.getBeta() + lead - 1) * cells, cells), 0, out,
+          k * cells, cells);
+    }
+    return out;
+  }
+
+  /**
+   * The central levels of a forecast's quantiles (the upper half of its quantile levels: (1 + l) / 2
+   * -> l, to 1e-9, so that 0.8 reads back as the configured 0.8).
+   */
+  public static double[] centralLevels(Forecast f) {
+    List<Double> q = f.getQuantileLevels();
+    if (q == null || q.isEmpty() || f.getQuantiles() == null || !f.getQuantiles().hasRemaining()) {
+      return new double[0];
+    }
+    int n = q.size() / 2;
+    double[] out = new double[n];
+    for (int j = 0; j < n; j++) {
+      out[j] = Math.round((2 * q.get(n + j) - 1) * 1e9) / 1e9;
+    }
+    return out;
+  }
+
+  /** A lead of one forecast against the frame observed at its valid time. */
+  static final class Score {
+    final double absSum;
+    final double squareSum;
+    final double persistenceAbsSum;
+    final int cells;
+
+    Score(double absSum, double squareSum, double persistenceAbsSum, int cells) {
+      this.absSum = absSum;
+      this.squareSum = squareSum;
+      this.persistenceAbsSum = persistenceAbsSum;
+      this.cells = cells;
     }
   }
 
@@ -189,12 +396,15 @@ public class ForecastVerifier extends KeyedCoProcessFunction<String, Forecast, F
     return new Score(abs, sq, pers, n);
   }
 
-  /** Rolling MAE and skill per lead (the gauges) and over every lead (the skill rules), from the scores in the window. */
+  /** Rolling MAE, skill and coverage per lead (the gauges) and skill over every lead (the skill rules), from the scores in the window. */
   private void updateRolling(String grid, Forecast f, long now, Context ctx) throws Exception {
     int b = f.getBeta();
+    int n = levels.length;
     double[] abs = new double[b + 1];
     double[] pers = new double[b + 1];
     double[] cells = new double[b + 1];
+    double[][] inside = new double[b + 1][n];
+    double[] intervalCells = new double[b + 1];
     for (double[] s : scores.values()) {
       long valid = (long) s[3];
       int lead = (int) s[4];
@@ -205,16 +415,31 @@ public class ForecastVerifier extends KeyedCoProcessFunction<String, Forecast, F
         abs[0] += s[0];
         pers[0] += s[1];
         cells[0] += s[2];
+        if (s.length == 5 + n && n > 0 && !Double.isNaN(s[5])) {
+          for (int j = 0; j < n; j++) {
+            inside[lead][j] += s[5 + j];
+          }
+          intervalCells[lead] += s[2];
+        }
       }
     }
     for (int lead = 1; lead <= b; lead++) {
       if (cells[lead] > 0) {
         String key = grid + "/" + lead;
-        double[] v = {abs[lead] / cells[lead], pers[lead] > 0 ? 1 - abs[lead] / pers[lead] : Double.NaN};
+        double[] v = new double[2 + n];
+        v[0] = abs[lead] / cells[lead];
+        v[1] = pers[lead] > 0 ? 1 - abs[lead] / pers[lead] : Double.NaN;
+        for (int j = 0; j < n; j++) {
+          v[2 + j] = intervalCells[lead] > 0 ? inside[lead][j] / intervalCells[lead] : Double.NaN;
+        }
         if (rolling.put(key, v) == null) {
           MetricGroup g = metrics.addGroup("grid", grid).addGroup("lead", Integer.toString(lead));
           g.gauge("rollingMae", () -> rolling.get(key)[0]);
           g.gauge("rollingSkill", () -> rolling.get(key)[1]);
+          for (int j = 0; j < n; j++) {
+            int level = j;
+            g.addGroup("level", percent(levels[j])).gauge("rollingCoverage", () -> rolling.get(key)[2 + level]);
+          }
         }
       }
     }
@@ -225,9 +450,16 @@ public class ForecastVerifier extends KeyedCoProcessFunction<String, Forecast, F
     }
   }
 
+  /** A level as the metrics name it: 0.8 -> "80", 0.975 -> "97.5". */
+  static String percent(double level) {
+    double p = Math.round(level * 1000) / 10.0;
+    return p == Math.rint(p) ? Long.toString((long) p) : String.format(Locale.ROOT, "%.1f", p);
+  }
+
   @Override
-  public void onTimer(long timestamp, OnTimerContext ctx, Collector<Verification> out) throws Exception {
+  public void onTimer(long timestamp, OnTimerContext ctx, Collector<WindowForecast> out) throws Exception {
     long wm = ctx.timerService().currentWatermark();
+    foldIn(wm); // no forecast issued at or before the watermark is still to come: before anything leaves
     List<Long> old = new ArrayList<>();
     for (Map.Entry<Long, Forecast> e : forecasts.entries()) {
       Forecast f = e.getValue();
@@ -275,5 +507,10 @@ public class ForecastVerifier extends KeyedCoProcessFunction<String, Forecast, F
       n++;
     }
     return n;
+  }
+
+  /** The current key's calibration (tests). */
+  CalibrationState calibrationState() throws Exception {
+    return calibration.value();
   }
 }

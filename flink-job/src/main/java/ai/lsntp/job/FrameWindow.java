@@ -9,6 +9,8 @@ public class FrameWindow {
   public long arrivalTime;
   /** alpha*H*W kelvin, frame-major then row-major. */
   public float[] values;
+  /** The missing cells of the newest frame (null: none), so the forecast can carry that frame whole to verification. */
+  public boolean[] newestMissing;
   /** Where the record of the frame that completed the window is (for a reject of the window). */
   public String topic;
   public int partition;

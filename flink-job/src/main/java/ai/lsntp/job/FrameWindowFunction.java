@@ -157,7 +157,9 @@ public class FrameWindowFunction extends KeyedBroadcastProcessFunction<String, F
       }
       List<Frame> window = windowEndingAt(end, spec);
       if (window != null) {
-        completed.add(FrameWindow.completedBy(frame, end, concat(window, spec)));
+        FrameWindow w = FrameWindow.completedBy(frame, end, concat(window, spec));
+        w.newestMissing = window.get(window.size() - 1).missing;
+        completed.add(w);
       }
     }
     evict(top - (long) retainedSteps(spec, allowedLatenessMillis) * step, step);

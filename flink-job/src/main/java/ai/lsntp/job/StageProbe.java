@@ -16,5 +16,8 @@ public interface StageProbe extends Serializable {
 
   default void forecasting(List<FrameWindow> batch) {}
 
+  /** The calibration and verification stage, for each forecast it calibrates. */
+  default void calibrating(Forecast forecast) {}
+
   default void alerting(Forecast forecast) {}
 }

@@ -1,6 +1,7 @@
 package ai.lsntp.job;
 
 import ai.lsntp.avro.Forecast;
+import ai.lsntp.calibration.Calibration;
 import ai.lsntp.codec.PackedFloats;
 import ai.lsntp.model.ModelSpec;
 import java.time.Instant;
@@ -12,12 +13,20 @@ import org.apache.flink.api.common.functions.MapFunction;
 /**
  * What inference makes of one window: its {@link Forecast}, and beside it what the forecast record
  * does not carry but the stages after inference need: the window's newest observed frame (lead 0
- * of the change alert rule) and where the record that completed the window is (for a reject).
+ * of the change alert rule; for verification, the frame observed at the issue time, so that the
+ * leads it verifies are folded into the calibration before this forecast's intervals are made,
+ * whichever of the two inputs the verifier hears from first), the model's export-time calibration
+ * (where a grid's calibration starts) and where the record that completed the window is (for a
+ * reject). The verifier adds the intervals to the forecast ({@link ForecastVerifier}).
  */
 public class WindowForecast {
   public Forecast forecast;
-  /** The window's newest frame, H*W kelvin. */
+  /** The window's newest frame, H*W kelvin (missing cells filled). */
   public float[] newestFrame;
+  /** Its missing cells (null: none). */
+  public boolean[] newestMissing;
+  /** The export-time calibration of the model that made the forecast (null after the verifier used it). */
+  public Calibration calibration;
   public String topic;
   public int partition;
   public long offset;
@@ -29,6 +38,8 @@ public class WindowForecast {
     WindowForecast f = new WindowForecast();
     f.forecast = forecast(spec, w, values, producedAt);
     f.newestFrame = Arrays.copyOfRange(w.values, (spec.alpha - 1) * spec.cells(), spec.alpha * spec.cells());
+    f.newestMissing = w.newestMissing;
+    f.calibration = spec.calibration;
     f.topic = w.topic;
     f.partition = w.partition;
     f.offset = w.offset;
@@ -60,7 +71,14 @@ public class WindowForecast {
         .build();
   }
 
-  /** The forecast alone: what the forecasts topic and verification take. */
+  /** The window's newest frame as an observation (valid at the forecast's issue time). */
+  Frame newest() {
+    Frame f = new Frame(forecast.getGridId(), forecast.getIssueTime().toEpochMilli(), 0L, newestFrame);
+    f.missing = newestMissing;
+    return f;
+  }
+
+  /** The forecast alone: what the forecasts topic takes. */
   public static final class TheForecast implements MapFunction<WindowForecast, Forecast> {
     private static final long serialVersionUID = 1L;
 

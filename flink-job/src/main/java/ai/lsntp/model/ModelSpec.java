@@ -1,5 +1,6 @@
 package ai.lsntp.model;
 
+import ai.lsntp.calibration.Calibration;
 import ai.lsntp.config.ConfigException;
 import java.io.Serializable;
 import java.util.Map;
@@ -32,11 +33,22 @@ public final class ModelSpec implements Serializable {
   public final double dlon;
   public final String units;
   public final String weightsSha256;
+  /** Where its grids' intervals start: its export-time calibration, or a fallback where it carries none. */
+  public final Calibration calibration;
 
+  /** A spec put together by hand (tests): the fallback calibration (1 K per lead, Gaussian multipliers). */
   public ModelSpec(
       String path, String name, String version, String gridId, int alpha, int beta,
       long stepMillis, int height, int width, double lat0, double lon0, double dlat, double dlon,
       String units, String weightsSha256) {
+    this(path, name, version, gridId, alpha, beta, stepMillis, height, width, lat0, lon0, dlat, dlon, units,
+        weightsSha256, Calibration.fallback(null, weightsSha256, beta, height * width));
+  }
+
+  public ModelSpec(
+      String path, String name, String version, String gridId, int alpha, int beta,
+      long stepMillis, int height, int width, double lat0, double lon0, double dlat, double dlon,
+      String units, String weightsSha256, Calibration calibration) {
     this.path = path;
     this.name = name;
     this.version = version;
@@ -52,9 +64,20 @@ public final class ModelSpec implements Serializable {
     this.dlon = dlon;
     this.units = units;
     this.weightsSha256 = weightsSha256;
+    this.calibration = calibration;
   }
 
-  /** Reads a spec from a model's custom metadata; a missing or malformed key names the file and key. */
+  /** The same model serving another grid id (benchmarks: one model under many grid ids). */
+  public ModelSpec forGrid(String otherGridId) {
+    return new ModelSpec(path, name, version, otherGridId, alpha, beta, stepMillis, height, width, lat0, lon0, dlat, dlon,
+        units, weightsSha256, calibration);
+  }
+
+  /**
+   * Reads a spec from a model's custom metadata; a missing or malformed key names the file and key.
+   * Its calibration ({@value Calibration#METADATA_KEY}) must fit it (Calibration#parse); a model
+   * without one gets the fallback calibration.
+   */
   public static ModelSpec fromMetadata(String path, Map<String, String> md) {
     for (String k : REQUIRED_KEYS) {
       if (!md.containsKey(k) || md.get(k) == null || md.get(k).isBlank()) {
@@ -62,20 +85,33 @@ public final class ModelSpec implements Serializable {
       }
     }
     double stepHours = num(path, md, "step_hours");
-    ModelSpec s = new ModelSpec(
-        path, md.get("model_name"), md.get("model_version"), md.get("grid_id"),
-        (int) integer(path, md, "alpha"), (int) integer(path, md, "beta"),
-        Math.round(stepHours * 3_600_000d),
-        (int) integer(path, md, "grid_height"), (int) integer(path, md, "grid_width"),
-        num(path, md, "grid_lat0"), num(path, md, "grid_lon0"), num(path, md, "grid_dlat"),
-        num(path, md, "grid_dlon"), md.get("units"), md.get("weights_sha256"));
-    if (s.alpha < 1 || s.beta < 1 || s.height < 1 || s.width < 1 || s.stepMillis <= 0) {
-      throw new ConfigException("model " + path + ": alpha, beta, grid size and step must be positive: " + s);
+    int alpha = (int) integer(path, md, "alpha");
+    int beta = (int) integer(path, md, "beta");
+    int height = (int) integer(path, md, "grid_height");
+    int width = (int) integer(path, md, "grid_width");
+    long stepMillis = Math.round(stepHours * 3_600_000d);
+    if (alpha < 1 || beta < 1 || height < 1 || width < 1 || stepMillis <= 0) {
+      throw new ConfigException("model " + path + ": alpha, beta, grid size and step must be positive: alpha=" + alpha
+          + " beta=" + beta + " " + height + "x" + width + " step=" + stepHours + "h");
     }
-    if (!"K".equals(s.units)) {
-      throw new ConfigException("model " + path + ": units '" + s.units + "' are not K");
+    if (!"K".equals(md.get("units"))) {
+      throw new ConfigException("model " + path + ": units '" + md.get("units") + "' are not K");
     }
-    return s;
+    String weights = md.get("weights_sha256");
+    String calibration = md.get(Calibration.METADATA_KEY);
+    Calibration c;
+    if (calibration == null || calibration.isBlank()) {
+      c = Calibration.fallback(md.get("validation_metrics"), weights, beta, height * width);
+    } else {
+      try {
+        c = Calibration.parse(calibration, weights, beta, height * width);
+      } catch (IllegalArgumentException e) {
+        throw new ConfigException("model " + path + ": metadata '" + Calibration.METADATA_KEY + "': " + e.getMessage(), e);
+      }
+    }
+    return new ModelSpec(path, md.get("model_name"), md.get("model_version"), md.get("grid_id"), alpha, beta, stepMillis,
+        height, width, num(path, md, "grid_lat0"), num(path, md, "grid_lon0"), num(path, md, "grid_dlat"),
+        num(path, md, "grid_dlon"), md.get("units"), weights, c);
   }
 
   public int cells() {

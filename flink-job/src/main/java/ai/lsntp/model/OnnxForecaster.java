@@ -163,7 +163,8 @@ public final class OnnxForecaster implements AutoCloseable {
   private static void checkSame(ModelSpec expected, ModelSpec loaded) {
     if (expected.alpha != loaded.alpha || expected.beta != loaded.beta
         || expected.stepMillis != loaded.stepMillis || expected.height != loaded.height
-        || expected.width != loaded.width || !expected.gridId.equals(loaded.gridId)) {
+        || expected.width != loaded.width || !expected.gridId.equals(loaded.gridId)
+        || !expected.calibration.basis.equals(loaded.calibration.basis)) {
       throw new ConfigException("model " + expected.path + " changed since the job was planned: expected "
           + expected + ", found " + loaded);
     }

@@ -1,6 +1,7 @@
 package ai.lsntp.alerts;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
 import ai.lsntp.avro.Alert;
 import ai.lsntp.avro.AlertKind;
@@ -10,7 +11,10 @@ import java.time.Instant;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** The heat, frost and change rules on a 2 x 2 grid with three leads, values chosen by hand. */
+/**
+ * The heat, frost and change rules on a 2 x 2 grid with three leads, values chosen by hand; heat
+ * and frost on a probability, from quantiles chosen by hand.
+ */
 class AlertEvaluatorTest {
   static final long HOUR = 3_600_000L;
   static final long ISSUE = Instant.parse("2024-07-01T12:00:00Z").toEpochMilli();
@@ -101,6 +105,74 @@ class AlertEvaluatorTest {
   @Test
   void aThresholdNoChangeReachesRaisesNothing() {
     assertThat(evaluate(new AlertRule("j", AlertRule.Kind.change, 25.0, "3h", "*"))).isEmpty();
+  }
+
+  /** The forecast with its 2.5%, 10%, 90% and 97.5% quantiles: +-2 K (80%) and +-4 K (95%) around every value. */
+  static Forecast withIntervals(float[] values) {
+    int n = values.length;
+    float[] q = new float[4 * n];
+    float[] offsets = {-4, -2, 2, 4};
+    for (int k = 0; k < 4; k++) {
+      for (int i = 0; i < n; i++) {
+        q[k * n + i] = values[i] + offsets[k];
+      }
+    }
+    Forecast f = forecast(values);
+    f.setQuantileLevels(List.of(0.025, 0.1, 0.9, 0.975));
+    f.setQuantiles(PackedFloats.encode(q));
+    return f;
+  }
+
+  static AlertRule probable(String name, AlertRule.Kind kind, double threshold, double p) {
+    AlertRule r = new AlertRule(name, kind, threshold, null, "*");
+    r.probability = p;
+    return r;
+  }
+
+  @Test
+  void frostOnAProbabilityNamesTheMostProbableCellAndCarriesItsProbability() {
+    List<Alert> alerts = new AlertEvaluator(List.of(probable("frost-likely", AlertRule.Kind.frost, 273.15, 0.8)))
+        .evaluate(withIntervals(FORECAST), OBSERVED);
+    assertThat(alerts).extracting(Alert::getLead).containsExactly(2, 3);
+    // lead 2, cell 3 at 271 K: 273.15 lies between its 90% (273) and 97.5% (275) quantiles
+    assertThat(alerts.get(0).getCol()).isEqualTo(1);
+    assertThat(alerts.get(0).getRow()).isEqualTo(1);
+    assertThat(alerts.get(0).getProbability()).isCloseTo(0.9 + 0.075 * 0.15 / 2, within(1e-4));
+    assertThat(alerts.get(0).getValue()).isEqualTo(271f);
+    // lead 3: cell 2 at 270 K (0.943) is more probable than cell 3 at 271 K (0.906)
+    assertThat(alerts.get(1).getCol()).isEqualTo(0);
+    assertThat(alerts.get(1).getProbability()).isCloseTo(0.9 + 0.075 * 1.15 / 2, within(1e-4));
+    assertThat(alerts).allMatch(a -> a.getKind() == AlertKind.FROST && a.getThreshold() == 273.15);
+  }
+
+  @Test
+  void aProbabilityRuleFiresWhereThePointForecastAloneWouldNot() {
+    // 274 K is above a 273.15 K frost threshold, but P(T <= 273.15) = 0.1 + 0.4 * 1.15 / 2 = 0.33
+    float[] mild = {274, 290, 290, 290, 290, 290, 290, 290, 290, 290, 290, 290};
+    assertThat(new AlertEvaluator(List.of(new AlertRule("frost", AlertRule.Kind.frost, 273.15, null, "*")))
+        .evaluate(withIntervals(mild), OBSERVED)).isEmpty();
+    List<Alert> alerts = new AlertEvaluator(List.of(probable("frost-possible", AlertRule.Kind.frost, 273.15, 0.3)))
+        .evaluate(withIntervals(mild), OBSERVED);
+    assertThat(alerts).singleElement().satisfies(a -> {
+      assertThat(a.getLead()).isEqualTo(1);
+      assertThat(a.getProbability()).isCloseTo(0.33, within(1e-4));
+    });
+    assertThat(new AlertEvaluator(List.of(probable("frost-likely", AlertRule.Kind.frost, 273.15, 0.5)))
+        .evaluate(withIntervals(mild), OBSERVED)).isEmpty();
+  }
+
+  @Test
+  void heatOnAProbabilityCountsTheValueAtTheThresholdAndNothingWithoutQuantiles() {
+    AlertEvaluator ev = new AlertEvaluator(List.of(probable("heat-even", AlertRule.Kind.heat, 303.0, 0.5)));
+    List<Alert> alerts = ev.evaluate(withIntervals(FORECAST), OBSERVED);
+    // lead 2: cell 0 at 303 K, P = 0.5; lead 3: cell 1 at 304 K, P = 1 - (0.1 + 0.4 * 1 / 2) = 0.7
+    assertThat(alerts).extracting(Alert::getLead).containsExactly(2, 3);
+    assertThat(alerts.get(0).getProbability()).isCloseTo(0.5, within(1e-6));
+    assertThat(alerts.get(1).getProbability()).isCloseTo(0.7, within(1e-6));
+    assertThat(alerts.get(1).getCol()).isEqualTo(1);
+    assertThat(ev.evaluate(forecast(FORECAST), OBSERVED)).as("a forecast without intervals").isEmpty();
+    assertThat(new AlertEvaluator(List.of(new AlertRule("hot", AlertRule.Kind.heat, 303.0, null, "*")))
+        .evaluate(withIntervals(FORECAST), OBSERVED)).allMatch(a -> a.getProbability() == null);
   }
 
   @Test

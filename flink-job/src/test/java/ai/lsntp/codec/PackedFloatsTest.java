@@ -23,6 +23,16 @@ class PackedFloatsTest {
   }
 
   @Test
+  void aSliceDecodesJustThoseFloatsWhereverTheBufferStands() {
+    java.nio.ByteBuffer b = PackedFloats.encode(new float[] {1, 2, 3, 4, 5, 6});
+    assertThat(PackedFloats.decode(b, 2, 3)).containsExactly(3f, 4f, 5f);
+    b.position(4); // a buffer whose position moved (Avro hands them out so): floats from there
+    assertThat(PackedFloats.decode(b, 1, 2)).containsExactly(3f, 4f);
+    assertThat(b.position()).isEqualTo(4);
+    assertThatThrownBy(() -> PackedFloats.decode(b, 4, 2)).hasMessageContaining("outside a block of 5");
+  }
+
+  @Test
   void rejectsAPartialFloat() {
     assertThatThrownBy(() -> PackedFloats.decode(new byte[7])).hasMessageContaining("multiple of 4");
   }

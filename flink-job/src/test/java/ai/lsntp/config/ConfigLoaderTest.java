@@ -71,6 +71,33 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void probabilityRulesAndIntervalLevelsAreCheckedWithTheReason() {
+    LsntpConfig c = new ConfigLoader()
+        .set("alerts", "[{name: frost-likely, kind: frost, threshold: 273.15, probability: 0.8}]").load();
+    assertThat(c.alerts.get(0).probability).isEqualTo(0.8);
+    assertThat(c.intervalLevels()).containsExactly(0.8, 0.95);
+    assertThatThrownBy(() -> new ConfigLoader()
+        .set("alerts", "[{name: f, kind: frost, threshold: 273.15, probability: 80}]").load())
+        .isInstanceOf(ConfigException.class).hasMessageContaining("alerts[0].probability")
+        .hasMessageContaining("strictly between 0 and 1");
+    assertThatThrownBy(() -> new ConfigLoader()
+        .set("alerts", "[{name: j, kind: change, threshold: 5, within: 1h, probability: 0.5}]").load())
+        .isInstanceOf(ConfigException.class).hasMessageContaining("only heat and frost rules take a probability");
+    assertThatThrownBy(() -> new ConfigLoader().set("intervals.levels", "[]")
+        .set("alerts", "[{name: f, kind: frost, threshold: 273.15, probability: 0.8}]").load())
+        .isInstanceOf(ConfigException.class).hasMessageContaining("intervals.levels is empty");
+    assertThatThrownBy(() -> new ConfigLoader().set("intervals.levels", "[0.95, 0.8]").load())
+        .isInstanceOf(ConfigException.class).hasMessageContaining("intervals.levels: must increase");
+    assertThatThrownBy(() -> new ConfigLoader().set("intervals.levels", "[80]").load())
+        .isInstanceOf(ConfigException.class).hasMessageContaining("0.8 is the 80% interval");
+    assertThat(new ConfigLoader().set("intervals.levels", "[]").load().intervalLevels()).isEmpty();
+    AlertRule r = AlertRule.parse("name=frost-likely,kind=frost,threshold=273.15,probability=0.8");
+    assertThat(r.probability).isEqualTo(0.8);
+    assertThatThrownBy(() -> AlertRule.parse("kind=frost,threshold=273.15,probability=most"))
+        .isInstanceOf(ConfigException.class).hasMessageContaining("probability 'most' is not a number");
+  }
+
+  @Test
   void alertRuleCommandLineForm() {
     AlertRule r = AlertRule.parse("name=jump,kind=change,threshold=6,within=3h,grid=era5-uk-0p25");
     assertThat(r.kind).isEqualTo(AlertRule.Kind.change);

@@ -29,7 +29,7 @@ class InferenceOperatorTest {
     frames = RealFrames.uk(12);
     uk = ModelCatalog.load(TestPaths.models()).forGrid(frames.get(0).getGridId());
     ModelSpec copy = new ModelSpec(uk.path, uk.name, uk.version, "uk-copy", uk.alpha, uk.beta, uk.stepMillis,
-        uk.height, uk.width, uk.lat0, uk.lon0, uk.dlat, uk.dlon, uk.units, uk.weightsSha256);
+        uk.height, uk.width, uk.lat0, uk.lon0, uk.dlat, uk.dlon, uk.units, uk.weightsSha256, uk.calibration);
     twoGrids = new ModelCatalog(Map.of(uk.gridId, uk, "uk-copy", copy));
   }
 
@@ -124,7 +124,7 @@ class InferenceOperatorTest {
   @Test
   void aModelSwapHappensBetweenBatches() throws Exception {
     ModelSpec v2 = new ModelSpec(uk.path, uk.name, "9.9.9-test", uk.gridId, uk.alpha, uk.beta, uk.stepMillis,
-        uk.height, uk.width, uk.lat0, uk.lon0, uk.dlat, uk.dlon, uk.units, uk.weightsSha256);
+        uk.height, uk.width, uk.lat0, uk.lon0, uk.dlat, uk.dlon, uk.units, uk.weightsSha256, uk.calibration);
     ModelCatalog first = new ModelCatalog(twoGrids.byGrid(), 1);
     ModelCatalog next = new ModelCatalog(Map.of(uk.gridId, v2), 2);
     InferenceOperator op = new InferenceOperator(first, ai.lsntp.model.Provider.CPU, 1, 16, 60_000, null);

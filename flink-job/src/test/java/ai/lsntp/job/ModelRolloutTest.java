@@ -5,6 +5,9 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.lsntp.avro.Forecast;
+import ai.lsntp.calibration.Calibration;
+import ai.lsntp.calibration.Calibrator;
+import ai.lsntp.codec.PackedFloats;
 import ai.lsntp.avro.ModelEvent;
 import ai.lsntp.avro.ModelEventKind;
 import ai.lsntp.avro.RejectedFrame;
@@ -37,9 +40,10 @@ import org.junit.jupiter.api.io.TempDir;
  * Models roll out while the job runs (a real broker, a MiniCluster, the shipped models): a new
  * version of a grid's model dropped into the directory mid-stream takes over between batches,
  * with none of the grid's forecasts missing or repeated and each naming the version that made it;
+ * its calibration differs, so the grid's calibration starts again from it at its first forecast;
  * a corrupt file and a model whose graph does not fit its grid are refused with events while the
  * serving model goes on; a new grid's model makes that grid's frames, rejected as UNKNOWN_GRID
- * before, forecast.
+ * before, forecast, its first forecast with the intervals of its model's export-time calibration.
  */
 class ModelRolloutTest {
   /** The version the test stamps on its re-exported copy: never a shipped model's. */
@@ -102,6 +106,10 @@ class ModelRolloutTest {
         .load();
     List<TemperatureFrame> uk = RealFrames.uk(20);
     ModelSpec v1 = ModelCatalog.load(models).forGrid(uk.get(0).getGridId());
+    String v1Calibration;
+    try (ai.lsntp.model.OnnxForecaster f = ai.lsntp.model.OnnxForecaster.open(v1, false, 1)) {
+      v1Calibration = f.metadata().get(Calibration.METADATA_KEY);
+    }
     List<TemperatureFrame> ncep = RealFrames.read(TestPaths.ukFrames().resolveSibling("ncep-na-2014-01_02.avro"), 8);
     String ncepGrid = ncep.get(0).getGridId();
 
@@ -117,9 +125,11 @@ class ModelRolloutTest {
         assertThat(out.await(cfg.topics.modelEvents, r -> hasEvent(out, cfg, ModelEventKind.ACCEPTED, "era5-uk/model.onnx"),
             Duration.ofSeconds(30))).as("the start's model announced").isTrue();
 
-        // v2 of the same grid, written elsewhere and moved into place: it serves from the next batch on
+        // v2 of the same grid (another calibration: a larger eta), written elsewhere and moved into place:
+        // it serves from the next batch on
         Path staged = ModelFiles.withMetadata(models.resolve("era5-uk/model.onnx"), tmp.resolve("staging/model.onnx"),
-            Map.of("model_version", V2));
+            Map.of("model_version", V2, Calibration.METADATA_KEY,
+                v1Calibration.replace("\"eta\":" + v1.calibration.eta, "\"eta\":" + 2 * v1.calibration.eta)));
         ModelFiles.moveIntoPlace(staged, models.resolve("era5-uk/model.onnx"));
         assertThat(out.await(cfg.topics.modelEvents, r -> hasEvent(out, cfg, ModelEventKind.ACCEPTED, "era5-uk/model.onnx")
             && versionAccepted(out, cfg, V2), Duration.ofSeconds(60))).as("v2 accepted\n" + events(out, cfg)).isTrue();
@@ -130,10 +140,12 @@ class ModelRolloutTest {
         Files.createDirectories(models.resolve("corrupt"));
         Files.write(models.resolve("corrupt/model.onnx"), "not an ONNX model".getBytes(StandardCharsets.UTF_8));
         ModelSpec uk2 = v1;
+        // (its calibration emptied: one of NCEP's shape would be refused before its graph is looked at)
         ModelFiles.withMetadata(TestPaths.models().resolve("ncep-na/model.onnx"), tmp.resolve("staging2/model.onnx"),
             Map.of("grid_id", "era5-uk-0p25", "grid_height", Integer.toString(uk2.height), "grid_width",
                 Integer.toString(uk2.width), "grid_lat0", Double.toString(uk2.lat0), "grid_lon0", Double.toString(uk2.lon0),
-                "grid_dlat", Double.toString(uk2.dlat), "grid_dlon", Double.toString(uk2.dlon), "step_hours", "1"));
+                "grid_dlat", Double.toString(uk2.dlat), "grid_dlon", Double.toString(uk2.dlon), "step_hours", "1",
+                Calibration.METADATA_KEY, ""));
         ModelFiles.moveIntoPlace(tmp.resolve("staging2/model.onnx"), models.resolve("wrong-shape/model.onnx"));
         assertThat(out.await(cfg.topics.modelEvents, r -> hasEvent(out, cfg, ModelEventKind.REFUSED, "corrupt/model.onnx")
             && hasEvent(out, cfg, ModelEventKind.REFUSED, "wrong-shape/model.onnx"), Duration.ofSeconds(60))).isTrue();
@@ -181,6 +193,32 @@ class ModelRolloutTest {
       List<String> versions = new ArrayList<>(versionByIssue.values());
       assertThat(versions.subList(0, firstBatch)).containsOnly(v1.version);
       assertThat(versions.subList(firstBatch, versions.size())).containsOnly(V2);
+
+      // the grid's calibration: from v1's at the first forecast, carried on; from v2's at v2's first
+      List<Forecast> ukForecasts = forecasts(out, cfg).stream().filter(f -> f.getGridId().equals(v1.gridId))
+          .sorted(java.util.Comparator.comparing(Forecast::getIssueTime)).toList();
+      long firstIssue = ukForecasts.get(0).getIssueTime().toEpochMilli();
+      Forecast firstV2 = ukForecasts.get(firstBatch);
+      for (int i = 0; i < ukForecasts.size(); i++) {
+        ai.lsntp.avro.CalibrationInfo c = ukForecasts.get(i).getCalibration();
+        boolean byV2 = i >= firstBatch;
+        assertThat(c.getBasis()).as("forecast %d", i).isEqualTo(byV2 ? firstV2.getCalibration().getBasis() : v1.calibration.basis);
+        assertThat(c.getSince().toEpochMilli()).as("forecast %d", i)
+            .isEqualTo(byV2 ? firstV2.getIssueTime().toEpochMilli() : firstIssue);
+      }
+      assertThat(firstV2.getCalibration().getBasis()).isNotEqualTo(v1.calibration.basis);
+      assertThat(firstV2.getCalibration().getUpdates()).as("v2 starts afresh").isZero();
+      assertThat(ukForecasts.get(firstBatch - 1).getCalibration().getUpdates()).as("v1's state had moved").isPositive();
+
+      // the new grid's first forecast: its model's export-time intervals
+      ModelSpec ncepSpec = ModelCatalog.load(models).forGrid(ncepGrid);
+      Forecast firstNcep = forecasts(out, cfg).stream().filter(f -> f.getGridId().equals(ncepGrid))
+          .min(java.util.Comparator.comparing(Forecast::getIssueTime)).orElseThrow();
+      assertThat(firstNcep.getCalibration().getBasis()).isEqualTo(ncepSpec.calibration.basis);
+      assertThat(firstNcep.getCalibration().getUpdates()).isZero();
+      float[] expected = Calibrator.quantiles(Calibrator.start(ncepSpec.calibration, cfg.intervalLevels(), 0L),
+          PackedFloats.decode(firstNcep.getValues()));
+      assertThat(PackedFloats.decode(firstNcep.getQuantiles())).containsExactly(expected);
 
       RecordCodec<RejectedFrame> ra = RecordCodec.of(RejectedFrame.class);
       RejectedFrame unknown = ra.decode(out.on(cfg.topics.rejects).get(0).value());

@@ -31,10 +31,14 @@ import org.junit.jupiter.api.Test;
  * The job verifies itself as `./lsntp evaluate` scores a model offline: the held-out test part of
  * ERA5 UK (20-24 March 2019) replayed through the job gives, on the verification topic, the same
  * per-lead MAE of the shipped model, and of persistence, as evaluate wrote into the model's
- * metrics.json for the same windows (those whose every lead lies in the test part).
+ * metrics.json for the same windows (those whose every lead lies in the test part); and its
+ * intervals, calibrated online from the model's export-time calibration, the same coverage and
+ * CRPS per lead as evaluate's replay of the calibration (intervals.json) over the windows issued
+ * from a day after the first: the streaming check of the intervals (models/README.md).
  */
 class VerificationTest {
   static final double TOLERANCE_K = 1e-4;
+  static final double COVERAGE_TOLERANCE = 2e-3;
   @RegisterExtension static final KafkaBroker kafka = new KafkaBroker();
 
   @Test
@@ -78,6 +82,13 @@ class VerificationTest {
     int[] n = new int[spec.beta];
     RecordCodec<Verification> va = RecordCodec.of(Verification.class);
     int all = 0;
+    JsonNode intervals = new ObjectMapper().readTree(folder.resolve("intervals.json").toFile());
+    long firstIssue = test.get(spec.alpha - 1).getValidTime().toEpochMilli();
+    long scoredFrom = firstIssue + intervals.get("burn_in_hours").asLong() * 3_600_000L;
+    int levels = intervals.get("levels").size();
+    double[][] inside = new double[spec.beta][levels];
+    double[] crps = new double[spec.beta];
+    double[] cells = new double[spec.beta];
     List<ConsumerRecord<byte[], byte[]>> verifications = KafkaIO.readCommitted(kafka.bootstrapServers(),
         cfg.topics.verification, Integer.MAX_VALUE, Duration.ofSeconds(20));
     ai.lsntp.testing.WireFormat.assertSingleObject(verifications, "Verification");
@@ -88,6 +99,14 @@ class VerificationTest {
         mae[v.getLead() - 1] += v.getMae();
         persistence[v.getLead() - 1] += v.getPersistenceMae();
         n[v.getLead() - 1]++;
+        if (v.getIssueTime().toEpochMilli() >= scoredFrom) {
+          assertThat(v.getIntervalLevels()).hasSize(levels);
+          for (int j = 0; j < levels; j++) {
+            inside[v.getLead() - 1][j] += v.getCoverage().get(j) * v.getCells();
+          }
+          crps[v.getLead() - 1] += v.getCrps() * v.getCells();
+          cells[v.getLead() - 1] += v.getCells();
+        }
       }
     }
     assertThat(all).as("every lead of every forecast whose valid time was observed").isEqualTo(
@@ -103,6 +122,19 @@ class VerificationTest {
       assertThat(Math.abs(online - offline)).as("lead %d: |verification - evaluate| MAE, K", lead + 1)
           .isLessThanOrEqualTo(TOLERANCE_K);
       assertThat(Math.abs(onlinePersistence - offlinePersistence)).isLessThanOrEqualTo(TOLERANCE_K);
+      // the intervals: ONNX Runtime's forecasts differ from PyTorch's by ~1e-5 K, so a cell on an
+      // interval's edge may fall the other way; coverage agrees within 0.2 points, CRPS within 1e-4 K
+      JsonNode offlineIntervals = intervals.at("/results/conformal/after_first_day");
+      for (int j = 0; j < levels; j++) {
+        double onlineCoverage = inside[lead][j] / cells[lead];
+        double offlineCoverage = offlineIntervals.at("/coverage/" + lead + "/" + j).asDouble();
+        System.out.printf("lead +%d: coverage at %s on the verification topic %.5f, evaluate %.5f%n", lead + 1,
+            intervals.at("/levels/" + j).asText(), onlineCoverage, offlineCoverage);
+        assertThat(Math.abs(onlineCoverage - offlineCoverage)).as("lead %d, level %d: |verification - evaluate| coverage", lead + 1, j)
+            .isLessThanOrEqualTo(COVERAGE_TOLERANCE);
+      }
+      assertThat(Math.abs(crps[lead] / cells[lead] - offlineIntervals.at("/crps/" + lead).asDouble()))
+          .as("lead %d: |verification - evaluate| CRPS, K", lead + 1).isLessThanOrEqualTo(TOLERANCE_K);
     }
   }
 }

@@ -21,7 +21,7 @@ class ModelSessionsTest {
 
   static ModelSpec as(ModelSpec s, String path, String version, String grid) {
     return new ModelSpec(path, s.name, version, grid, s.alpha, s.beta, s.stepMillis, s.height, s.width, s.lat0, s.lon0,
-        s.dlat, s.dlon, s.units, s.weightsSha256);
+        s.dlat, s.dlon, s.units, s.weightsSha256, s.calibration);
   }
 
   static float[][] forecast(OnnxForecaster s) throws Exception {

@@ -2,24 +2,20 @@ package ai.lsntp.schemas;
 
 import ai.lsntp.avro.Forecast;
 import ai.lsntp.avro.ForecastTile;
-import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.function.BiConsumer;
 
 /**
  * A {@link Forecast} as tiles, one per lead and tile (its {@code tile} field, schemas/Forecast.avsc).
  * Its per-cell fields are listed in {@link #blocks()}: {@code values}, beta x height x width
- * float32, lead-major. {@link Assembler} puts the tiles a subscriber reads back into forecasts.
+ * float32, lead-major, and {@code quantiles}, levels x beta x height x width float32, level-major. {@link Assembler} puts the tiles a subscriber reads back into forecasts.
  */
 public final class ForecastTiles extends Tiling<Forecast> {
   public static final ForecastTiles INSTANCE = new ForecastTiles();
 
   private static final List<CellBlock<Forecast>> BLOCKS = List.of(
-      CellBlock.perCell("values", Float.BYTES, false));
+      CellBlock.perCell("values", Float.BYTES, false),
+      CellBlock.planeMajor("quantiles", f -> f.getQuantileLevels().size(), Float.BYTES));
 
   private ForecastTiles() {
     super(Forecast.class, Forecast.getClassSchema());
@@ -64,55 +60,15 @@ public final class ForecastTiles extends Tiling<Forecast> {
   }
 
   /**
-   * Puts the forecasts a subscriber reads back together: a whole forecast passes at once; the tiles
-   * of one forecast (equal in every field outside the per-cell ones: grid, issue time, model,
-   * produced_at, ...) are held until all have come, then joined. At most {@code maxPending}
-   * forecasts are held; beyond that the oldest one is given up, as are tiles that cannot be joined,
-   * each reported to {@code onDropped} with the reason (a read_committed consumer of the job's
-   * output never sees a forecast's tiles split across transactions, so neither happens there unless
-   * a topic is read from the middle of a forecast).
+   * Puts the forecasts a subscriber reads back together ({@link TileAssembler}): a whole forecast
+   * passes at once, the tiles of one are held until all have come, at most {@code maxPending}
+   * forecasts at once (a read_committed consumer of the job's output never sees a forecast's tiles
+   * split across transactions, so nothing is given up there unless a topic is read from the middle
+   * of a forecast).
    */
-  public static final class Assembler {
-    private final int maxPending;
-    private final BiConsumer<Forecast, String> onDropped;
-    private final Map<String, List<Forecast>> pending = new LinkedHashMap<>();
-
+  public static final class Assembler extends TileAssembler<Forecast> {
     public Assembler(int maxPending, BiConsumer<Forecast, String> onDropped) {
-      this.maxPending = maxPending;
-      this.onDropped = onDropped;
-    }
-
-    /** The forecast {@code record} completes (itself when whole), or null while its tiles are still coming. */
-    public Forecast add(Forecast record) {
-      TilePlace p = INSTANCE.place(record);
-      if (p == null) {
-        return record;
-      }
-      String id = Arrays.toString(INSTANCE.header(record)) + "/" + p.count();
-      List<Forecast> tiles = pending.computeIfAbsent(id, k -> new ArrayList<>());
-      tiles.add(record);
-      if (tiles.size() < p.count()) {
-        while (pending.size() > maxPending) {
-          Iterator<Map.Entry<String, List<Forecast>>> oldest = pending.entrySet().iterator();
-          List<Forecast> given = oldest.next().getValue();
-          oldest.remove();
-          onDropped.accept(given.get(0), "given up with " + given.size() + " of " + p.count() + " tiles: more than "
-              + maxPending + " forecasts were incomplete at once");
-        }
-        return null;
-      }
-      pending.remove(id);
-      try {
-        return INSTANCE.join(tiles);
-      } catch (TileException e) {
-        onDropped.accept(record, e.getMessage());
-        return null;
-      }
-    }
-
-    /** Forecasts whose tiles are still coming. */
-    public int pending() {
-      return pending.size();
+      super(INSTANCE, maxPending, onDropped);
     }
   }
 }

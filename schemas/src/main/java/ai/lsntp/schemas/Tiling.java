@@ -342,7 +342,7 @@ public abstract class Tiling<R extends SpecificRecordBase> {
     int rowBytes = p.cols() * cb;
     for (int plane = 0; plane < planes; plane++) {
       for (int r = 0; r < p.rows(); r++) {
-        long from = ((((long) (p.lead() - 1) * planes + plane) * h + p.row0() + r) * w + p.col0()) * cb;
+        long from = ((b.planeIndex(plane, planes, p.lead(), leads(whole)) * h + p.row0() + r) * w + p.col0()) * cb;
         s.position(Math.toIntExact(base + from));
         s.get(out, (plane * p.rows() + r) * rowBytes, rowBytes);
       }
@@ -360,7 +360,7 @@ public abstract class Tiling<R extends SpecificRecordBase> {
     int rowBytes = p.cols() * cb;
     for (int plane = 0; plane < planes; plane++) {
       for (int r = 0; r < p.rows(); r++) {
-        long to = ((((long) (p.lead() - 1) * planes + plane) * h + p.row0() + r) * w + p.col0()) * cb;
+        long to = ((b.planeIndex(plane, planes, p.lead(), leads(tile)) * h + p.row0() + r) * w + p.col0()) * cb;
         s.get(into, Math.toIntExact(to), rowBytes);
       }
     }

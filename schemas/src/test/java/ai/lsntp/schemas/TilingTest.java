@@ -154,6 +154,45 @@ class TilingTest {
   }
 
   @Test
+  void aForecastsQuantilesAreCutWithItsValuesLevelByLevel() throws Exception {
+    int beta = 3;
+    int h = 300;
+    int w = 300;
+    int levels = 4;
+    Forecast f = forecast(beta, h, w);
+    // quantile q of level k, lead l, cell c is k * 1e6 + l * 1e5 + c: every value says where it belongs
+    ByteBuffer q = ByteBuffer.allocate(levels * beta * h * w * 4).order(ByteOrder.LITTLE_ENDIAN);
+    for (int k = 0; k < levels; k++) {
+      for (int l = 0; l < beta; l++) {
+        for (int c = 0; c < h * w; c++) {
+          q.putFloat(k * 1e6f + l * 1e5f + c);
+        }
+      }
+    }
+    q.flip();
+    f.setQuantileLevels(List.of(0.025, 0.1, 0.9, 0.975));
+    f.setQuantiles(q);
+    List<Forecast> tiles = ForecastTiles.INSTANCE.split(f, KEY_BYTES, 1 << 20); // 5.4 MB in all
+    RecordCodec<Forecast> codec = RecordCodec.of(Forecast.class);
+    assertThat(tiles).hasSizeGreaterThan(beta).allSatisfy(t -> {
+      assertThat(Tiling.fits(KEY_BYTES, codec.encode(t).length, 1 << 20)).isTrue();
+      assertThat(t.getQuantiles().remaining()).isEqualTo(levels * t.getTile().getRows() * t.getTile().getCols() * 4);
+    });
+    Forecast t = tiles.stream().filter(x -> x.getTile().getLead() == 2 && x.getTile().getRow0() > 0).findFirst()
+        .orElseThrow();
+    ByteBuffer tq = t.getQuantiles().duplicate().order(ByteOrder.LITTLE_ENDIAN);
+    int cells = t.getTile().getRows() * t.getTile().getCols();
+    int firstCell = t.getTile().getRow0() * w;
+    for (int k = 0; k < levels; k++) {
+      assertThat(tq.getFloat(k * cells * 4)).as("level %d, lead 2, the tile's first cell", k)
+          .isEqualTo(k * 1e6f + 1e5f + firstCell);
+    }
+    List<Forecast> reversed = new ArrayList<>(tiles);
+    Collections.reverse(reversed);
+    assertThat(ForecastTiles.INSTANCE.join(reversed)).isEqualTo(f);
+  }
+
+  @Test
   void theAssemblerHandsOnWholeForecastsAtOnceAndTiledOnesWhenComplete() {
     Forecast small = forecast(2, 3, 3);
     Forecast big = forecast(2, 200, 200);
@@ -189,7 +228,7 @@ class TilingTest {
     Tiling<TemperatureFrame> planar = new Tiling<>(TemperatureFrame.class, TemperatureFrame.getClassSchema()) {
       @Override
       public List<CellBlock<TemperatureFrame>> blocks() {
-        return List.of(new CellBlock<>("values", r -> 2, r -> 2, false));
+        return List.of(new CellBlock<>("values", r -> 2, r -> 2, false, false));
       }
 
       @Override

@@ -3,7 +3,7 @@ package ai.lsntp.system;
 import ai.lsntp.config.JobOptions;
 import ai.lsntp.config.LsntpConfig;
 import ai.lsntp.job.ForecastJob;
-import ai.lsntp.job.FrameWindow;
+import ai.lsntp.avro.Forecast;
 import ai.lsntp.job.KafkaPreflight;
 import ai.lsntp.job.StageProbe;
 import java.io.IOException;
@@ -12,7 +12,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
-import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
@@ -33,53 +32,53 @@ public final class CommitWindowJob {
     new CommandLine(options).parseArgs(Arrays.copyOfRange(args, 2, args.length));
     LsntpConfig cfg = options.toConfig(Map.of());
     KafkaPreflight.check(cfg.kafkaProperties(), cfg.topicNames(), cfg.connectTimeout());
-    ForecastJob.fromKafka(cfg, false).withProbe(new HoldInference(args[0], args[1]))
+    ForecastJob.fromKafka(cfg, false).withProbe(new HoldForecasts(args[0], args[1]))
         .execute(StreamExecutionEnvironment.getExecutionEnvironment());
   }
 
   /**
-   * Once the test creates {@code PROBE_DIR/go}, holds the inference task (whose operator chain
-   * holds the forecasts sink's writer and committer) across the completion of a checkpoint, after
-   * the checkpoint's barrier has passed the task and before the notice of its completion, which
-   * commits the task's forecasts transaction, is processed.
+   * Once the test creates {@code PROBE_DIR/go}, holds the calibration task (calibrate-verify, whose
+   * operator chain holds the forecasts sink's writer and committer) across the completion of a
+   * checkpoint, after the checkpoint's barrier has passed the task and before the notice of its
+   * completion, which commits the task's forecasts transaction, is processed.
    *
-   * <p>Every batch then takes {@link #SLOW_MS} a window, longer than the frames take to come, so
-   * windows queue up in front of the task and each barrier is followed at once by a batch. A batch
+   * <p>Every forecast then takes {@link #SLOW_MS}, longer than the frames take to come, so forecasts
+   * queue up in front of the task and each barrier is followed at once by a forecast. A forecast
    * that starts while checkpoint K is pending (its chk-K directory exists, its _metadata not yet)
    * spends that time watching for chk-K/_metadata. If K completes meanwhile, K's barrier had passed
-   * the task before the batch began (a task passes barriers only between calls, and K needs this
+   * the task before the forecast began (a task passes barriers only between calls, and K needs this
    * task's), so K holds the task's pre-committed forecasts transaction, while the completion notice
    * that would commit it waits in the task's mailbox behind this call: K is complete and its
    * forecasts are not committed. The probe writes {@code PROBE_DIR/window} and holds until the
    * process is killed. After the restart {@code window} exists and the probe does nothing.
    */
-  static final class HoldInference implements StageProbe {
+  static final class HoldForecasts implements StageProbe {
     private static final long serialVersionUID = 1L;
     static final long SLOW_MS = 80;
     private final String dir;
     private final String checkpoints;
 
-    HoldInference(String dir, String checkpoints) {
+    HoldForecasts(String dir, String checkpoints) {
       this.dir = dir;
       this.checkpoints = checkpoints;
     }
 
     @Override
-    public void forecasting(List<FrameWindow> batch) {
+    public void calibrating(Forecast forecast) {
       Path window = Path.of(dir, "window");
       if (Files.exists(window) || !Files.exists(Path.of(dir, "go"))) {
         return;
       }
       try {
         Path pending = pending();
-        trace("batch of " + batch.size() + ", pending " + (pending == null ? "none" : pending.getFileName()));
+        trace("forecast issued " + forecast.getIssueTime() + ", pending " + (pending == null ? "none" : pending.getFileName()));
         long start = System.currentTimeMillis();
-        long end = start + SLOW_MS * batch.size();
+        long end = start + SLOW_MS;
         while (System.currentTimeMillis() < end) {
           if (pending != null && Files.exists(pending.resolve("_metadata"))) {
             Path tmp = Path.of(dir, "window.tmp");
-            Files.writeString(tmp, "held inference: " + pending.getFileName() + " completed "
-                + (System.currentTimeMillis() - start) + " ms into a batch that began while it was pending\n");
+            Files.writeString(tmp, "held the calibration task: " + pending.getFileName() + " completed "
+                + (System.currentTimeMillis() - start) + " ms into a forecast that began while it was pending\n");
             Files.move(tmp, window, StandardCopyOption.ATOMIC_MOVE);
             while (true) {
               Thread.sleep(1000); // until SIGKILL

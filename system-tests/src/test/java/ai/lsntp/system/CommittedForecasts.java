@@ -15,8 +15,9 @@ import org.apache.kafka.common.errors.WakeupException;
  * TopicWatcher), collected in the background with the wall-clock time each arrived.
  */
 final class CommittedForecasts implements AutoCloseable {
-  /** One forecast as it arrived. */
-  record Seen(String grid, long issueTime, String modelVersion, long arrivedAt) {}
+  /** One forecast as it arrived, with its intervals (quantiles, float32; null without) and how they were calibrated. */
+  record Seen(String grid, long issueTime, String modelVersion, long arrivedAt, float[] quantiles,
+      ai.lsntp.avro.CalibrationInfo calibration) {}
 
   private final List<Seen> seen = new CopyOnWriteArrayList<>();
   private final TopicWatcher watcher;
@@ -31,7 +32,9 @@ final class CommittedForecasts implements AutoCloseable {
       TopicWatcher.Handler h = new TopicWatcher.Handler() {
         @Override
         public void forecast(Forecast f) {
-          seen.add(new Seen(f.getGridId(), f.getIssueTime().toEpochMilli(), f.getModelVersion(), System.currentTimeMillis()));
+          seen.add(new Seen(f.getGridId(), f.getIssueTime().toEpochMilli(), f.getModelVersion(), System.currentTimeMillis(),
+              f.getQuantiles().hasRemaining() ? ai.lsntp.codec.PackedFloats.decode(f.getQuantiles()) : null,
+              f.getCalibration()));
         }
 
         @Override

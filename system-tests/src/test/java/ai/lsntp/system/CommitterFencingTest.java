@@ -42,7 +42,7 @@ import org.junit.jupiter.api.io.TempDir;
  * (transaction protocol v2) and a real TaskManager killed with SIGKILL.
  *
  * <p>The job runs on a standalone cluster with a test hook ({@link CommitWindowJob}) that holds the
- * inference task, whose chain holds the forecasts sink's writer and committer, until a checkpoint
+ * calibration task (calibrate-verify), whose chain holds the forecasts sink's writer and committer, until a checkpoint
  * completes while it is held: that checkpoint is complete on the JobManager and its forecasts
  * transaction is not committed (the notice that would commit it waits behind the hold), while the
  * other sinks (verification, ...) do commit theirs. The TaskManager is then killed and a new one
@@ -117,15 +117,16 @@ class CommitterFencingTest {
               "--alerts-topic", prefix + ".alerts", "--rejects-topic", prefix + ".rejects",
               "--model-events-topic", prefix + ".model-events", "--verification-topic", prefix + ".verification",
               "--delivery", "exactly-once", "--checkpoint-interval", "1s", "--set", "stream.future-tolerance=3650d",
-              // small batches: with windows queued, one begins as soon as a barrier has passed (CommitWindowJob.HoldInference)
+              // small batches: forecasts reach the held calibration task one or two at a time, so with them queued
+              // one begins as soon as a barrier has passed (CommitWindowJob.HoldForecasts)
               "--set", "batching.max-windows=2"));
           assertThat(submitted).contains("Job has been submitted with JobID");
           String jobId = submitted.replaceAll("(?s).*JobID ([0-9a-f]{32}).*", "$1");
           assertThat(out.awaitForecasts(head - uk.alpha + 1, Duration.ofSeconds(180))).as("first forecasts\n"
               + cluster.jobManagerLog() + "\n" + victim.tail(60)).isTrue();
 
-          // the stream goes on, a frame every 50 ms (faster than the hook lets inference go), until the hook has held
-          // inference across a checkpoint's completion; the rest of it comes after the kill
+          // the stream goes on, a frame every 50 ms (faster than the hook lets the calibration task go), until the
+          // hook has held it across a checkpoint's completion; the rest of it comes after the kill
           Replay paced = Replay.everyInterval(Duration.ofMillis(50));
           long[] sentPaced = {0};
           Thread replay = new Thread(() -> {
@@ -147,7 +148,7 @@ class CommitterFencingTest {
             }
             paced.stop();
             replay.join(10_000);
-            assertThat(probe.resolve("window")).as("the hook held inference across a checkpoint's completion (%d of %d frames "
+            assertThat(probe.resolve("window")).as("the hook held the calibration task across a checkpoint's completion (%d of %d frames "
                 + "sent)\n%s", head + sentPaced[0], n, victim.tail(40)).exists();
             String window = Files.readString(probe.resolve("window")).trim();
             // the other tasks are not held: let their commits of that checkpoint land, so that the

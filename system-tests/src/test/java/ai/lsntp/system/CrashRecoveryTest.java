@@ -8,6 +8,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import ai.lsntp.avro.TemperatureFrame;
 import ai.lsntp.model.ModelCatalog;
 import ai.lsntp.model.ModelSpec;
+import ai.lsntp.calibration.CalibrationReplay;
+import ai.lsntp.codec.PackedFloats;
+import ai.lsntp.model.OnnxForecaster;
 import ai.lsntp.testing.RealFrames;
 import ai.lsntp.testing.TestJobConfig;
 import ai.lsntp.testing.TestPaths;
@@ -29,7 +32,10 @@ import org.junit.jupiter.api.io.TempDir;
  * A crash must not lose forecasts: ./lsntp job (the same main class, its own JVM) runs with
  * exactly-once delivery while frames stream in; it is killed with SIGKILL mid-stream, started
  * again with the same command, and resumes from its newest retained checkpoint (windows, offsets,
- * transactions). A read_committed consumer must see every expected forecast exactly once.
+ * transactions, each grid's calibration). A read_committed consumer must see every expected
+ * forecast exactly once, and every forecast's intervals as an uninterrupted run makes them: the
+ * job's calibration code replayed over the same frames from the model's export-time calibration
+ * (so the calibration after the restart is the one before the kill, moved by the frames since).
  */
 class CrashRecoveryTest {
   @RegisterExtension static final KafkaBroker kafka = new KafkaBroker();
@@ -109,6 +115,7 @@ class CrashRecoveryTest {
           assertThat(missing).as("forecasts missing after the crash\n" + second.tail(60)).isEmpty();
           assertThat(duplicated).as("forecasts duplicated after the crash").isZero();
           assertThat(seen).hasSize(expected);
+          intervalsAsAnUninterruptedRun(spec, frames, seen, beforeKill);
         }
       } finally {
         paced.stop();
@@ -116,6 +123,60 @@ class CrashRecoveryTest {
         first.close();
       }
     }
+  }
+
+  /**
+   * Every forecast's quantiles against an uninterrupted run of the calibration over the same frames
+   * (ONNX Runtime here, one window at a time: the job's batches differ by ~1e-5 K, so a cell on an
+   * interval's edge may count the other way; 1e-3 K allows for that, a calibration restarted after
+   * the kill differs by far more), and the calibration's start and count of verified leads, exactly.
+   */
+  private static void intervalsAsAnUninterruptedRun(ModelSpec spec, List<TemperatureFrame> frames,
+      List<CommittedForecasts.Seen> seen, int beforeKill) throws Exception {
+    Map<Long, float[]> observed = new TreeMap<>();
+    for (TemperatureFrame f : frames) {
+      assertThat(f.getMissingMask()).as("the ERA5 frames have no missing cells").isNull();
+      observed.put(f.getValidTime().toEpochMilli(), PackedFloats.decode(f.getValues()));
+    }
+    double[] levels = TestJobConfig.onTopics("localhost:9", "x").load().intervalLevels();
+    long first = frames.get(spec.alpha - 1).getValidTime().toEpochMilli();
+    CalibrationReplay replay = new CalibrationReplay(spec.calibration, levels, spec.stepMillis, first, t -> {
+      float[] v = observed.get(t);
+      return v == null ? null : new CalibrationReplay.Observed(v, null);
+    });
+    Map<Long, CommittedForecasts.Seen> byIssue = new TreeMap<>();
+    seen.forEach(s -> byIssue.put(s.issueTime(), s));
+    double worst = 0;
+    double worstAfterKill = 0;
+    try (OnnxForecaster ort = OnnxForecaster.open(spec, false, 1)) {
+      int cells = spec.cells();
+      for (int end = spec.alpha - 1; end < frames.size(); end++) {
+        float[] window = new float[spec.alpha * cells];
+        for (int k = 0; k < spec.alpha; k++) {
+          System.arraycopy(observed.get(frames.get(end - spec.alpha + 1 + k).getValidTime().toEpochMilli()), 0, window,
+              k * cells, cells);
+        }
+        long issue = frames.get(end).getValidTime().toEpochMilli();
+        float[] expected = replay.forecast(issue, ort.forecast(List.of(window))[0]);
+        CommittedForecasts.Seen got = byIssue.get(issue);
+        assertThat(got.quantiles()).as("intervals of the forecast issued at %s", issue).hasSize(expected.length);
+        assertThat(got.calibration().getSince().toEpochMilli()).as("calibrated since the first forecast").isEqualTo(first);
+        assertThat(got.calibration().getUpdates()).as("verified leads folded in before %s", issue)
+            .isEqualTo(replay.state().updates);
+        double d = 0;
+        for (int i = 0; i < expected.length; i++) {
+          d = Math.max(d, Math.abs(got.quantiles()[i] - expected[i]));
+        }
+        worst = Math.max(worst, d);
+        if (seen.indexOf(got) >= beforeKill) {
+          worstAfterKill = Math.max(worstAfterKill, d);
+        }
+      }
+    }
+    System.out.printf("intervals against an uninterrupted run of the calibration: largest difference %.2e K (after the "
+        + "kill %.2e K), %d verified leads folded in by the last forecast%n", worst, worstAfterKill, replay.state().updates);
+    assertThat(worst).isLessThanOrEqualTo(1e-3);
+    assertThat(replay.state().updates).as("the calibration moved").isGreaterThan(100);
   }
 
   private ChildJvm startJob(List<String> args, String name) throws Exception {

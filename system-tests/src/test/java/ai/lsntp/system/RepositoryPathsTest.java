@@ -15,7 +15,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * A clone is all a user has: no tracked text file may point at a place outside the repository
- * (a sibling folder like ../shared, or this build machine's own absolute paths), and every
+ * (a sibling folder of the clone, or this build machine's own absolute paths), and every
  * relative link in the documentation must land on a file that exists in the repository.
  */
 class RepositoryPathsTest {

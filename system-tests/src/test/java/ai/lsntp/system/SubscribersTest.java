@@ -303,18 +303,30 @@ class SubscribersTest {
   static byte[] nextVersionRecord(Schema next, Forecast f, int member) throws IOException {
     GenericRecord rec = new GenericData.Record(next);
     for (Schema.Field field : Forecast.getClassSchema().getFields()) {
-      Object v = f.get(field.name());
-      if (v instanceof Instant i) {
-        v = i.toEpochMilli();
-      } else if (v instanceof List<?> l) {
-        v = l.stream().map(x -> x instanceof Instant i ? (Object) i.toEpochMilli() : x).toList();
-      }
-      rec.put(field.name(), v);
+      rec.put(field.name(), generic(f.get(field.name())));
     }
     rec.put("ensemble_member", member);
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     new BinaryMessageEncoder<GenericRecord>(GenericData.get(), next).encode(rec, out);
     return out.toByteArray();
+  }
+
+  /** A value of a generated record as a generic record holds it: times as epoch ms, nested records generic too. */
+  static Object generic(Object v) {
+    if (v instanceof Instant i) {
+      return i.toEpochMilli();
+    }
+    if (v instanceof List<?> l) {
+      return l.stream().map(SubscribersTest::generic).toList();
+    }
+    if (v instanceof org.apache.avro.specific.SpecificRecord r) {
+      GenericRecord g = new GenericData.Record(r.getSchema());
+      for (Schema.Field field : r.getSchema().getFields()) {
+        g.put(field.pos(), generic(r.get(field.pos())));
+      }
+      return g;
+    }
+    return v;
   }
 
   /** Each forecast line's values at the point equal the forecast's cell, lead by lead. */

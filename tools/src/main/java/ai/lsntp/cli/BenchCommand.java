@@ -100,8 +100,7 @@ public class BenchCommand implements Callable<Integer> {
     Map<String, ModelSpec> byGrid = new HashMap<>();
     for (int k = 0; k < g; k++) {
       String id = gridId(uk, k);
-      byGrid.put(id, new ModelSpec(uk.path, uk.name, uk.version, id, uk.alpha, uk.beta, uk.stepMillis, uk.height,
-          uk.width, uk.lat0, uk.lon0, uk.dlat, uk.dlon, uk.units, uk.weightsSha256));
+      byGrid.put(id, uk.forGrid(id));
     }
     ModelCatalog models = new ModelCatalog(byGrid);
     int perGrid = Math.max(uk.alpha + 1, (forecasts + g - 1) / g + uk.alpha - 1);

@@ -9,6 +9,8 @@ import ai.lsntp.embedded.EmbeddedKafka;
 import ai.lsntp.job.ForecastJob;
 import ai.lsntp.model.ModelCatalog;
 import ai.lsntp.model.ModelSpec;
+import ai.lsntp.serve.Live;
+import ai.lsntp.serve.ServeException;
 import ai.lsntp.tools.FrameFiles;
 import ai.lsntp.tools.FramePublisher;
 import ai.lsntp.tools.LinePrinter;
@@ -36,10 +38,11 @@ import picocli.CommandLine.Spec;
 /**
  * The embedded default: an in-process Kafka broker (KRaft, Kafka's KafkaClusterTestKit) and a
  * Flink MiniCluster in this JVM; replays the shipped ERA5 frames at a pace and prints every
- * forecast and alert. Ctrl-C stops it cleanly.
+ * forecast and alert, and serves the live page and point API on them. Ctrl-C stops it cleanly.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-    description = "Embedded demo: in-process Kafka + Flink MiniCluster, replay real ERA5 frames, print live forecasts.")
+    description = "Embedded demo: in-process Kafka + Flink MiniCluster, replay real ERA5 frames, print live forecasts "
+        + "and serve them on a live page.")
 public class DemoCommand implements Callable<Integer> {
   /** The verification table is printed each time this much valid time has been verified. */
   private static final long TABLE_EVERY_MILLIS = 6 * 3_600_000L;
@@ -59,6 +62,14 @@ public class DemoCommand implements Callable<Integer> {
   @Option(names = "--show-rejects", description = "Also print rejected frames.")
   boolean showRejects;
 
+  @Option(names = "--serve-port", paramLabel = "PORT", defaultValue = "" + Live.DEFAULT_PORT,
+      description = "Port of the live page and point API on " + Live.DEFAULT_HOST
+          + " (default ${DEFAULT-VALUE}; 0 picks a free one).")
+  int servePort;
+
+  @Option(names = "--no-serve", description = "No live page.")
+  boolean noServe;
+
   private volatile boolean stopping;
   private volatile TopicWatcher watcher;
   private PrintWriter out;
@@ -75,12 +86,14 @@ public class DemoCommand implements Callable<Integer> {
     LocalJob job = null;
     Replay replay = Replay.everyInterval(Duration.ofMillis(paceMillis));
     FramePublisher publisher = null;
+    Live live = null;
     try {
       LsntpConfig cfg = options.toConfig(settings(kafka, checkpoints));
       kafka.createTopics(1, cfg.topicNames().toArray(String[]::new));
       ForecastJob forecastJob = ForecastJob.fromKafka(cfg, false);
       Plan plan = plan(FrameFiles.readAll(UserPaths.input(framesFile)), forecastJob.models(), limit);
       out.println("lsntp demo: Kafka at " + kafka.bootstrapServers() + "; models: " + forecastJob.models());
+      live = noServe ? null : serve(cfg);
       out.println("lsntp demo: replaying " + plan.frames().size() + " frames from " + framesFile + " every "
           + paceMillis + " ms; expecting " + plan.expected() + " forecasts (" + cfg.delivery.guarantee
           + "). Ctrl-C stops.");
@@ -101,6 +114,9 @@ public class DemoCommand implements Callable<Integer> {
       replay.stop();
       if (publisher != null) {
         publisher.close();
+      }
+      if (live != null) {
+        live.close();
       }
       if (job != null) {
         job.close();
@@ -127,6 +143,19 @@ public class DemoCommand implements Callable<Integer> {
       done.await(30, TimeUnit.SECONDS);
     } catch (InterruptedException ignored) {
       Thread.currentThread().interrupt();
+    }
+  }
+
+  /** The live page on the demo's topics; a port that is taken costs the page, not the demo. */
+  private Live serve(LsntpConfig cfg) {
+    try {
+      Live live = Live.start(cfg, Live.DEFAULT_HOST, servePort);
+      out.println("lsntp demo: live page at " + live.url() + " (point forecasts: " + live.url()
+          + "v1/forecast?latitude=51.5&longitude=-0.12)");
+      return live;
+    } catch (ServeException e) {
+      out.println("lsntp demo: no live page: " + e.getMessage() + " (--serve-port)");
+      return null;
     }
   }
 

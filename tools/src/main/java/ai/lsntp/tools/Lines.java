@@ -28,9 +28,36 @@ public final class Lines {
     long last = f.getValidTimes().isEmpty() ? 0
         : f.getValidTimes().get(f.getValidTimes().size() - 1).toEpochMilli() - f.getIssueTime().toEpochMilli();
     return String.format(Locale.ROOT,
-        "FORECAST %s issued %s  %d leads %s..%s  %dx%d  min %.1f K  mean %.1f K  max %.1f K  model %s %s",
+        "FORECAST %s issued %s  %d leads %s..%s  %dx%d  min %.1f K  mean %.1f K  max %.1f K  model %s %s%s",
         f.getGridId(), Stamp.readable(f.getIssueTime()), f.getBeta(), Stamp.lead(first), Stamp.lead(last),
-        f.getHeight(), f.getWidth(), min, n > 0 ? sum / n : Double.NaN, max, f.getModelName(), f.getModelVersion());
+        f.getHeight(), f.getWidth(), min, n > 0 ? sum / n : Double.NaN, max, f.getModelName(), f.getModelVersion(),
+        intervals(f));
+  }
+
+  /**
+   * The widest interval's mean half-width at the first and the last lead, e.g. "  95% +-0.5..2.3 K";
+   * empty for a forecast without intervals.
+   */
+  static String intervals(Forecast f) {
+    java.util.List<Double> q = f.getQuantileLevels();
+    if (q == null || q.isEmpty() || !f.getQuantiles().hasRemaining()) {
+      return "";
+    }
+    float[] v = PackedFloats.decode(f.getQuantiles());
+    int plane = v.length / q.size();
+    int cells = f.getHeight() * f.getWidth();
+    int top = (q.size() - 1) * plane;
+    double[] half = new double[2];
+    int[] leads = {0, f.getBeta() - 1};
+    for (int k = 0; k < 2; k++) {
+      double sum = 0;
+      for (int c = 0; c < cells; c++) {
+        sum += v[top + leads[k] * cells + c] - v[leads[k] * cells + c];
+      }
+      half[k] = sum / cells / 2;
+    }
+    double level = q.get(q.size() - 1) - q.get(0);
+    return String.format(Locale.ROOT, "  %s +-%.1f..%.1f K", VerificationTable.percent(level), half[0], half[1]);
   }
 
   public static String alert(Alert a) {

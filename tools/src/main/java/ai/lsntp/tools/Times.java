@@ -10,7 +10,7 @@ import java.time.ZoneOffset;
 import java.time.format.DateTimeParseException;
 
 /** Command-line times (UTC) and durations with errors that name the option. */
-final class Times {
+public final class Times {
   private Times() {}
 
   static Instant parse(String option, String text) {
@@ -31,7 +31,7 @@ final class Times {
     }
   }
 
-  static Duration duration(String option, String text) {
+  public static Duration duration(String option, String text) {
     try {
       Duration d = Durations.parse(option, text);
       if (d.isNegative() || d.isZero()) {

@@ -7,12 +7,12 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
 
 /**
- * What replay and watch share: problems the user can fix end as one line on stderr with an exit
- * status (2 bad input, 1 run-time failure), never as a stack trace; and a stand-alone entry point
- * for docker-compose and Kubernetes ({@code java -cp <flink-app jar>:<flink lib>/* ai.lsntp.tools.X ...}).
+ * What the operator tools (replay, watch, serve) share: problems the user can fix end as one line
+ * on stderr with an exit status (2 bad input, 1 run-time failure), never as a stack trace; and a
+ * stand-alone entry point for docker-compose and Kubernetes ({@code java -cp <flink-app jar>:<flink lib>/* ai.lsntp.tools.X ...}).
  */
-abstract class ToolCommand implements Callable<Integer> {
-  @Spec CommandSpec spec;
+public abstract class ToolCommand implements Callable<Integer> {
+  @Spec protected CommandSpec spec;
 
   /** The command's work; throws {@link ToolException} or {@link ConfigException} for the user's problems. */
   protected abstract int run() throws Exception;
@@ -36,7 +36,7 @@ abstract class ToolCommand implements Callable<Integer> {
   }
 
   /** Runs a command outside ./lsntp, where nobody has set Avro's trusted packages yet. */
-  static void launch(ToolCommand command, String[] args) {
+  protected static void launch(ToolCommand command, String[] args) {
     if (System.getProperty("org.apache.avro.SERIALIZABLE_PACKAGES") == null) {
       System.setProperty("org.apache.avro.SERIALIZABLE_PACKAGES", "ai.lsntp.avro");
     }

@@ -8,19 +8,25 @@ import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** ./lsntp demo as a user runs it (its own broker and MiniCluster): the lines people and scripts read. */
+/**
+ * ./lsntp demo as a user runs it (its own broker, MiniCluster and live page): the lines people and
+ * scripts read, each forecast with its intervals.
+ */
 class DemoCommandTest {
 
   @Test
   void theDemoPrintsItsForecastsAndEndsWithItsSummaryLine() {
     Cli demo = Cli.run(new DemoCommand(), "--limit", "4", "--pace", "50ms", "--frames", TestPaths.ukFrames().toString(),
-        "--models", TestPaths.models().toString());
+        "--models", TestPaths.models().toString(), "--serve-port", "0");
     assertThat(demo.exit).as(demo.toString()).isZero();
     List<String> lines = Arrays.asList(demo.out.split("\n"));
     assertThat(lines).filteredOn(l -> l.startsWith("FORECAST ")).hasSize(4)
-        .allMatch(l -> l.matches(".* model LS-NTP \\S+  \\(\\d+ ms after its last frame was sent\\)"), "latency noted");
+        .allMatch(l -> l.matches(".* model LS-NTP \\S+  95% \\+-\\d+\\.\\d\\.\\.\\d+\\.\\d K  \\(\\d+ ms after its last frame was sent\\)"),
+            "the 95% interval's half-width and the latency noted");
     assertThat(lines).contains("lsntp demo: replaying 9 frames from " + TestPaths.ukFrames()
         + " every 50 ms; expecting 4 forecasts (at-least-once). Ctrl-C stops.");
+    assertThat(lines).anyMatch(l -> l.matches("lsntp demo: live page at http://127\\.0\\.0\\.1:\\d+/ \\(point forecasts: "
+        + "http://127\\.0\\.0\\.1:\\d+/v1/forecast\\?latitude=51\\.5&longitude=-0\\.12\\)"));
     assertThat(lines.get(lines.size() - 2))
         .matches("lsntp demo: 4 forecasts, \\d+ alerts; latency frame sent -> forecast read: p50 \\d+ ms, p99 \\d+ ms");
     assertThat(lines.get(lines.size() - 1)).isEqualTo("lsntp demo: stopped.");

@@ -16,7 +16,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * `./lsntp score` agrees with `./lsntp evaluate` (the metrics.json evaluate wrote beside each
  * shipped model) on the same windows: the held-out test part, whose every window and lead lies in it;
- * and zoo models, on Avro and on NetCDF frames, agree with the comparison that scored them.
+ * its intervals (the job's calibration code, replayed from the model's export-time calibration)
+ * agree with evaluate's Python replay of them (intervals.json): coverage, CRPS and both baselines'
+ * CRPS per lead; and zoo models, on Avro and on NetCDF frames, agree with the comparison that scored them.
  */
 class ScoreCommandTest {
   static final double AGREEMENT_K = 1e-3;
@@ -59,6 +61,29 @@ class ScoreCommandTest {
     System.out.printf("score vs evaluate, %s: largest per-lead difference of MAE, RMSE, persistence MAE = %.2e K%n",
         folder, worst);
     assertThat(worst).isLessThanOrEqualTo(AGREEMENT_K);
+
+    JsonNode intervals = new ObjectMapper().readTree(dir.resolve("intervals.json").toFile());
+    JsonNode iv = scored.get("intervals");
+    assertThat(iv.get("windows").asInt()).isEqualTo(intervals.get("windows_after_first_day").asInt());
+    double coverage = 0;
+    double crps = 0;
+    String[][] pairs = {{"conformal", "conformal"}, {"static_width", "static per-lead width"},
+        {"persistence", "persistence + validation error quantiles"}};
+    for (String[] p : pairs) {
+      JsonNode java = iv.get(p[0]);
+      JsonNode python = intervals.at("/results/" + p[1] + "/after_first_day");
+      for (int lead = 0; lead < java.get("crps").size(); lead++) {
+        crps = Math.max(crps, Math.abs(java.at("/crps/" + lead).asDouble() - python.at("/crps/" + lead).asDouble()));
+        for (int j = 0; j < 2; j++) {
+          String at = "/coverage/" + lead + "/" + j;
+          coverage = Math.max(coverage, Math.abs(java.at(at).asDouble() - python.at(at).asDouble()));
+        }
+      }
+    }
+    System.out.printf("score vs evaluate, %s intervals: largest per-lead difference of coverage %.2e, of CRPS %.2e K "
+        + "(conformal, fixed width, persistence)%n", folder, coverage, crps);
+    assertThat(coverage).as("coverage: a cell on an interval's edge may fall either way").isLessThanOrEqualTo(2e-3);
+    assertThat(crps).isLessThanOrEqualTo(AGREEMENT_K);
   }
 
   @Test

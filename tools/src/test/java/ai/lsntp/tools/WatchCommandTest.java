@@ -297,21 +297,27 @@ class WatchCommandTest {
     List<ProducerRecord<byte[], byte[]>> records = new ArrayList<>();
     for (int i = 0; i < 30; i++) { // hourly, lead 1: MAE 0.5 K against persistence 1 K (the first 5 h: 2 K)
       double mae = i < 5 ? 2.0 : 0.5;
+      // the intervals: 75% of the cells inside the 80% one and 90% inside the 95% one (the first 5 h: 20% and 50%)
+      List<Double> coverage = i < 5 ? List.of(0.2, 0.5) : List.of(0.75, 0.9);
       records.add(new ProducerRecord<>(Topic.VERIFICATION.under(p), key("g"), va.encode(ai.lsntp.avro.Verification.newBuilder()
           .setGridId("g").setModelName("LS-NTP").setModelVersion("1").setIssueTime(t0.plusSeconds(3600L * i))
           .setLead(1).setValidTime(t0.plusSeconds(3600L * (i + 1))).setMae(mae).setRmse(mae).setPersistenceMae(1.0)
-          .setCells(100).setProducedAt(Instant.now()).build())));
+          .setCells(100).setProducedAt(Instant.now()).setIntervalLevels(List.of(0.8, 0.95)).setCoverage(coverage)
+          .setMeanWidth(List.of(1.0, 2.0)).setIntervalScore(List.of(1.5, 2.5)).setCrps(0.3).build())));
     }
     committed(records);
     Cli r = Cli.run(new WatchCommand(), "-b", kafka.bootstrapServers(), "--forecasts-topic", Topic.FORECASTS.under(p),
         "--set", Topic.VERIFICATION.key() + "=" + Topic.VERIFICATION.under(p), "--set", "verification.window=24h", "--no-alerts",
         "--verification", "--from-beginning", "--idle-timeout", "5s");
     assertThat(r.exit).as(r.toString()).isZero();
-    // the last table covers the last 24 h of valid times: 24 scores, all 0.5 K against 1 K: skill +0.5
+    // the last table covers the last 24 h of valid times: 24 scores, all 0.5 K against 1 K: skill +0.5,
+    // coverage 75% and 90%
     List<String> rows = r.out.lines().filter(l -> l.startsWith("VERIFY   g ")).toList();
     assertThat(rows).isNotEmpty();
     assertThat(rows.get(rows.size() - 1)).contains("+1").contains("0.500").contains("1.000").contains("+0.500")
-        .endsWith(" 24");
+        .contains(" 75.0% ").contains(" 90.0% ").endsWith(" 24");
+    assertThat(r.out.lines().filter(l -> l.startsWith("VERIFY   grid")).toList()).isNotEmpty()
+        .allMatch(l -> l.contains("cov 80%") && l.contains("cov 95%"));
     assertThat(r.err).contains("30 verifications");
   }
 }
