@@ -282,9 +282,10 @@ public class LsntpConfig implements Serializable {
     if (stream.maxFrameBytes < 1) {
       throw new ConfigException("stream.max-frame-bytes: must be positive, got " + stream.maxFrameBytes);
     }
-    if (stream.maxTileBytes < 1 || stream.maxTileBytes > stream.maxFrameBytes) {
-      throw new ConfigException("stream.max-tile-bytes: must be 1 .. stream.max-frame-bytes (" + stream.maxFrameBytes
-          + "), got " + stream.maxTileBytes);
+    // a tile over stream.max-frame-bytes is TOO_LARGE before anything is decoded, so a tile limit
+    // above the frame limit is harmless: lowering the frame limit alone must not stop the job
+    if (stream.maxTileBytes < 1) {
+      throw new ConfigException("stream.max-tile-bytes: must be positive, got " + stream.maxTileBytes);
     }
     if (records.maxRecordBytes < 16 * 1024) {
       throw new ConfigException("records.max-record-bytes: must be at least 16384 (a forecast tile needs room for a "
