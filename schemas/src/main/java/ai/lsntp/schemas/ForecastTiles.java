@@ -70,5 +70,11 @@ public final class ForecastTiles extends Tiling<Forecast> {
     public Assembler(int maxPending, BiConsumer<Forecast, String> onDropped) {
       super(INSTANCE, maxPending, onDropped);
     }
+
+    /** The forecast {@code record} completes (itself when whole), or null while its tiles are still coming. */
+    @Override
+    public Forecast add(Forecast record) {
+      return super.add(record);
+    }
   }
 }

@@ -90,7 +90,8 @@ class EndToEndToolsTest {
     LsntpConfig cfg = TestJobConfig.onTopics(kafka.bootstrapServers(), prefix)
         .set("delivery.guarantee", "exactly-once")
         .set("delivery.checkpoint-interval", "300ms")
-        .set("records.max-record-bytes", "16384") // each 38 KB forecast goes out as tiles
+        // each 194 KB forecast (values and the 80% and 95% intervals' four quantile planes) goes out as tiles
+        .set("records.max-record-bytes", "65536")
         .set("alerts", "[{name: below-285, kind: frost, threshold: 285.0, grid: '*'}]")
         .load();
     ForecastJob.fromKafka(cfg, true).execute(ForecastJob.localEnvironment(cfg));
@@ -113,7 +114,8 @@ class EndToEndToolsTest {
     assertThat(watch.printed.undecodable).isZero();
     List<String> forecastLines = w.out.lines().filter(l -> l.startsWith("FORECAST")).collect(Collectors.toList());
     assertThat(forecastLines).hasSize(expected);
-    // on the topic each forecast was one tile per lead (a lead of 6.5 KB fits a 16 KB record, six do not)
+    // on the topic each forecast was one tile per lead (a lead of 32 KB, values and quantiles, fits a
+    // 64 KB record; six do not)
     ai.lsntp.schemas.RecordCodec<ai.lsntp.avro.Forecast> fc = ai.lsntp.schemas.RecordCodec.of(ai.lsntp.avro.Forecast.class);
     List<ai.lsntp.avro.Forecast> onTopic = new ArrayList<>();
     for (var r : ai.lsntp.testing.KafkaIO.readCommitted(kafka.bootstrapServers(), cfg.topics.forecasts,
