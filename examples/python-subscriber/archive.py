@@ -9,7 +9,9 @@ One Zarr group per grid: air_temperature (forecast_reference_time, forecast_peri
 longitude) in K, a scalar height coordinate of 2 m, the model version of each issue. The store and
 the consumer group's offsets move together: a forecast is appended, then its offset committed, and
 an issue time already in the store is skipped, so a restart (or a crash between the two) neither
-loses nor duplicates a time. Debian packages only: python3-confluent-kafka, python3-avro,
+loses nor duplicates a time. A forecast that comes as tiles is appended once all its tiles are
+there, and offsets are committed only while no forecast is half read, so a restart reads a
+half-read forecast's tiles again. Debian packages only: python3-confluent-kafka, python3-avro,
 python3-xarray, python3-zarr.
 """
 from __future__ import annotations
@@ -25,7 +27,7 @@ import xarray as xr
 import zarr
 from confluent_kafka import Consumer, KafkaException
 
-from forecasts import forecast_grid
+from forecasts import ForecastAssembler, forecast_grid
 from lsntp_records import RecordReader, SchemaSet, UnknownSchema
 
 # Appending encodes each new issue time with the store's integer time units; xarray warns that the
@@ -108,6 +110,7 @@ def main(argv=None) -> int:
                          "isolation.level": "read_committed"})
     consumer.subscribe([args.topic])
     appended = skipped = 0
+    tiles = ForecastAssembler()
     last = time.monotonic()
     try:
         while not args.max_forecasts or appended < args.max_forecasts:
@@ -122,16 +125,20 @@ def main(argv=None) -> int:
                 raise KafkaException(msg.error())
             last = time.monotonic()
             try:
-                g = forecast_grid(reader.decode(msg.value()))
+                rec = tiles.add(reader.decode(msg.value()))
             except UnknownSchema as e:
                 print(f"archive: offset {msg.offset()} not archived: {e}", file=sys.stderr, flush=True)
                 return 1  # never commit past a record we could not read
+            if rec is None:
+                continue  # more tiles of this forecast to come
+            g = forecast_grid(rec)
             if archive.append(g):
                 appended += 1
                 print(f"archived {g.grid_id} {g.issue_time:%Y-%m-%dT%H:%MZ}", flush=True)
             else:
                 skipped += 1
-            consumer.commit(message=msg, asynchronous=False)
+            if not tiles.incomplete():
+                consumer.commit(message=msg, asynchronous=False)
     finally:
         consumer.close()
     print(f"archive: {appended} forecasts appended, {skipped} already in {args.store}", flush=True)

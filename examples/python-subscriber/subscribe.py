@@ -16,7 +16,7 @@ import time
 
 from confluent_kafka import Consumer, KafkaException
 
-from forecasts import at_point, forecast_grid
+from forecasts import ForecastAssembler, at_point, forecast_grid
 from lsntp_records import RecordReader, SchemaSet, UnknownSchema
 
 
@@ -43,6 +43,7 @@ def main(argv=None) -> int:
                          "isolation.level": "read_committed"})
     consumer.subscribe(list(readers))
     forecasts = 0
+    tiles = ForecastAssembler()  # a big grid's forecast comes as tiles: one line once all are there
     last = time.monotonic()
     try:
         while not args.max_forecasts or forecasts < args.max_forecasts:
@@ -64,6 +65,10 @@ def main(argv=None) -> int:
                 continue
             if args.grid and rec["grid_id"] != args.grid:
                 continue
+            if reader.record == "Forecast":
+                rec = tiles.add(rec)
+                if rec is None:
+                    continue
             writer = reader.writer_of(msg.value())
             wire = f"{writer[0]} v{writer[1]}" if writer else "plain Avro"
             if reader.record == "Forecast":

@@ -71,7 +71,7 @@ def cmd_parity_fixtures(args):
 def cmd_ingest(args):
     from . import ingest
     ingest.ingest(_path(args.input), _path(args.out), grid_id=args.grid_id, variable=args.variable, start=args.start,
-                  end=args.end, time_var=args.time_var, time_units=args.time_units)
+                  end=args.end, time_var=args.time_var, time_units=args.time_units, tile_bytes=args.tile_bytes)
 
 
 def cmd_benchmark(args):
@@ -140,6 +140,8 @@ def main(argv=None) -> int:
     i.add_argument("--end", help="last valid time to keep (ISO)")
     i.add_argument("--time-var", help="variable holding the valid times, when no coordinate has CF time units")
     i.add_argument("--time-units", help="CF units of --time-var's values, when the file has none, e.g. 'hours since 1900-01-01 00:00'")
+    i.add_argument("--tile-bytes", type=int, help="a frame whose Kafka record would be larger is written as tiles of at most this many "
+                                                  "bytes (default: the job's records.max-record-bytes, 1048576)")
     i.set_defaults(func=cmd_ingest)
 
     b = sub.add_parser("benchmark", help="latency of a shipped model: PyTorch eager vs ONNX Runtime Java")

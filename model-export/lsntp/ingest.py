@@ -8,7 +8,11 @@ Files are taken as they come and the streaming job judges each frame:
 - gaps in time stay gaps: the absent frames are not invented (one warning lists them);
 - a frame with every cell missing is skipped (one warning lists them): the job would reject it;
 - times come from a coordinate with CF units, or from `--time-var NAME --time-units "hours since
-  1900-01-01 00:00"` when the file has none.
+  1900-01-01 00:00"` when the file has none;
+- a frame whose Kafka record would be larger than `--tile-bytes` (default: the job's
+  `records.max-record-bytes`, 1 MiB, Kafka's default record limit) is written as tiles: records of
+  whole rows (TemperatureFrame.tile), each within the limit with its key and Kafka's overhead,
+  which the job puts back together (deploy/OPERATIONS.md, Tiles).
 
 Needs numpy, xarray (with netCDF4 / cfgrib) and avro only, never PyTorch: `python3 -m lsntp ingest`
 runs on a machine that only feeds Kafka.
@@ -25,6 +29,23 @@ from .data import Series, describe, iso_minutes, read_series, time_gaps
 from .errors import READER_PACKAGES, DataError, MissingPackage
 from .paths import PROJECT_ROOT
 SCHEMA_DIR = os.path.join(PROJECT_ROOT, "schemas", "src", "main", "avro")
+JOB_DEFAULTS = os.path.join(PROJECT_ROOT, "flink-job", "src", "main", "resources", "lsntp-default.yaml")
+# What Kafka adds to a record's key and value (record batch header 61 bytes, the record's own fields
+# at most 21, with room to spare): ai.lsntp.schemas.Tiling.KAFKA_RECORD_OVERHEAD.
+KAFKA_RECORD_OVERHEAD = 128
+SINGLE_OBJECT_HEADER = 10  # C3 01 and the 8-byte fingerprint in front of every record on Kafka
+
+
+def default_tile_bytes() -> int:
+    """records.max-record-bytes of the job's defaults (lsntp-default.yaml), the one place it is set."""
+    section = None
+    with open(JOB_DEFAULTS) as f:
+        for line in f:
+            if line and not line[0].isspace() and line.rstrip().endswith(":"):
+                section = line.strip()[:-1]
+            elif section == "records" and line.strip().startswith("max-record-bytes:"):
+                return int(line.split(":", 1)[1].split("#")[0])
+    raise DataError(f"{JOB_DEFAULTS}: no records.max-record-bytes")
 
 
 def _avro():
@@ -57,7 +78,67 @@ def frames(series: Series, grid_id: str):
             "values": values.astype("<f4").tobytes(),
             "missing_mask": missing.astype(np.uint8).tobytes() if missing.any() else None,
             "fill_value": None,
+            "tile": None,
         }
+
+
+def _encoded_size(schema, rec: dict) -> int:
+    import io
+    avro = _avro()
+    buf = io.BytesIO()
+    avro.io.DatumWriter(schema).write(rec, avro.io.BinaryEncoder(buf))
+    return buf.tell()
+
+
+def rectangles(h: int, w: int, cells_per_tile: int) -> list[tuple[int, int, int, int]]:
+    """(row0, col0, rows, cols) covering an h x w grid once: balanced bands of whole rows, or pieces of
+    rows when one row is more than a tile holds (the rule of ai.lsntp.schemas.Tiling.rectangles)."""
+    if cells_per_tile >= w:
+        rows_per = min(h, cells_per_tile // w)
+        n = -(-h // rows_per)
+        out, row = [], 0
+        for i in range(n):
+            rows = h // n + (1 if i < h % n else 0)
+            out.append((row, 0, rows, w))
+            row += rows
+        return out
+    n = -(-w // cells_per_tile)
+    out = []
+    for row in range(h):
+        col = 0
+        for i in range(n):
+            cols = w // n + (1 if i < w % n else 0)
+            out.append((row, col, 1, cols))
+            col += cols
+    return out
+
+
+def tiles(rec: dict, schema, tile_bytes: int) -> list[dict]:
+    """The frame as one record when it fits `tile_bytes` on Kafka (single-object value, key and Kafka's
+    overhead), else as tiles that do, each holding whole rows of values and, where it has missing
+    cells, of the mask."""
+    key = len(rec["grid_id"].encode("utf-8"))
+    blocks = len(rec["values"]) + (len(rec["missing_mask"]) if rec["missing_mask"] is not None else 0)
+    header = dict(rec, values=b"", missing_mask=None)
+    if KAFKA_RECORD_OVERHEAD + key + SINGLE_OBJECT_HEADER + _encoded_size(schema, header) + 10 + blocks <= tile_bytes:
+        return [rec]
+    big = 2 ** 31 - 1
+    fixed = _encoded_size(schema, dict(header, tile={k: big for k in ("index", "count", "row0", "col0", "rows", "cols")}))
+    per_cell = 4 + (1 if rec["missing_mask"] is not None else 0)
+    budget = tile_bytes - KAFKA_RECORD_OVERHEAD - key - SINGLE_OBJECT_HEADER - fixed - 10
+    if budget < per_cell:
+        raise DataError(f"--tile-bytes {tile_bytes} leaves no room for one cell beside the frame's other fields")
+    h, w = rec["height"], rec["width"]
+    values = np.frombuffer(rec["values"], "<f4").reshape(h, w)
+    mask = None if rec["missing_mask"] is None else np.frombuffer(rec["missing_mask"], np.uint8).reshape(h, w)
+    rects = rectangles(h, w, budget // per_cell)
+    out = []
+    for i, (r0, c0, rows, cols) in enumerate(rects):
+        m = None if mask is None else mask[r0:r0 + rows, c0:c0 + cols]
+        out.append(dict(rec, values=values[r0:r0 + rows, c0:c0 + cols].tobytes(),
+                        missing_mask=m.tobytes() if m is not None and m.any() else None,
+                        tile={"index": i, "count": len(rects), "row0": r0, "col0": c0, "rows": rows, "cols": cols}))
+    return out
 
 
 def warn(message: str) -> None:
@@ -65,11 +146,15 @@ def warn(message: str) -> None:
 
 
 def ingest(path: str, out: str, grid_id: str, variable: str | None = None, start: str | None = None, end: str | None = None,
-           time_var: str | None = None, time_units: str | None = None) -> int:
-    """Write the file's frames within [start, end] to `out`; returns how many were written."""
+           time_var: str | None = None, time_units: str | None = None, tile_bytes: int | None = None) -> int:
+    """Write the file's frames within [start, end] to `out` (as tiles where a frame's record would be
+    larger than `tile_bytes`); returns how many frames were written."""
     if time_units is not None and time_var is None:
         raise DataError("--time-units needs --time-var (the variable whose values count in those units)")
     _avro()  # before the file is read: a missing package is named first
+    tile_bytes = default_tile_bytes() if tile_bytes is None else tile_bytes
+    if tile_bytes < 1024:
+        raise DataError(f"--tile-bytes must be at least 1024, got {tile_bytes}")
     series = read_series(path, variable, time_var=time_var, time_units=time_units)
     lo = np.searchsorted(series.times, np.datetime64(start, "ns")) if start else 0
     hi = np.searchsorted(series.times, np.datetime64(end, "ns"), side="right") if end else len(series.times)
@@ -92,12 +177,17 @@ def ingest(path: str, out: str, grid_id: str, variable: str | None = None, start
     missing = np.isnan(series.values)
     os.makedirs(os.path.dirname(os.path.abspath(out)) or ".", exist_ok=True)
     avro = _avro()
-    n = 0
+    n = tiled = records = 0
+    schema = frame_schema()
     with open(out, "wb") as f:
-        writer = avro.datafile.DataFileWriter(f, avro.io.DatumWriter(), frame_schema(), codec="deflate")
+        writer = avro.datafile.DataFileWriter(f, avro.io.DatumWriter(), schema, codec="deflate")
         for rec in frames(series, grid_id):
-            writer.append(rec)
+            parts = tiles(rec, schema, tile_bytes)
+            for part in parts:
+                writer.append(part)
             n += 1
+            records += len(parts)
+            tiled += len(parts) > 1
         writer.close()
     partial = int(missing.any(axis=(1, 2)).sum())
     notes = []
@@ -107,6 +197,8 @@ def ingest(path: str, out: str, grid_id: str, variable: str | None = None, start
         notes.append(f"{sum(g.missing for g in gaps)} absent in {len(gaps)} gap(s)")
     if empty.any():
         notes.append(f"{int(empty.sum())} all-missing skipped")
+    if tiled:
+        notes.append(f"{tiled} as tiles of at most {tile_bytes} bytes, {records} records in all")
     print(f"wrote {n} TemperatureFrame records ({grid_id}, {series.grid['height']}x{series.grid['width']}, "
           f"{np.datetime_as_string(series.times[0], unit='h')} .. {np.datetime_as_string(series.times[-1], unit='h')}"
           f"{'; ' + '; '.join(notes) if notes else ''}) to {out}")

@@ -109,3 +109,65 @@ def test_without_its_packages_ingest_says_what_to_install(era5_small_nc, tmp_pat
     r = lsntp("ingest", era5_small_nc, "--out", str(tmp_path / "f.avro"), "--grid-id", "g", block=packages)
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert r.stderr.startswith("lsntp ingest: error: ") and INSTALL in r.stderr
+
+
+def _grid_nc(path, h, w, hours):
+    """A CF NetCDF of `hours` hourly t2m frames on an h x w 0.25 degree grid, with missing cells in two frames."""
+    import xarray as xr
+    rng = np.random.default_rng(0)
+    t2m = (275 + 10 * rng.random((hours, h, w))).astype(np.float32)
+    t2m[1, 5, 7] = np.nan
+    t2m[2, h - 2:, :3] = np.nan
+    times = np.datetime64("2019-03-01T00:00", "ns") + np.arange(hours) * np.timedelta64(1, "h")
+    xr.Dataset({"t2m": (("time", "latitude", "longitude"), t2m, {"units": "K"})},
+               coords={"time": times, "latitude": 60 - 0.25 * np.arange(h), "longitude": -10 + 0.25 * np.arange(w)}).to_netcdf(path)
+    return path
+
+
+def test_a_frame_over_the_record_limit_is_written_as_tiles_that_make_the_same_frame(tmp_path):
+    """Tiles of whole rows, each within --tile-bytes as a Kafka record (single-object value, key and Kafka's
+    overhead), together exactly the frame ingest writes whole: values, and the mask where a tile has missing
+    cells (the job reads a tile without a mask as one without missing cells)."""
+    import io
+    import avro.io
+    from .ingest import KAFKA_RECORD_OVERHEAD, SINGLE_OBJECT_HEADER, frame_schema, ingest
+    path = _grid_nc(str(tmp_path / "grid.nc"), 40, 60, 4)
+    whole, tiled = str(tmp_path / "whole.avro"), str(tmp_path / "tiled.avro")
+    assert ingest(path, whole, "ncl-grid") == 4
+    assert ingest(path, tiled, "ncl-grid", tile_bytes=2048) == 4
+    frames, records = read(whole), read(tiled)
+    assert all(f["tile"] is None for f in frames)
+    assert len(records) >= 4 * len(frames)  # 12 KB frames under 2 KB records
+    assert sum(f["missing_mask"] is not None for f in frames) == 2
+    assert 0 < sum(r["missing_mask"] is not None for r in records) < len(records)
+    schema = frame_schema()
+    by_time = {}
+    for rec in records:
+        buf = io.BytesIO()
+        avro.io.DatumWriter(schema).write(rec, avro.io.BinaryEncoder(buf))
+        assert KAFKA_RECORD_OVERHEAD + len(b"ncl-grid") + SINGLE_OBJECT_HEADER + buf.tell() <= 2048
+        by_time.setdefault(rec["valid_time"], []).append(rec)
+    for f in frames:
+        parts = by_time[f["valid_time"]]
+        assert [p["tile"]["index"] for p in parts] == list(range(parts[0]["tile"]["count"]))
+        assert sum(p["tile"]["rows"] for p in parts) == f["height"] and {p["tile"]["cols"] for p in parts} == {f["width"]}
+        values = np.concatenate([np.frombuffer(p["values"], "<f4").reshape(p["tile"]["rows"], -1) for p in parts])
+        np.testing.assert_array_equal(values, _grid(f))  # NaN where missing, in the same cells
+        mask = np.concatenate([np.zeros((p["tile"]["rows"], f["width"]), np.uint8) if p["missing_mask"] is None
+                               else np.frombuffer(p["missing_mask"], np.uint8).reshape(p["tile"]["rows"], -1) for p in parts])
+        want = np.zeros_like(mask) if f["missing_mask"] is None else np.frombuffer(f["missing_mask"], np.uint8).reshape(mask.shape)
+        np.testing.assert_array_equal(mask, want)
+        assert all({k: v for k, v in p.items() if k not in ("values", "missing_mask", "tile")}
+                   == {k: v for k, v in f.items() if k not in ("values", "missing_mask", "tile")} for p in parts)
+
+
+def test_the_default_tile_size_is_the_jobs_record_limit():
+    from .ingest import default_tile_bytes
+    assert default_tile_bytes() == 1048576
+
+
+def test_a_tile_limit_too_small_is_refused(ncl_like_nc, tmp_path):
+    path, _ = ncl_like_nc
+    r = lsntp("ingest", path, "--out", str(tmp_path / "f.avro"), "--grid-id", "g", "--time-var", "timestep",
+              "--time-units", NCL_TIME_UNITS, "--tile-bytes", "100")
+    assert r.returncode == 2 and "--tile-bytes must be at least 1024, got 100" in r.stderr, r.stderr

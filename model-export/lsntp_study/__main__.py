@@ -80,7 +80,10 @@ def cmd_scaling_bench(args):
                                command="python3 -m lsntp_study scaling-bench " + " ".join(sys.argv[2:]))
     out = _path(args.out)
     csv_path = os.path.join(out, "scaling.csv")
-    rows = scaling.measure(models, csv_path, threads)
+    batches = tuple(int(b) for b in args.batches.split(","))
+    if not set(batches) <= {1, 16}:
+        raise SystemExit(f"scaling-bench: --batches takes 1, 16 or both, got {args.batches}")
+    rows = scaling.measure(models, csv_path, threads, batches=batches)
     table = scaling.markdown_table(rows)
     with open(os.path.join(out, "scaling.md"), "w") as f:
         f.write(f"ONNX Runtime Java (OnnxLatencyBench), {threads} intra-op threads, median of the timed runs after 3 "
@@ -165,6 +168,8 @@ def main(argv=None) -> int:
     sb.add_argument("--k", type=int, default=DEFAULT_K, help=f"neighbours per node of the sparse graph (default {DEFAULT_K})")
     sb.add_argument("--seed", type=int, default=0)
     sb.add_argument("--dense-limit-gb", type=float, default=DEFAULT_DENSE_LIMIT_GB)
+    sb.add_argument("--batches", default="1,16", help="batch sizes timed: 1,16 (default) or one of them; a grid whose "
+                                                        "batch 16 would not fit in memory is timed at 1 only")
     sb.set_defaults(func=cmd_scaling_bench)
 
     sf = sub.add_parser("scaling-frames", help="hourly synthetic frames (NetCDF) on a scaling model's grid, to drive it through the stream")

@@ -126,3 +126,10 @@ def test_a_sparse_model_whose_neighbour_sum_runs_in_blocks_exports(tmp_path):
     entry = scaling.export_one("sparse", 66, 98, 115, 0, str(tmp_path), "test", 2e9)
     assert "skipped" not in entry and entry["k"] == 115 and entry["graph_nodes"] == 33 * 49
     onnx.checker.check_model(onnx.load(str(tmp_path / entry["path"])))
+
+
+def test_a_grid_timed_at_batch_1_only_says_batch_16_was_not_run():
+    row = {"form": "sparse", "height": 1000, "width": 1000, "cells": 1_000_000, "graph_nodes": 250_000, "k": 9,
+           "file_bytes": 4.4e7, "session_mb": 1400.0, "latency_b1_ms": 3500.0, "latency_b16_ms": ""}
+    assert scaling.markdown_table([row]).splitlines()[-1] == (
+        "| sparse | 1000 x 1000 | 1,000,000 | 250,000 | 9 | 44.0 MB | 1400 MB | 3500 ms | not run |")

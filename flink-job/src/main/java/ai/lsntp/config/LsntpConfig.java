@@ -81,12 +81,16 @@ public class LsntpConfig implements Serializable {
     public String allowedLateness;
     public String futureTolerance;
     public long maxFrameBytes;
+    /** A frame tile's record value larger than this is rejected as TILE_TOO_LARGE. */
+    public long maxTileBytes = 1_048_576;
     public String idleTimeout;
   }
 
   public static class Batching implements Serializable {
     private static final long serialVersionUID = 1L;
     public int maxWindows;
+    /** Cells (windows x grid cells) of one ONNX Runtime call at most; a window larger than this runs alone. */
+    public long maxCells = 1_048_576;
     public String maxDelay;
   }
 
@@ -112,6 +116,10 @@ public class LsntpConfig implements Serializable {
     public String write = SINGLE_OBJECT;
     /** Frames in plain Avro of today's schema are accepted (counted, warned about) rather than rejected. */
     public boolean acceptPlain = true;
+    /** Kafka's own default record limit (producer max.request.size, broker max.message.bytes about the same). */
+    public static final int DEFAULT_MAX_RECORD_BYTES = 1_048_576;
+    /** No record the job writes is larger than this (key, value and Kafka's record overhead): larger forecasts go out as tiles. */
+    public int maxRecordBytes = DEFAULT_MAX_RECORD_BYTES;
 
     public boolean writePlain() {
       return PLAIN.equals(write);
@@ -274,6 +282,15 @@ public class LsntpConfig implements Serializable {
     if (stream.maxFrameBytes < 1) {
       throw new ConfigException("stream.max-frame-bytes: must be positive, got " + stream.maxFrameBytes);
     }
+    // a tile over stream.max-frame-bytes is TOO_LARGE before anything is decoded, so a tile limit
+    // above the frame limit is harmless: lowering the frame limit alone must not stop the job
+    if (stream.maxTileBytes < 1) {
+      throw new ConfigException("stream.max-tile-bytes: must be positive, got " + stream.maxTileBytes);
+    }
+    if (records.maxRecordBytes < 16 * 1024) {
+      throw new ConfigException("records.max-record-bytes: must be at least 16384 (a forecast tile needs room for a "
+          + "few rows beside its other fields), got " + records.maxRecordBytes);
+    }
     if (rejects.maxPayloadBytes < 0 || rejects.maxPayloadBytes > 512 * 1024) {
       throw new ConfigException("rejects.max-payload-bytes: must be 0 .. 524288 (a reject must fit the producer's "
           + "1 MiB max.request.size with room to spare), got " + rejects.maxPayloadBytes);
@@ -290,6 +307,9 @@ public class LsntpConfig implements Serializable {
     }
     if (batching.maxWindows < 1) {
       throw new ConfigException("batching.max-windows: must be at least 1, got " + batching.maxWindows);
+    }
+    if (batching.maxCells < 1) {
+      throw new ConfigException("batching.max-cells: must be at least 1, got " + batching.maxCells);
     }
     nonNegative("batching.max-delay", batchMaxDelay());
     if (!List.of("exactly-once", "at-least-once").contains(delivery.guarantee)) {

@@ -39,10 +39,11 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 
 /**
  * The streaming forecaster, given its source and sinks, so tests and production run the same
- * pipeline: frames -> validate (rejects) -> event time -> keyBy grid -> windows (LATE rejects) ->
- * batched ONNX Runtime inference -> keyBy grid -> calibration (the intervals) and verification
- * against the frames that arrive later (and the skill alert rule) -> forecasts, and the forecast
- * alert rules beside them; beside it, the model directory watcher's catalogs reach every stage as a
+ * pipeline: frames -> validate (rejects) -> event time -> keyBy grid -> tiles assembled into frames
+ * (tile rejects) -> windows (LATE rejects) -> batched ONNX Runtime inference -> keyBy grid ->
+ * calibration (the intervals) and verification against the frames that arrive later (and the skill
+ * alert rule) -> forecasts (cut into tiles when larger than a record may be), and the forecast alert
+ * rules beside them; beside it, the model directory watcher's catalogs reach every stage as a
  * broadcast (models roll out while the job runs; their events go to the model-events topic).
  */
 public final class ForecastJob {
@@ -166,8 +167,8 @@ public final class ForecastJob {
 
     SingleOutputStreamOperator<Frame> valid = raw
         .connect(catalogs.broadcast(ModelUpdates.STATE))
-        .process(new FrameValidator(start, cfg.stream.maxFrameBytes, cfg.futureTolerance().toMillis(),
-            cfg.rejects.maxPayloadBytes, probe, cfg.records.acceptPlain))
+        .process(new FrameValidator(start, cfg.stream.maxFrameBytes, cfg.stream.maxTileBytes,
+            cfg.futureTolerance().toMillis(), cfg.rejects.maxPayloadBytes, probe, cfg.records.acceptPlain))
         .name("validate").uid("validate");
 
     Duration ooo = cfg.maxOutOfOrderness();
@@ -176,8 +177,13 @@ public final class ForecastJob {
                 .withTimestampAssigner(new ValidTimeAssigner())
                 .withIdleness(cfg.idleTimeout()))
         .name("event-time").uid("event-time");
+    // frames that came as tiles are put together here; whole frames pass through
+    SingleOutputStreamOperator<Frame> wholeFrames = timed
+        .keyBy(new GridKey())
+        .process(new FrameTileAssembler(cfg.allowedLateness().toMillis()))
+        .name("assemble-tiles").uid("assemble-tiles");
 
-    SingleOutputStreamOperator<FrameWindow> windows = timed
+    SingleOutputStreamOperator<FrameWindow> windows = wholeFrames
         .keyBy(new GridKey())
         .connect(catalogs.broadcast(ModelUpdates.STATE))
         .process(new FrameWindowFunction(start, cfg.allowedLateness().toMillis(), probe))
@@ -187,19 +193,21 @@ public final class ForecastJob {
         .connect(catalogs.broadcast())
         .transform("inference", TypeInformation.of(WindowForecast.class),
             new InferenceOperator(start, cfg.provider(), cfg.models.intraOpThreads, cfg.batching.maxWindows,
-                cfg.batchMaxDelay().toMillis(), probe))
+                cfg.batchMaxDelay().toMillis(), probe).maxCells(cfg.batching.maxCells))
         .uid("inference");
 
-    // the grid's calibration adds the intervals, and the verification that moves it is keyed the same way
+    // the grid's calibration adds the intervals, and the verification that moves it is keyed the same
+    // way; it scores against whole frames, those that came as tiles assembled
     SingleOutputStreamOperator<WindowForecast> calibrated = inferred
         .keyBy(new ForecastGridKey())
-        .connect(timed.keyBy(new GridKey()))
+        .connect(wholeFrames.keyBy(new GridKey()))
         .process(new ForecastVerifier(cfg.allowedLateness().toMillis(), cfg.verificationWindow().toMillis(),
             new SkillDrop(cfg.alerts), cfg.intervalLevels(), cfg.verification.enabled, probe),
             TypeInformation.of(WindowForecast.class))
         .name("calibrate-verify").uid("verify");
     DataStream<Forecast> forecast = calibrated.map(new WindowForecast.TheForecast()).name("forecasts").uid("forecasts");
-    forecast.sinkTo(outputs.forecasts()).name("forecasts-sink").uid("forecasts-sink");
+    forecast.flatMap(new ForecastTiler(cfg.records.maxRecordBytes)).name("forecast-tiles").uid("forecast-tiles")
+        .sinkTo(outputs.forecasts()).name("forecasts-sink").uid("forecasts-sink");
     SingleOutputStreamOperator<Alert> forecastAlerts = calibrated
         .process(new ForecastAlerts(new AlertEvaluator(cfg.alerts), probe), Alerts.TYPE)
         .name("forecast-alerts").uid("forecast-alerts");
@@ -213,7 +221,7 @@ public final class ForecastJob {
     }
     alerts.sinkTo(outputs.alerts()).name("alerts-sink").uid("alerts-sink");
     valid.getSideOutput(Rejects.TAG)
-        .union(windows.getSideOutput(Rejects.TAG), inferred.getSideOutput(Rejects.TAG),
+        .union(wholeFrames.getSideOutput(Rejects.TAG), windows.getSideOutput(Rejects.TAG), inferred.getSideOutput(Rejects.TAG),
             forecastAlerts.getSideOutput(Rejects.TAG))
         .sinkTo(outputs.rejects()).name("rejects-sink").uid("rejects-sink");
   }

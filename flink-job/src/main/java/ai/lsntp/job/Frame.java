@@ -15,6 +15,12 @@ public class Frame {
   public String topic;
   public int partition;
   public long offset;
+  /**
+   * Null for a whole frame. For one tile of a frame (before {@link FrameTileAssembler} puts the
+   * frame together): where it lies; {@code values} and {@code missing} then hold only its cells,
+   * row-major, missing cells not yet filled.
+   */
+  public TilePart tile;
 
   public Frame() {}
 

@@ -3,6 +3,8 @@ package ai.lsntp.job;
 import ai.lsntp.avro.TemperatureFrame;
 import ai.lsntp.schemas.RecordCodec;
 import ai.lsntp.codec.PackedFloats;
+import ai.lsntp.schemas.FrameTiles;
+import ai.lsntp.schemas.TileException;
 import ai.lsntp.model.ModelCatalog;
 import ai.lsntp.model.ModelSpec;
 import java.io.IOException;
@@ -32,6 +34,11 @@ import org.slf4j.LoggerFactory;
  * <p>Missing cells (mask = 1, or equal to the fill value) are filled with the mean of the frame's
  * valid cells (the model metadata's missing_fill rule, frame-mean, the same as training's), so the
  * model always sees kelvin values; the frame keeps which cells were missing, for verification.
+ *
+ * <p>A tile of a frame (TemperatureFrame.tile) is checked as far as one tile can be: its size
+ * against {@code stream.max-tile-bytes} (TILE_TOO_LARGE), its place (TILE_INVALID), the whole
+ * frame's fields against the model, and its own cells; it goes on with its cells unfilled, and
+ * {@link FrameTileAssembler} puts the frame together, fills it and rejects what cannot be joined.
  */
 public class FrameValidator extends BroadcastProcessFunction<RawFrame, ModelCatalog, Frame> {
   private static final long serialVersionUID = 1L;
@@ -43,6 +50,7 @@ public class FrameValidator extends BroadcastProcessFunction<RawFrame, ModelCata
 
   private ModelCatalog models;
   private final long maxFrameBytes;
+  private final long maxTileBytes;
   private final long futureToleranceMillis;
   private final int maxRejectPayloadBytes;
   private final StageProbe probe;
@@ -59,15 +67,19 @@ public class FrameValidator extends BroadcastProcessFunction<RawFrame, ModelCata
 
   public FrameValidator(ModelCatalog models, long maxFrameBytes, long futureToleranceMillis, int maxRejectPayloadBytes,
       StageProbe probe) {
-    this(models, maxFrameBytes, futureToleranceMillis, maxRejectPayloadBytes, probe, true);
+    this(models, maxFrameBytes, maxFrameBytes, futureToleranceMillis, maxRejectPayloadBytes, probe, true);
   }
 
-  /** @param acceptPlain whether frames in plain Avro of today's schema (no single-object marker) are read */
-  public FrameValidator(ModelCatalog models, long maxFrameBytes, long futureToleranceMillis, int maxRejectPayloadBytes,
-      StageProbe probe, boolean acceptPlain) {
+  /**
+   * @param maxTileBytes a frame tile's record value larger than this is TILE_TOO_LARGE
+   * @param acceptPlain whether frames in plain Avro of today's schema (no single-object marker) are read
+   */
+  public FrameValidator(ModelCatalog models, long maxFrameBytes, long maxTileBytes, long futureToleranceMillis,
+      int maxRejectPayloadBytes, StageProbe probe, boolean acceptPlain) {
     this.acceptPlain = acceptPlain;
     this.models = models;
     this.maxFrameBytes = maxFrameBytes;
+    this.maxTileBytes = maxTileBytes;
     this.futureToleranceMillis = futureToleranceMillis;
     this.maxRejectPayloadBytes = maxRejectPayloadBytes;
     this.probe = probe;
@@ -193,6 +205,12 @@ public class FrameValidator extends BroadcastProcessFunction<RawFrame, ModelCata
     TemperatureFrame tf = decoded.record();
     String grid = tf.getGridId();
     long vt = tf.getValidTime().toEpochMilli();
+    boolean tiled = tf.getTile() != null;
+    if (tiled && raw.value.length > maxTileBytes) {
+      throw new Rejection(Reason.TILE_TOO_LARGE, "tile " + tf.getTile().getIndex() + " of " + tf.getTile().getCount()
+          + " is " + raw.value.length + " bytes, over stream.max-tile-bytes = " + maxTileBytes + " (tiles must fit the "
+          + "frames topic's record limit; cut the frame into smaller tiles)", grid, vt);
+    }
     ModelSpec spec = models.forGrid(grid);
     if (spec == null) {
       throw new Rejection(Reason.UNKNOWN_GRID, "no model serves grid '" + grid + "' (served: "
@@ -205,16 +223,28 @@ public class FrameValidator extends BroadcastProcessFunction<RawFrame, ModelCata
       throw new Rejection(Reason.SHAPE_MISMATCH, "frame is " + tf.getHeight() + "x" + tf.getWidth() + " but model "
           + spec.name + " for grid " + grid + " needs " + spec.height + "x" + spec.width, grid, vt);
     }
-    int cells = spec.cells();
     ByteBuffer vb = tf.getValues();
-    if (vb.remaining() != cells * Float.BYTES) {
-      throw new Rejection(Reason.SHAPE_MISMATCH, "values hold " + vb.remaining() + " bytes, a " + spec.height + "x"
-          + spec.width + " frame needs " + cells * Float.BYTES, grid, vt);
-    }
     ByteBuffer mask = tf.getMissingMask();
-    if (mask != null && mask.remaining() != cells) {
-      throw new Rejection(Reason.SHAPE_MISMATCH, "missing_mask holds " + mask.remaining() + " bytes, expected "
-          + cells, grid, vt);
+    TilePart part = null;
+    int cells;
+    if (tiled) {
+      try {
+        FrameTiles.INSTANCE.checkPlace(tf);
+      } catch (TileException e) {
+        throw new Rejection(Reason.TILE_INVALID, e.getMessage(), grid, vt);
+      }
+      part = tilePart(tf);
+      cells = part.rows * part.cols;
+    } else {
+      cells = spec.cells();
+      if (vb.remaining() != cells * Float.BYTES) {
+        throw new Rejection(Reason.SHAPE_MISMATCH, "values hold " + vb.remaining() + " bytes, a " + spec.height + "x"
+            + spec.width + " frame needs " + cells * Float.BYTES, grid, vt);
+      }
+      if (mask != null && mask.remaining() != cells) {
+        throw new Rejection(Reason.SHAPE_MISMATCH, "missing_mask holds " + mask.remaining() + " bytes, expected "
+            + cells, grid, vt);
+      }
     }
     checkGeometry("lat0", tf.getLat0(), spec.lat0, grid, vt);
     checkGeometry("lon0", tf.getLon0(), spec.lon0, grid, vt);
@@ -231,44 +261,81 @@ public class FrameValidator extends BroadcastProcessFunction<RawFrame, ModelCata
     float[] v = PackedFloats.decode(vb);
     Float fill = tf.getFillValue();
     boolean[] missing = new boolean[cells];
-    double sum = 0;
-    int valid = 0;
+    int rowWidth = tiled ? part.cols : spec.width;
+    int row0 = tiled ? part.row0 : 0;
+    int col0 = tiled ? part.col0 : 0;
+    boolean anyMissing = false;
     for (int i = 0; i < cells; i++) {
       float x = v[i];
       boolean m = (mask != null && mask.get(mask.position() + i) != 0)
           || (fill != null && (x == fill || (Float.isNaN(fill) && Float.isNaN(x))));
       if (m) {
         missing[i] = true;
+        anyMissing = true;
         continue;
       }
       if (Float.isNaN(x)) {
-        throw new Rejection(Reason.NAN_OUTSIDE_MASK, "NaN at row " + i / spec.width + ", col " + i % spec.width
-            + ", a cell not marked missing", grid, vt);
+        throw new Rejection(Reason.NAN_OUTSIDE_MASK, "NaN at row " + (row0 + i / rowWidth) + ", col "
+            + (col0 + i % rowWidth) + ", a cell not marked missing", grid, vt);
       }
       if (!(x >= MIN_K && x <= MAX_K)) {
-        throw new Rejection(Reason.VALUE_OUT_OF_RANGE, "value " + x + " K at row " + i / spec.width + ", col "
-            + i % spec.width + " is outside " + MIN_K + ".." + MAX_K + " K", grid, vt);
+        throw new Rejection(Reason.VALUE_OUT_OF_RANGE, "value " + x + " K at row " + (row0 + i / rowWidth) + ", col "
+            + (col0 + i % rowWidth) + " is outside " + MIN_K + ".." + MAX_K + " K", grid, vt);
       }
-      sum += x;
-      valid++;
     }
-    if (valid == 0) {
-      throw new Rejection(Reason.ALL_MISSING, "every cell is marked missing", grid, vt);
+    Frame f = new Frame(grid, vt, raw.timestamp, v);
+    if (tiled) {
+      f.tile = part; // filled once the whole frame is there (FrameTileAssembler)
+      f.missing = anyMissing ? missing : null;
+    } else {
+      if (fillMissing(v, missing) == 0) {
+        throw new Rejection(Reason.ALL_MISSING, "every cell is marked missing", grid, vt);
+      }
+      f.missing = anyMissing ? missing : null;
     }
-    if (valid < cells) {
+    f.topic = raw.topic;
+    f.partition = raw.partition;
+    f.offset = raw.offset;
+    return f;
+  }
+
+  private static TilePart tilePart(TemperatureFrame tf) {
+    TilePart p = new TilePart();
+    p.index = tf.getTile().getIndex();
+    p.count = tf.getTile().getCount();
+    p.row0 = tf.getTile().getRow0();
+    p.col0 = tf.getTile().getCol0();
+    p.rows = tf.getTile().getRows();
+    p.cols = tf.getTile().getCols();
+    p.height = tf.getHeight();
+    p.width = tf.getWidth();
+    p.header = FrameTiles.INSTANCE.header(tf);
+    return p;
+  }
+
+  /**
+   * Fills the missing cells of a whole frame with the mean of its valid cells (the models'
+   * missing_fill rule, frame-mean, the same as training's); returns the number of valid cells (0:
+   * nothing to fill from, the frame is ALL_MISSING).
+   */
+  static int fillMissing(float[] v, boolean[] missing) {
+    double sum = 0;
+    int valid = 0;
+    for (int i = 0; i < v.length; i++) {
+      if (missing == null || !missing[i]) {
+        sum += v[i];
+        valid++;
+      }
+    }
+    if (valid > 0 && valid < v.length) {
       float mean = (float) (sum / valid);
-      for (int i = 0; i < cells; i++) {
+      for (int i = 0; i < v.length; i++) {
         if (missing[i]) {
           v[i] = mean;
         }
       }
     }
-    Frame f = new Frame(grid, vt, raw.timestamp, v);
-    f.missing = valid < cells ? missing : null;
-    f.topic = raw.topic;
-    f.partition = raw.partition;
-    f.offset = raw.offset;
-    return f;
+    return valid;
   }
 
   private void countPlain(RawFrame raw, String keyGrid) {

@@ -49,10 +49,14 @@ public class InferenceOperator extends AbstractStreamOperator<WindowForecast>
   private final int maxWindows;
   private final long maxDelayMillis;
   private final StageProbe probe;
+  /** Cells of one call at most (windows x the grid's cells); a window larger than this runs alone. */
+  private long maxCells = Long.MAX_VALUE;
 
   private transient ModelSessions sessions;
   private transient BroadcastState<Long, ModelCatalog> catalogState;
   private transient List<FrameWindow> pending;
+  /** Cells of the windows waiting (their values, alpha frames each). */
+  private transient long pendingCells;
   private transient ScheduledFuture<?> flushTimer;
   /** A watermark that arrived while windows waited: it goes on after them, so no forecast is behind its watermark. */
   private transient Watermark heldWatermark;
@@ -76,6 +80,21 @@ public class InferenceOperator extends AbstractStreamOperator<WindowForecast>
     this.maxWindows = maxWindows;
     this.maxDelayMillis = maxDelayMillis;
     this.probe = probe;
+  }
+
+  /**
+   * Bounds each ONNX Runtime call by cells as well as windows (batching.max-cells): the memory of a
+   * call grows with its cells, so a big grid's windows go at a small batch (one at a time when a
+   * window alone is over the bound) while small grids still share calls of up to maxWindows.
+   */
+  public InferenceOperator maxCells(long maxCells) {
+    this.maxCells = maxCells;
+    return this;
+  }
+
+  /** Windows of {@code cellsPerWindow} cells (one frame's) per call: at least 1, at most maxWindows. */
+  int batchOf(long cellsPerWindow) {
+    return (int) Math.max(1, Math.min(maxWindows, maxCells / Math.max(1, cellsPerWindow)));
   }
 
   @Override
@@ -119,8 +138,11 @@ public class InferenceOperator extends AbstractStreamOperator<WindowForecast>
 
   @Override
   public void processElement1(StreamRecord<FrameWindow> element) throws Exception {
-    pending.add(element.getValue());
-    if (pending.size() >= maxWindows || maxDelayMillis <= 0) {
+    FrameWindow w = element.getValue();
+    pending.add(w);
+    ModelSpec spec = sessions.serving(w.gridId);
+    pendingCells += spec == null ? 0 : spec.cells();
+    if (pending.size() >= maxWindows || pendingCells >= maxCells || maxDelayMillis <= 0) {
       flush();
     } else if (flushTimer == null) {
       long at = getProcessingTimeService().getCurrentProcessingTime() + maxDelayMillis;
@@ -183,29 +205,37 @@ public class InferenceOperator extends AbstractStreamOperator<WindowForecast>
       }
     }
     pending.clear();
+    pendingCells = 0;
     for (Map.Entry<OnnxForecaster, List<FrameWindow>> e : byModel.entrySet()) {
-      OnnxForecaster session = e.getKey();
-      List<FrameWindow> ws = e.getValue();
-      ModelSpec spec = sessions.serving(ws.get(0).gridId); // names the forecasts: the catalog's spec, not the session's
-      float[][] outs;
-      try {
-        outs = forecast(session, ws);
-      } catch (Exception | Error batchFailure) {
-        Rejects.rethrowIfFatal(batchFailure);
-        batchRetries.inc();
-        for (FrameWindow w : ws) { // one by one: only the windows that fail on their own are lost
-          try {
-            emit(spec, List.of(w), forecast(session, List.of(w)));
-          } catch (Exception | Error windowFailure) {
-            Rejects.rethrowIfFatal(windowFailure);
-            reject(w, Rejects.describe("forecasting the window (retried alone after its batch of " + ws.size()
-                + " failed)", windowFailure));
-          }
-        }
-        continue;
+      List<FrameWindow> all = e.getValue();
+      int batch = batchOf(e.getKey().spec().cells());
+      for (int from = 0; from < all.size(); from += batch) {
+        forecastBatch(e.getKey(), all.subList(from, Math.min(all.size(), from + batch)));
       }
-      emit(spec, ws, outs);
     }
+  }
+
+  /** One ONNX Runtime call for windows of one model; retried window by window if it fails. */
+  private void forecastBatch(OnnxForecaster session, List<FrameWindow> ws) throws Exception {
+    ModelSpec spec = sessions.serving(ws.get(0).gridId); // names the forecasts: the catalog's spec, not the session's
+    float[][] outs;
+    try {
+      outs = forecast(session, ws);
+    } catch (Exception | Error batchFailure) {
+      Rejects.rethrowIfFatal(batchFailure);
+      batchRetries.inc();
+      for (FrameWindow w : ws) { // one by one: only the windows that fail on their own are lost
+        try {
+          emit(spec, List.of(w), forecast(session, List.of(w)));
+        } catch (Exception | Error windowFailure) {
+          Rejects.rethrowIfFatal(windowFailure);
+          reject(w, Rejects.describe("forecasting the window (retried alone after its batch of " + ws.size()
+              + " failed)", windowFailure));
+        }
+      }
+      return;
+    }
+    emit(spec, ws, outs);
   }
 
   private float[][] forecast(OnnxForecaster session, List<FrameWindow> ws) throws Exception {

@@ -66,6 +66,9 @@ public final class KafkaEndpoints {
     Properties p = cfg.kafkaProperties();
     p.setProperty("transaction.timeout.ms", Long.toString(cfg.transactionTimeout().toMillis()));
     p.setProperty("compression.type", "lz4");
+    // forecasts are cut into tiles of at most records.max-record-bytes; the producer must take them
+    long maxRequest = Long.parseLong(p.getProperty("max.request.size", "1048576"));
+    p.setProperty("max.request.size", Long.toString(Math.max(maxRequest, cfg.records.maxRecordBytes)));
     if (!cfg.exactlyOnce()) {
       p.setProperty("linger.ms", "0");
     }

@@ -67,7 +67,9 @@ public final class ModelCheck {
     }
     OnnxForecaster f;
     try {
-      f = OnnxForecaster.open(file.toString(), provider, intraOpThreads, session -> admit(file, session));
+      // no memory pattern planning: the grid's size is known only once the session is open, and a
+      // check runs each shape once or twice, where a plan saves nothing and costs a big grid much
+      f = OnnxForecaster.open(file.toString(), provider, intraOpThreads, false, session -> admit(file, session));
     } catch (OrtException e) {
       throw new Refused("ONNX Runtime cannot load it: " + e.getMessage(), null, e);
     }

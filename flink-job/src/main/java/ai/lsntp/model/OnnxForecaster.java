@@ -22,6 +22,19 @@ public final class OnnxForecaster implements AutoCloseable {
   public static final String INPUT = "frames";
   public static final String OUTPUT = "forecast";
 
+  /**
+   * Grids of at least this many cells run without ONNX Runtime's memory pattern planning (which
+   * lays out one block for a whole run of each input shape ahead of time): at the default batching
+   * their calls hold at least 16 x 16,384 = 262,144 cells, where the plan costs far more memory
+   * than it saves time. Measured on 2 cores, one intra-op thread (docs/scaling, "Session options"):
+   * a 150 x 280 grid at batch 16 peaked at 1393 MB with it and 794 MB without (3.0-3.2 s a call either way),
+   * a 1000 x 1000 grid at batch 1 at 2021 MB with it and 1427 MB without (no slower); the shipped
+   * 33 x 49 grid is as fast or a little faster with it (5.5 vs 6.4-7.0 ms at batch 1, fastest runs)
+   * and its plan costs 12 MB, so small grids keep it. The CPU arena stays on for every size: without
+   * it the 1000 x 1000 grid peaked higher (2367 MB) and ran slower, and the freed memory stayed resident.
+   */
+  public static final long MEMORY_PATTERN_MAX_CELLS = 16_384;
+
   private static final java.util.concurrent.atomic.AtomicBoolean CUDA_FALLBACK_LOGGED =
       new java.util.concurrent.atomic.AtomicBoolean();
   private final OrtEnvironment env;
@@ -50,7 +63,7 @@ public final class OnnxForecaster implements AutoCloseable {
    * (TF32 as the provider says) and falls back to the CPU with one log line.
    */
   public static OnnxForecaster open(ModelSpec spec, Provider provider, int intraOpThreads) throws OrtException {
-    return open(spec.path, provider, intraOpThreads, session -> {
+    return open(spec.path, provider, intraOpThreads, spec.cells() < MEMORY_PATTERN_MAX_CELLS, session -> {
       checkSame(spec, ModelSpec.fromMetadata(spec.path, session.getMetadata().getCustomMetadata()));
       checkSignature(session, spec);
       return spec;
@@ -63,9 +76,13 @@ public final class OnnxForecaster implements AutoCloseable {
     ModelSpec admit(OrtSession session) throws E, OrtException;
   }
 
-  /** Opens one session of the model file at {@code path}; whatever {@code admission} throws closes it again. */
+  /**
+   * Opens one session of the model file at {@code path}; whatever {@code admission} throws closes it
+   * again. {@code memoryPattern}: whether ONNX Runtime plans each run's memory ahead (small grids;
+   * {@link #MEMORY_PATTERN_MAX_CELLS}).
+   */
   static <E extends Exception> OnnxForecaster open(String path, Provider provider, int intraOpThreads,
-      Admission<E> admission) throws OrtException, E {
+      boolean memoryPattern, Admission<E> admission) throws OrtException, E {
     OrtEnvironment env = OrtEnvironment.getEnvironment();
     OrtSession.SessionOptions opts = new OrtSession.SessionOptions();
     OrtSession session = null;
@@ -73,6 +90,7 @@ public final class OnnxForecaster implements AutoCloseable {
       opts.setIntraOpNumThreads(intraOpThreads);
       opts.setInterOpNumThreads(1);
       opts.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+      opts.setMemoryPatternOptimization(memoryPattern);
       boolean onCuda = provider.cuda() && addCuda(opts, provider);
       session = env.createSession(path, opts);
       return new OnnxForecaster(env, opts, session, admission.admit(session), onCuda);

@@ -137,7 +137,7 @@ class FrameValidatorTest {
   void plainAvroFramesAreReadDuringTheTransitionUnlessRefused() throws Exception {
     RawFrame plain = raw(AVRO.encodePlain(good().build()));
     assertThat(validator.validate(plain, NOW).values).containsExactly(goodValues());
-    FrameValidator strict = new FrameValidator(MODELS, MAX_BYTES, FUTURE_TOLERANCE, 256, null, false);
+    FrameValidator strict = new FrameValidator(MODELS, MAX_BYTES, MAX_BYTES, FUTURE_TOLERANCE, 256, null, false);
     FrameValidator.Rejection e = assertThrows(strict, plain);
     assertThat(e.reason).isEqualTo(Reason.UNDECODABLE);
     assertThat(e.getMessage()).contains("without the single-object marker").contains("records.accept-plain is false");
@@ -354,5 +354,64 @@ class FrameValidatorTest {
           .containsExactly("UNKNOWN_GRID");
       assertThat(h.extractOutputValues()).hasSize(1);
     }
+  }
+
+  /** Row 1 of the 3 x 4 test frame as a tile of three (rows 0, 1, 2). */
+  static TemperatureFrame.Builder middleRow() {
+    float[] row = Arrays.copyOfRange(goodValues(), 4, 8);
+    return good().setValues(PackedFloats.encode(row))
+        .setTile(new ai.lsntp.avro.FrameTile(1, 3, 1, 0, 1, 4));
+  }
+
+  @Test
+  void aTileGoesOnWithItsPlaceAndItsCellsUnfilled() throws Exception {
+    Frame f = validator.validate(raw(middleRow().setMissingMask(ByteBuffer.wrap(new byte[] {0, 1, 0, 0}))), NOW);
+    assertThat(f.tile).isNotNull();
+    assertThat(f.tile.index).isEqualTo(1);
+    assertThat(f.tile.count).isEqualTo(3);
+    assertThat(f.tile.row0).isEqualTo(1);
+    assertThat(f.tile.rows).isEqualTo(1);
+    assertThat(f.tile.cols).isEqualTo(4);
+    assertThat(f.tile.header).isEqualTo(ai.lsntp.schemas.FrameTiles.INSTANCE.header(middleRow().build()));
+    assertThat(f.values).hasSize(4);
+    assertThat(f.values[0]).isEqualTo(274f);
+    assertThat(f.missing).containsExactly(false, true, false, false); // filled only once the frame is whole
+  }
+
+  @Test
+  void aTileOverTheTileLimitIsTileTooLarge() {
+    byte[] value = AVRO.encode(middleRow().build());
+    FrameValidator v = new FrameValidator(MODELS, MAX_BYTES, value.length - 1, FUTURE_TOLERANCE, 256, null, true);
+    FrameValidator.Rejection e = assertThrows(v, raw(value));
+    assertThat(e.reason).isEqualTo(Reason.TILE_TOO_LARGE);
+    assertThat(e.getMessage()).contains("tile 1 of 3 is " + value.length + " bytes, over stream.max-tile-bytes = "
+        + (value.length - 1));
+    // the same bytes as a whole frame of that size would be within max-frame-bytes: the limit is the tiles' own
+    assertThat(value.length).isLessThan((int) MAX_BYTES);
+  }
+
+  @Test
+  void aTileWhosePlaceIsImpossibleIsTileInvalid() {
+    assertThat(rejection(raw(middleRow().setTile(new ai.lsntp.avro.FrameTile(3, 3, 1, 0, 1, 4)))).getMessage())
+        .contains("index 3 is not in 0..2");
+    assertThat(rejection(raw(middleRow().setTile(new ai.lsntp.avro.FrameTile(1, 3, 2, 1, 1, 4)))).getMessage())
+        .contains("not inside the 3 x 4 grid");
+    FrameValidator.Rejection e = rejection(raw(middleRow().setValues(PackedFloats.encode(new float[] {270f, 271f}))));
+    assertThat(e.reason).isEqualTo(Reason.TILE_INVALID);
+    assertThat(e.getMessage()).contains("values holds 8 bytes, its 1 x 4 cells need 16");
+    for (TemperatureFrame.Builder b : List.of(middleRow().setTile(new ai.lsntp.avro.FrameTile(0, 0, 0, 0, 1, 4)),
+        middleRow().setTile(new ai.lsntp.avro.FrameTile(0, 13, 0, 0, 1, 4)))) {
+      assertThat(rejection(raw(b)).reason).isEqualTo(Reason.TILE_INVALID);
+    }
+  }
+
+  @Test
+  void aTileIsCheckedAgainstTheModelAndItsCellsAreNamedAtTheirPlaceInTheFrame() {
+    assertThat(rejection(raw(middleRow().setHeight(4))).reason).isEqualTo(Reason.SHAPE_MISMATCH);
+    assertThat(rejection(raw(middleRow().setLat0(61.0))).reason).isEqualTo(Reason.GEOMETRY_MISMATCH);
+    float[] row = {270f, 271f, 999f, 273f};
+    FrameValidator.Rejection e = rejection(raw(middleRow().setValues(PackedFloats.encode(row))));
+    assertThat(e.reason).isEqualTo(Reason.VALUE_OUT_OF_RANGE);
+    assertThat(e.getMessage()).contains("at row 1, col 2");
   }
 }

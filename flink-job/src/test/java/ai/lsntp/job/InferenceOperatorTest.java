@@ -152,4 +152,51 @@ class InferenceOperatorTest {
       assertThat(forecasts(h).get(3).getModelVersion().toString()).isEqualTo("9.9.9-test");
     }
   }
+
+  /** Batch sizes of every ONNX Runtime call, in order (the probe sees each call's windows). */
+  static final List<Integer> CALLS = java.util.Collections.synchronizedList(new ArrayList<>());
+
+  static final class CallSizes implements StageProbe {
+    private static final long serialVersionUID = 1L;
+
+    @Override
+    public void forecasting(List<FrameWindow> batch) {
+      CALLS.add(batch.size());
+    }
+  }
+
+  /**
+   * batching.max-cells bounds a call by windows x cells: here 2 windows of the 1,617-cell grid, so
+   * three waiting windows go as 2 + 1; a bound below one window sends each window alone, at once.
+   */
+  @Test
+  void aCallHoldsAtMostMaxCells() throws Exception {
+    CALLS.clear();
+    InferenceOperator op = new InferenceOperator(twoGrids, ai.lsntp.model.Provider.CPU, 1, 16, 60_000, new CallSizes())
+        .maxCells(2L * uk.cells() + 1);
+    try (TwoInputStreamOperatorTestHarness<FrameWindow, ModelCatalog, WindowForecast> h = new TwoInputStreamOperatorTestHarness<>(op)) {
+      h.open();
+      h.processElement1(new StreamRecord<>(window(uk.gridId, 5), 0));
+      h.processElement1(new StreamRecord<>(window("uk-copy", 6), 0));
+      assertThat(forecasts(h)).as("2 x 1,617 cells: still under the bound").isEmpty();
+      h.processElement1(new StreamRecord<>(window(uk.gridId, 7), 0));
+      assertThat(forecasts(h)).as("the bound reached: every waiting window goes").hasSize(3);
+      assertThat(CALLS).containsExactly(2, 1);
+    }
+    CALLS.clear();
+    InferenceOperator alone = new InferenceOperator(twoGrids, ai.lsntp.model.Provider.CPU, 1, 16, 60_000,
+        new CallSizes()).maxCells(1000);
+    try (TwoInputStreamOperatorTestHarness<FrameWindow, ModelCatalog, WindowForecast> h = new TwoInputStreamOperatorTestHarness<>(alone)) {
+      h.open();
+      h.processElement1(new StreamRecord<>(window(uk.gridId, 5), 0));
+      assertThat(forecasts(h)).as("a window over the bound goes alone, without waiting").hasSize(1);
+      h.processElement1(new StreamRecord<>(window("uk-copy", 6), 0));
+      assertThat(forecasts(h)).hasSize(2);
+      assertThat(CALLS).containsExactly(1, 1);
+    }
+    assertThat(new InferenceOperator(twoGrids, ai.lsntp.model.Provider.CPU, 1, 16, 0, null).maxCells(1_048_576)
+        .batchOf(1_000_000)).as("a 1000 x 1000 grid under the default bound").isEqualTo(1);
+    assertThat(new InferenceOperator(twoGrids, ai.lsntp.model.Provider.CPU, 1, 16, 0, null).maxCells(1_048_576)
+        .batchOf(33 * 49)).as("the ERA5 UK grid under the default bound").isEqualTo(16);
+  }
 }

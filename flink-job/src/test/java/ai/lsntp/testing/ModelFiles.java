@@ -12,7 +12,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * Variants of the shipped models for tests: a copy whose metadata says something else (another
  * version, another grid id), written with Python's onnx package (model-export's own tool chain;
- * Java has no ONNX writer), and the parity files that belong with it.
+ * Java has no ONNX writer), and the parity files that belong with it; and a persistence model of
+ * any grid, for tests about a grid's size rather than its forecasts.
  */
 public final class ModelFiles {
   private ModelFiles() {}
@@ -37,6 +38,49 @@ public final class ModelFiles {
       throw new IOException("could not rewrite the metadata of " + src + " into " + dst);
     }
     return dst;
+  }
+
+  /**
+   * A model of an h x w grid that forecasts persistence (every lead is the window's newest frame):
+   * an ONNX graph of Slice and Tile with the metadata every exported model carries, so the job
+   * checks, serves and streams it as it does LS-NTP, at any grid size, in microseconds per cell.
+   * Written to {@code dir/<gridId>/model.onnx}.
+   */
+  public static Path persistence(Path dir, String gridId, int h, int w, int alpha, int beta, double lat0, double lon0,
+      double dlat, double dlon) throws IOException, InterruptedException {
+    Path out = dir.resolve(gridId).resolve("model.onnx");
+    Files.createDirectories(out.getParent());
+    String script = String.join("\n",
+        "import sys, onnx",
+        "from onnx import helper, TensorProto",
+        "out, grid, h, w, a, b, lat0, lon0, dlat, dlon = sys.argv[1:]",
+        "h, w, a, b = int(h), int(w), int(a), int(b)",
+        "x = helper.make_tensor_value_info('frames', TensorProto.FLOAT, ['batch', a, h, w])",
+        "y = helper.make_tensor_value_info('forecast', TensorProto.FLOAT, ['batch', b, h, w])",
+        "init = [helper.make_tensor('starts', TensorProto.INT64, [1], [a - 1]),",
+        "        helper.make_tensor('ends', TensorProto.INT64, [1], [a]),",
+        "        helper.make_tensor('axes', TensorProto.INT64, [1], [1]),",
+        "        helper.make_tensor('repeats', TensorProto.INT64, [4], [1, b, 1, 1])]",
+        "nodes = [helper.make_node('Slice', ['frames', 'starts', 'ends', 'axes'], ['newest']),",
+        "         helper.make_node('Tile', ['newest', 'repeats'], ['forecast'])]",
+        "m = helper.make_model(helper.make_graph(nodes, 'persistence', [x], [y], init),",
+        "                      opset_imports=[helper.make_opsetid('', 17)])",
+        "m.ir_version = 8",
+        "meta = dict(model_name='persistence', model_version='1.0.0', grid_id=grid, alpha=a, beta=b, step_hours=1,",
+        "            grid_height=h, grid_width=w, grid_lat0=lat0, grid_lon0=lon0, grid_dlat=dlat, grid_dlon=dlon,",
+        "            units='K', training_period='none: persistence, the newest frame held (a test model)',",
+        "            validation_metrics='{}', weights_sha256='none', architecture='persistence', missing_fill='frame-mean')",
+        "for k, v in meta.items():",
+        "    m.metadata_props.add(key=k, value=str(v))",
+        "onnx.checker.check_model(m)",
+        "onnx.save(m, out)");
+    Process p = new ProcessBuilder("/usr/bin/python3", "-c", script, out.toString(), gridId, Integer.toString(h),
+        Integer.toString(w), Integer.toString(alpha), Integer.toString(beta), Double.toString(lat0), Double.toString(lon0),
+        Double.toString(dlat), Double.toString(dlon)).inheritIO().start();
+    if (!p.waitFor(120, TimeUnit.SECONDS) || p.exitValue() != 0) {
+      throw new IOException("could not write a persistence model for " + gridId + " into " + out);
+    }
+    return out;
   }
 
   /** Copies a shipped model folder (model.onnx and its parity files) into {@code dir}. */

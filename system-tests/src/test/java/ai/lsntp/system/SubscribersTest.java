@@ -9,6 +9,7 @@ import ai.lsntp.config.LsntpConfig;
 import ai.lsntp.job.ForecastJob;
 import ai.lsntp.model.ModelCatalog;
 import ai.lsntp.model.ModelSpec;
+import ai.lsntp.schemas.ForecastTiles;
 import ai.lsntp.schemas.RecordCodec;
 import ai.lsntp.schemas.SchemaCatalog;
 import ai.lsntp.testing.KafkaBroker;
@@ -49,7 +50,8 @@ import org.junit.jupiter.api.io.TempDir;
  * subscriber, the Java subscriber (kafka-clients and the schemas jar only), a consumer built
  * against the previous Forecast, watch, and the Zarr archive (restarted twice) all read it; and a
  * consumer built against today's Forecast reads a version with one more field from its published
- * file.
+ * file. The subscribers also read the same forecasts as a big grid's come, cut into tiles (two
+ * forecasts' tiles interleaved), and print, archive and place each forecast once, whole.
  */
 class SubscribersTest {
   @RegisterExtension static final KafkaBroker kafka = new KafkaBroker();
@@ -137,6 +139,28 @@ class SubscribersTest {
       }
       KafkaIO.produce(kafka.bootstrapServers(), PREFIX + ".forecasts-next", ahead);
 
+      // the UK forecasts as a big grid's travel: tiles of at most 16 KB (one per lead without intervals, three
+      // with them), two forecasts interleaved
+      String tiled = PREFIX + "-tiled";
+      kafka.createTopics(1, tiled + ".forecasts", tiled + ".alerts", tiled + ".verification");
+      List<Forecast> byIssue = ukByIssue.values().stream()
+          .sorted(java.util.Comparator.comparing(Forecast::getIssueTime)).toList();
+      List<byte[][]> tiles = new ArrayList<>();
+      for (int i = 0; i < byIssue.size(); i += 2) {
+        List<Forecast> a = ForecastTiles.INSTANCE.split(byIssue.get(i), UK.length(), 16 * 1024);
+        List<Forecast> b = i + 1 < byIssue.size() ? ForecastTiles.INSTANCE.split(byIssue.get(i + 1), UK.length(), 16 * 1024)
+            : List.of();
+        assertThat(a.size()).isIn(uk.beta, 3 * uk.beta);
+        for (int k = 0; k < Math.max(a.size(), b.size()); k++) {
+          for (List<Forecast> t : List.of(a, b)) {
+            if (k < t.size()) {
+              tiles.add(new byte[][] {UK.getBytes(StandardCharsets.UTF_8), forecasts.encode(t.get(k))});
+            }
+          }
+        }
+      }
+      KafkaIO.produce(kafka.bootstrapServers(), tiled + ".forecasts", tiles);
+
       // the subscribers, each its own process, side by side
       Path examples = root.resolve("examples/python-subscriber");
       Path store = work.resolve("archive.zarr");
@@ -158,10 +182,24 @@ class SubscribersTest {
       String archive = examples.resolve("archive.py").toString();
       List<String> archiveArgs = List.of("-b", kafka.bootstrapServers(), "--schemas", schemas.toString(), "--topic",
           PREFIX + ".forecasts", "--store", store.toString());
+      Py pythonTiled = python("python-subscriber-tiled", examples.resolve("subscribe.py").toString(), "-b",
+          kafka.bootstrapServers(), "--schemas", schemas.toString(), "--prefix", tiled, "--lat", Double.toString(LAT),
+          "--lon", Double.toString(LON), "--idle-timeout", "5");
+      ChildJvm javaTiled = javaSubscriber("java-subscriber-tiled", tiled + ".forecasts", null);
+      ChildJvm watchTiled = ChildJvm.start("watch-tiled", work, ChildJvm.testClasspath(), "512m", Map.of(), List.of(),
+          "ai.lsntp.cli.Lsntp", List.of("watch", "-b", kafka.bootstrapServers(), "--forecasts-topic",
+              tiled + ".forecasts", "--no-alerts", "--from-beginning", "--idle-timeout", "5s"));
+      Path tiledStore = work.resolve("archive-tiled.zarr");
+      List<String> tiledArchiveArgs = List.of("-b", kafka.bootstrapServers(), "--schemas", schemas.toString(), "--topic",
+          tiled + ".forecasts", "--store", tiledStore.toString(), "--group-id", "tiled-archive");
       String run1 = finished(python("archive-1", with(archive, archiveArgs, "--max-forecasts", "4")), 120);
       String run2 = finished(python("archive-2", with(archive, archiveArgs, "--idle-timeout", "5")), 120);
       String run3 = finished(python("archive-3", with(archive, archiveArgs, "--idle-timeout", "5", "--group-id",
           "another-archive")), 120);
+
+      // stopped in the middle of the interleaved tiles, then started again
+      String tiledRun1 = finished(python("archive-tiled-1", with(archive, tiledArchiveArgs, "--max-forecasts", "3")), 120);
+      String tiledRun2 = finished(python("archive-tiled-2", with(archive, tiledArchiveArgs, "--idle-timeout", "5")), 120);
 
       String py = finished(python, 120);
       exits(java, 120);
@@ -197,6 +235,27 @@ class SubscribersTest {
           + " plain values not placed").doesNotContain("OLD-CONSUMER-FAILED");
       // watch reads the plain records and the single-object ones alike
       assertThat(count(watch.logText(), "^FORECAST ")).as(watch.logText()).isEqualTo(all);
+
+      // the tiled forecasts: each printed, placed and archived once, whole, by every subscriber
+      int n = byIssue.size();
+      String pyTiled = finished(pythonTiled, 120);
+      assertThat(count(pyTiled, "^FORECAST ")).as(pyTiled).isEqualTo(n);
+      assertValuesAtTheCell(pyTiled, ukByIssue, uk, row * uk.width + col);
+      exits(javaTiled, 120);
+      assertThat(count(javaTiled.logText(), "^FORECAST ")).as(javaTiled.logText()).isEqualTo(n);
+      assertValuesAtTheCell(javaTiled.logText(), ukByIssue, uk, row * uk.width + col);
+      exits(watchTiled, 120);
+      assertThat(count(watchTiled.logText(), "^FORECAST ")).as(watchTiled.logText()).isEqualTo(n);
+      assertThat(tiledRun1).contains("archive: 3 forecasts appended");
+      assertThat(tiledRun2).contains("archive: " + (n - 3) + " forecasts appended");
+      String tiledCheck = finished(python("archive-tiled-check", "-c", String.join("\n",
+          "import sys, xarray as xr",
+          "ds = xr.open_zarr(sys.argv[1], group=sys.argv[2])",
+          "t = ds.forecast_reference_time.values",
+          "print(len(t), len(set(t.tolist())), repr(float(ds.air_temperature.isel(forecast_reference_time=0,",
+          "      forecast_period=0, latitude=26, longitude=40))))"), tiledStore.toString(), UK), 120);
+      float firstTiledCell = PackedFloats.decode(byIssue.get(0).getValues())[row * uk.width + col];
+      assertThat(tiledCheck.strip()).isEqualTo(n + " " + n + " " + (double) firstTiledCell);
 
       // the archive: one dataset per grid, every issue time once, across the restarts
       assertThat(run1).contains("archive: 4 forecasts appended");

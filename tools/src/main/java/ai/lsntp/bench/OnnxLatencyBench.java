@@ -17,8 +17,9 @@ import java.util.Map;
  * <p>Driven by model-export's benchmark ({@code ./lsntp benchmark}), which times PyTorch eager in the
  * same run and writes both into the model's report, and by its scaling benchmark ({@code ./lsntp
  * benchmark --scaling}), one fresh JVM per model. Prints one JSON object on stdout, with the
- * process's resident memory (Linux /proc/self/status) before the session, after loading it and after
- * the timed runs, and its peak: what a session of this model costs a TaskManager outside the heap.
+ * process's resident memory (Linux /proc/self/status) before the session, after loading it, after
+ * the timed runs with the session still open (what a serving TaskManager keeps), after closing it,
+ * and its peak: what a session of this model costs a TaskManager outside the heap.
  *
  * <p>Usage: {@code OnnxLatencyBench MODEL.onnx MATMUL.onnx|- MATMUL_N REPEATS THREADS BATCH...} ("-": no
  * MatMul peak).
@@ -41,6 +42,7 @@ public final class OnnxLatencyBench {
     StringBuilder json = new StringBuilder("{\"threads\": ").append(threads).append(", \"model\": {");
     double rssBefore = residentMb("VmRSS");
     double rssLoaded;
+    double rssServing;
     try (OrtSession.SessionOptions opts = options(threads);
         OrtSession session = env.createSession(model, opts)) {
       rssLoaded = residentMb("VmRSS");
@@ -59,10 +61,11 @@ public final class OnnxLatencyBench {
           json.append(bi > 0 ? ", " : "").append('"').append(b).append("\": ").append(stats(ms));
         }
       }
+      rssServing = residentMb("VmRSS");
     }
     json.append(String.format(Locale.ROOT, "}, \"memory\": {\"rss_before_mb\": %.1f, \"rss_loaded_mb\": %.1f, "
-        + "\"rss_after_runs_mb\": %.1f, \"peak_rss_mb\": %.1f}", rssBefore, rssLoaded, residentMb("VmRSS"),
-        residentMb("VmHWM")));
+        + "\"rss_serving_mb\": %.1f, \"rss_after_runs_mb\": %.1f, \"peak_rss_mb\": %.1f}", rssBefore, rssLoaded,
+        rssServing, residentMb("VmRSS"), residentMb("VmHWM")));
     if (matmul.equals("-")) {
       System.out.println(json.append('}'));
       return;
@@ -100,11 +103,18 @@ public final class OnnxLatencyBench {
     return Double.NaN;
   }
 
+  /**
+   * The session options of the job's sessions (OnnxForecaster); -Dlsntp.ort.arena=false and
+   * -Dlsntp.ort.memory-pattern=false switch ONNX Runtime's CPU arena and memory pattern planning off,
+   * to measure what they cost and save (docs/scaling, "The big grid through the stream").
+   */
   private static OrtSession.SessionOptions options(int threads) throws OrtException {
     OrtSession.SessionOptions o = new OrtSession.SessionOptions();
     o.setIntraOpNumThreads(threads);
     o.setInterOpNumThreads(1);
     o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+    o.setCPUArenaAllocator(Boolean.parseBoolean(System.getProperty("lsntp.ort.arena", "true")));
+    o.setMemoryPatternOptimization(Boolean.parseBoolean(System.getProperty("lsntp.ort.memory-pattern", "true")));
     return o;
   }
 

@@ -1,6 +1,8 @@
 package ai.lsntp.tools;
 
 import ai.lsntp.avro.TemperatureFrame;
+import ai.lsntp.schemas.FrameTiles;
+import ai.lsntp.schemas.TileException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -21,7 +23,9 @@ import org.apache.avro.specific.SpecificDatumReader;
 /**
  * Frame inputs of the replay: Avro object container files of TemperatureFrame records as they
  * are, GRIB or NetCDF files through the project's Python ingest (model-export, `lsntp ingest`)
- * into a temporary Avro file first. The kind is told by the file's first bytes, not its name.
+ * into a temporary Avro file first. The kind is told by the file's first bytes, not its name. A
+ * frame stored as tiles (TemperatureFrame.tile, as the ingest writes a frame larger than a Kafka
+ * record) is read back whole: its tiles must follow one another in the file.
  */
 public final class FrameFiles {
   public enum Kind { AVRO, GRIB, NETCDF }
@@ -166,9 +170,21 @@ public final class FrameFiles {
     }
   }
 
-  /** Number of records in an Avro container file, counted block by block (no decoding). */
+  /** Number of frames in an Avro container file: records counted block by block (no decoding), unless frames are stored as tiles. */
   public static long count(Path avro) {
+    boolean tiled;
+    try (DataFileReader<TemperatureFrame> r = open(avro)) {
+      tiled = r.hasNext() && next(r, avro, 0).getTile() != null;
+    } catch (IOException | AvroRuntimeException e) {
+      throw ToolException.input(avro + ": corrupt Avro container file: " + e.getMessage());
+    }
     long n = 0;
+    if (tiled) {
+      for (TemperatureFrame ignored : frames(List.of(avro), null, null)) {
+        n++;
+      }
+      return n;
+    }
     try (DataFileReader<TemperatureFrame> r = open(avro)) {
       while (r.hasNext()) {
         n += r.getBlockCount();
@@ -191,11 +207,16 @@ public final class FrameFiles {
       private Path file;
       private long index;
       private TemperatureFrame next;
+      /** Tiles of the frame being read back, in the file's order. */
+      private final List<TemperatureFrame> tiles = new ArrayList<>();
 
       @Override
       public boolean hasNext() {
         while (next == null) {
           if (reader == null || !reader.hasNext()) {
+            if (!tiles.isEmpty()) {
+              throw incomplete("the file ends");
+            }
             closeReader();
             if (!files.hasNext()) {
               return false;
@@ -206,6 +227,14 @@ public final class FrameFiles {
             continue;
           }
           TemperatureFrame f = FrameFiles.next(reader, file, index++);
+          if (f.getTile() != null) {
+            f = tile(f);
+            if (f == null) {
+              continue;
+            }
+          } else if (!tiles.isEmpty()) {
+            throw incomplete("record " + (index - 1) + " is a whole frame");
+          }
           Instant vt = f.getValidTime();
           if ((from == null || !vt.isBefore(from)) && (to == null || !vt.isAfter(to))) {
             next = f;
@@ -222,6 +251,34 @@ public final class FrameFiles {
         TemperatureFrame f = next;
         next = null;
         return f;
+      }
+
+      /** Adds a tile; returns its frame when it was the last one, else null. */
+      private TemperatureFrame tile(TemperatureFrame t) {
+        if (!tiles.isEmpty() && !java.util.Arrays.equals(FrameTiles.INSTANCE.header(tiles.get(0)),
+            FrameTiles.INSTANCE.header(t))) {
+          throw incomplete("record " + (index - 1) + " is a tile of another frame ("
+              + FrameTiles.INSTANCE.difference(tiles.get(0), t) + ")");
+        }
+        tiles.add(t);
+        if (tiles.size() < t.getTile().getCount()) {
+          return null;
+        }
+        try {
+          return FrameTiles.INSTANCE.join(tiles);
+        } catch (TileException e) {
+          throw ToolException.input(file + ": the tiles of frame " + t.getGridId() + " " + t.getValidTime()
+              + " (records " + (index - tiles.size()) + ".." + (index - 1) + ") do not make a frame: " + e.getMessage());
+        } finally {
+          tiles.clear();
+        }
+      }
+
+      private ToolException incomplete(String what) {
+        TemperatureFrame first = tiles.get(0);
+        return ToolException.input(file + ": frame " + first.getGridId() + " " + first.getValidTime() + " is stored as "
+            + first.getTile().getCount() + " tiles, but only " + tiles.size() + " follow one another before " + what
+            + " (a frame's tiles must be consecutive in a file)");
       }
 
       private void closeReader() {

@@ -1,6 +1,8 @@
 package ai.lsntp.tools;
 
 import ai.lsntp.avro.TemperatureFrame;
+import ai.lsntp.config.LsntpConfig;
+import ai.lsntp.schemas.FrameTiles;
 import ai.lsntp.schemas.RecordCodec;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -8,6 +10,8 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -18,8 +22,10 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * Publishes TemperatureFrame records to the frames topic in Avro single-object encoding (plain Avro
  * when {@link #plain} is asked for: records.write = plain, a producer in transition), keyed by grid id (so a
  * grid's frames stay ordered in one partition). Idempotent producer, acks=all, retries until the
- * delivery timeout: a frame counts as acknowledged only when the broker's callback said so. The
- * one producer of frames: replay, the demo and the benchmark all send through it.
+ * delivery timeout: a frame counts as acknowledged only when the broker's callback said so. A frame
+ * whose record would be larger than {@code maxRecordBytes} (key, value and Kafka's record overhead;
+ * records.max-record-bytes) goes out as tiles (TemperatureFrame.tile), acknowledged when every one
+ * of them is. The one producer of frames: replay, the demo and the benchmark all send through it.
  */
 public final class FramePublisher implements AutoCloseable {
   private final KafkaProducer<byte[], byte[]> producer;
@@ -29,7 +35,10 @@ public final class FramePublisher implements AutoCloseable {
   private final AtomicLong failed = new AtomicLong();
   private final Map<String, Long> failureReasons = new LinkedHashMap<>();
   private final Map<String, Long> sentAt = new ConcurrentHashMap<>();
+  private final int maxRecordBytes;
   private long sent;
+  private long records;
+  private long tiledFrames;
   private boolean plain;
 
   /**
@@ -38,6 +47,13 @@ public final class FramePublisher implements AutoCloseable {
    */
   public FramePublisher(Properties clientProperties, String topic, Duration deliveryTimeout, Duration connectTimeout,
       boolean batched) {
+    this(clientProperties, topic, deliveryTimeout, connectTimeout, batched, LsntpConfig.Records.DEFAULT_MAX_RECORD_BYTES);
+  }
+
+  /** @param maxRecordBytes a frame whose record would be larger goes out as tiles of at most this */
+  public FramePublisher(Properties clientProperties, String topic, Duration deliveryTimeout, Duration connectTimeout,
+      boolean batched, int maxRecordBytes) {
+    this.maxRecordBytes = maxRecordBytes;
     Properties p = new Properties();
     p.putAll(clientProperties);
     p.put("acks", "all");
@@ -50,6 +66,8 @@ public final class FramePublisher implements AutoCloseable {
     p.put("linger.ms", batched ? "5" : "0");
     p.put("max.block.ms", Long.toString(connectTimeout.toMillis()));
     p.putIfAbsent("client.id", "lsntp-replay");
+    long maxRequest = Long.parseLong(String.valueOf(p.getOrDefault("max.request.size", "1048576")));
+    p.put("max.request.size", Long.toString(Math.max(maxRequest, maxRecordBytes)));
     this.producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer());
     this.topic = topic;
   }
@@ -60,24 +78,41 @@ public final class FramePublisher implements AutoCloseable {
     return this;
   }
 
-  /** Sends one frame; its acknowledgement (or failure) is counted when the broker answers. */
+  /**
+   * Sends one frame, as one record or, when larger than the record limit, as its tiles; it counts
+   * as acknowledged when the broker acknowledged every record of it, as failed once when any failed.
+   */
   public void send(TemperatureFrame f) {
     byte[] key = f.getGridId().getBytes(StandardCharsets.UTF_8);
-    byte[] value = plain ? codec.encodePlain(f) : codec.encode(f);
-    sentAt.put(key(f.getGridId(), f.getValidTime().toEpochMilli()), System.currentTimeMillis());
+    var parts = f.getTile() != null ? java.util.List.of(f) : FrameTiles.INSTANCE.split(f, key.length, maxRecordBytes);
     sent++;
-    try {
-      producer.send(new ProducerRecord<>(topic, key, value), (md, ex) -> {
-        if (ex == null) {
-          acked.incrementAndGet();
-        } else {
-          fail(ex);
-        }
-      });
-    } catch (KafkaException e) {
-      // the send itself failed (metadata not available within max.block.ms, record too large for the client)
-      fail(e);
+    if (parts.size() > 1) {
+      tiledFrames++;
     }
+    AtomicInteger left = new AtomicInteger(parts.size());
+    AtomicBoolean failedOnce = new AtomicBoolean();
+    for (TemperatureFrame part : parts) {
+      byte[] value = plain ? codec.encodePlain(part) : codec.encode(part);
+      records++;
+      try {
+        producer.send(new ProducerRecord<>(topic, key, value), (md, ex) -> {
+          if (ex != null) {
+            if (failedOnce.compareAndSet(false, true)) {
+              fail(ex);
+            }
+          } else if (left.decrementAndGet() == 0 && !failedOnce.get()) {
+            acked.incrementAndGet();
+          }
+        });
+      } catch (KafkaException e) {
+        // the send itself failed (metadata not available within max.block.ms, record too large for the client)
+        if (failedOnce.compareAndSet(false, true)) {
+          fail(e);
+        }
+      }
+    }
+    // when its last record was handed over: what a frame's latency counts from
+    sentAt.put(key(f.getGridId(), f.getValidTime().toEpochMilli()), System.currentTimeMillis());
   }
 
   private void fail(Exception e) {
@@ -96,6 +131,16 @@ public final class FramePublisher implements AutoCloseable {
     return sent;
   }
 
+  /** Kafka records sent: a frame's one, or its tiles. */
+  public long records() {
+    return records;
+  }
+
+  /** Frames that went out as tiles. */
+  public long tiledFrames() {
+    return tiledFrames;
+  }
+
   public long acked() {
     return acked.get();
   }
@@ -111,7 +156,7 @@ public final class FramePublisher implements AutoCloseable {
     }
   }
 
-  /** Wall-clock time the frame of {@code grid} valid at {@code validTime} was handed to the producer, if it was. */
+  /** Wall-clock time the frame (its last tile) of {@code grid} valid at {@code validTime} was handed to the producer, if it was. */
   public Long sentAt(String grid, long validTime) {
     return sentAt.get(key(grid, validTime));
   }

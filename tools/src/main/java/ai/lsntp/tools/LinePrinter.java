@@ -117,6 +117,14 @@ public final class LinePrinter implements TopicWatcher.Handler {
   }
 
   @Override
+  public void forecastTilesDropped(Forecast tile, String why) {
+    undecodable++;
+    err.println(tool + ": tiles of the forecast of " + tile.getGridId() + " issued " + tile.getIssueTime()
+        + " not put together: " + why);
+    err.flush();
+  }
+
+  @Override
   public void undecodable(ConsumerRecord<byte[], byte[]> r, String expected, Exception why) {
     undecodable++;
     err.println(tool + ": record " + r.topic() + "/" + r.partition() + "@" + r.offset() + " is not a " + expected

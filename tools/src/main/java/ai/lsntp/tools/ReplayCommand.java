@@ -85,6 +85,10 @@ public class ReplayCommand extends ToolCommand {
   @Option(names = "--limit", paramLabel = "N", description = "Stop after N frames.")
   Long limit;
 
+  @Option(names = "--tile-bytes", paramLabel = "BYTES",
+      description = "A frame whose Kafka record would be larger (key, value and Kafka's record overhead) goes out as tiles of at most this many bytes (default: records.max-record-bytes, 1048576, Kafka's default record limit).")
+  Integer tileBytes;
+
   @Option(names = "--delivery-timeout", paramLabel = "DURATION", defaultValue = "120s",
       description = "How long the producer retries one frame through broker hiccups before it counts as failed (default ${DEFAULT-VALUE}).")
   String deliveryTimeout;
@@ -150,6 +154,10 @@ public class ReplayCommand extends ToolCommand {
     Duration connect = connectTimeout == null ? connection.config().connectTimeout()
         : Times.duration("--connect-timeout", connectTimeout);
     String t = topic != null ? topic : connection.config().topics.frames;
+    int maxRecordBytes = tileBytes != null ? tileBytes : connection.config().records.maxRecordBytes;
+    if (maxRecordBytes < 1024) {
+      throw ToolException.input("--tile-bytes: must be at least 1024, got " + maxRecordBytes);
+    }
     if (!List.of("auto", "bar", "lines", "none").contains(progressMode)) {
       throw ToolException.input("--progress: must be auto, bar, lines or none, got '" + progressMode + "'");
     }
@@ -179,7 +187,7 @@ public class ReplayCommand extends ToolCommand {
         total = Math.min(total, limit);
       }
       checkBroker(t, connect);
-      return publish(paced, avro, t, from, to, total, delivery, connect, out, err);
+      return publish(paced, avro, t, from, to, total, delivery, connect, maxRecordBytes, out, err);
     } finally {
       try (var s = Files.list(tmp)) {
         for (Path p : (Iterable<Path>) s::iterator) {
@@ -201,7 +209,7 @@ public class ReplayCommand extends ToolCommand {
   }
 
   private int publish(Replay paced, List<Path> avro, String t, Instant from, Instant to, long total, Duration delivery,
-      Duration connect, PrintWriter out, PrintWriter err) throws InterruptedException {
+      Duration connect, int maxRecordBytes, PrintWriter out, PrintWriter err) throws InterruptedException {
     // Ctrl-C: stop sending, wait for the acknowledgements and the summary (not for this thread,
     // which then blocks in System.exit while the JVM shuts down)
     java.util.concurrent.CountDownLatch summarised = new java.util.concurrent.CountDownLatch(1);
@@ -215,7 +223,7 @@ public class ReplayCommand extends ToolCommand {
     }, "lsntp-replay-stop");
     Runtime.getRuntime().addShutdownHook(hook);
     try {
-      return send(paced, avro, t, from, to, total, delivery, connect, out, err);
+      return send(paced, avro, t, from, to, total, delivery, connect, maxRecordBytes, out, err);
     } finally {
       summarised.countDown();
       try {
@@ -227,7 +235,7 @@ public class ReplayCommand extends ToolCommand {
   }
 
   private int send(Replay paced, List<Path> avro, String t, Instant from, Instant to, long total, Duration delivery,
-      Duration connect, PrintWriter out, PrintWriter err) throws InterruptedException {
+      Duration connect, int maxRecordBytes, PrintWriter out, PrintWriter err) throws InterruptedException {
     boolean terminal = progressMode.equals("bar") || (progressMode.equals("auto") && System.console() != null);
     Progress progress = progressMode.equals("none") ? null : new Progress(err, total, terminal);
     long startNanos = System.nanoTime();
@@ -236,9 +244,11 @@ public class ReplayCommand extends ToolCommand {
     long sent;
     long acked;
     long failed;
+    long tiled;
+    long records;
     Map<String, Long> reasons;
-    try (FramePublisher publisher = new FramePublisher(connection.clientProperties(), t, delivery, connect, paced.unpaced())
-        .plain(connection.config().records.writePlain())) {
+    try (FramePublisher publisher = new FramePublisher(connection.clientProperties(), t, delivery, connect, paced.unpaced(),
+        maxRecordBytes).plain(connection.config().records.writePlain())) {
       this.publisher = publisher;
       paced.run(FrameFiles.frames(avro, from, to), limit == null ? 0 : limit, publisher, f -> {
         Instant vt = f.getValidTime();
@@ -253,6 +263,8 @@ public class ReplayCommand extends ToolCommand {
       sent = publisher.sent();
       acked = publisher.acked();
       failed = publisher.failed();
+      tiled = publisher.tiledFrames();
+      records = publisher.records();
       reasons = publisher.failureReasons();
     }
     double secs = (System.nanoTime() - startNanos) / 1e9;
@@ -262,8 +274,9 @@ public class ReplayCommand extends ToolCommand {
     }
     long unacked = sent - acked - failed;
     out.println(String.format(Locale.ROOT,
-        "replay summary%s: %d frames sent to %s, %d acknowledged, %d failed%s, in %.1f s (%.1f frames/s)%s",
+        "replay summary%s: %d frames sent to %s, %d acknowledged, %d failed%s%s, in %.1f s (%.1f frames/s)%s",
         paced.stopped() ? " (stopped early)" : "", sent, t, acked, failed, unacked != 0 ? ", " + unacked + " unaccounted" : "",
+        tiled == 0 ? "" : ", " + tiled + " of them as tiles (" + records + " records of at most " + maxRecordBytes + " bytes)",
         secs, secs > 0 ? acked / secs : 0.0,
         validRange[0] == null ? "" : ", valid times " + validRange[0] + " .. " + validRange[1]));
     out.flush();

@@ -8,6 +8,9 @@ import ai.lsntp.avro.TemperatureFrame;
 import ai.lsntp.avro.Verification;
 import ai.lsntp.config.LsntpConfig;
 import ai.lsntp.config.Topic;
+import ai.lsntp.schemas.FrameTiles;
+import ai.lsntp.schemas.ForecastTiles;
+import ai.lsntp.schemas.TileAssembler;
 import ai.lsntp.schemas.RecordCodec;
 import java.io.IOException;
 import java.time.Duration;
@@ -29,7 +32,8 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
  * The one reader of the job's topics: a read_committed consumer (only the output of committed
  * Flink checkpoints) of any of them (forecasts, alerts, rejects and verification for watch and the
  * demo; frames and model events too for the live page) that decodes each record and hands it to a
- * {@link Handler}. Offsets are never committed: every watcher reads for itself.
+ * {@link Handler}. A forecast or frame that travels as tiles is handed on once, whole, when its
+ * last tile has come. Offsets are never committed: every watcher reads for itself.
  */
 public final class TopicWatcher implements AutoCloseable {
   /** What a watcher does with each record (nothing, unless it says); a record that is not what its topic carries goes to {@link #undecodable}. */
@@ -45,6 +49,12 @@ public final class TopicWatcher implements AutoCloseable {
     default void modelEvent(ModelEvent e) {}
 
     default void verification(Verification v) {}
+
+    /** Tiles of a forecast that could not be put together (from the middle of a topic, or broken), with why. */
+    default void forecastTilesDropped(Forecast tile, String why) {}
+
+    /** Tiles of a frame that could not be put together, with why (the job rejects such frames too). */
+    default void frameTilesDropped(TemperatureFrame tile, String why) {}
 
     void undecodable(ConsumerRecord<byte[], byte[]> record, String expected, Exception why);
   }
@@ -92,6 +102,12 @@ public final class TopicWatcher implements AutoCloseable {
   private final RecordCodec<RejectedFrame> rc = RecordCodec.of(RejectedFrame.class);
   private final RecordCodec<ModelEvent> mc = RecordCodec.of(ModelEvent.class);
   private final RecordCodec<Verification> vc = RecordCodec.of(Verification.class);
+  /** Tiled forecasts being put together; the handler of the poll that completes one gets it. */
+  private final ForecastTiles.Assembler tiles = new ForecastTiles.Assembler(64, this::dropped);
+  /** Tiled frames being put together (the live page reads the frames topic). */
+  private final TileAssembler<TemperatureFrame> frameTiles =
+      new TileAssembler<>(FrameTiles.INSTANCE, 16, this::frameDropped);
+  private Handler current;
 
   /** @param groupId null for a fresh group per watcher */
   public TopicWatcher(Properties clientProperties, Topics topics, String groupId, boolean fromBeginning) {
@@ -114,6 +130,7 @@ public final class TopicWatcher implements AutoCloseable {
 
   /** Polls once; returns the number of records handled (0 when none came within {@code timeout}). */
   public int poll(Duration timeout, Handler handler) {
+    current = handler;
     ConsumerRecords<byte[], byte[]> recs = consumer.poll(timeout);
     for (ConsumerRecord<byte[], byte[]> r : recs) {
       Topic topic = topics.get(r.topic());
@@ -131,8 +148,18 @@ public final class TopicWatcher implements AutoCloseable {
       }
       try {
         switch (topic) {
-          case FRAMES -> handler.frame(tc.decode(r.value()));
-          case FORECASTS -> handler.forecast(fc.decode(r.value()));
+          case FRAMES -> {
+            TemperatureFrame whole = frameTiles.add(tc.decode(r.value()));
+            if (whole != null) {
+              handler.frame(whole);
+            }
+          }
+          case FORECASTS -> {
+            Forecast whole = tiles.add(fc.decode(r.value()));
+            if (whole != null) {
+              handler.forecast(whole);
+            }
+          }
           case ALERTS -> handler.alert(ac.decode(r.value()));
           case REJECTS -> handler.reject(rc.decode(r.value()));
           case MODEL_EVENTS -> handler.modelEvent(mc.decode(r.value()));
@@ -143,6 +170,14 @@ public final class TopicWatcher implements AutoCloseable {
       }
     }
     return recs.count();
+  }
+
+  private void frameDropped(TemperatureFrame tile, String why) {
+    current.frameTilesDropped(tile, why);
+  }
+
+  private void dropped(Forecast tile, String why) {
+    current.forecastTilesDropped(tile, why);
   }
 
   /** Makes a blocked or the next {@link #poll} throw WakeupException (Ctrl-C); safe from any thread. */

@@ -32,7 +32,10 @@ import org.junit.jupiter.api.io.TempDir;
  * Python ingest, replayed (plus NCEP NetCDF frames straight from the file, under a grid id no model serves) to a
  * real in-process KRaft broker, forecast by the Flink job on a MiniCluster with the shipped ONNX
  * model, and read back by watch into CF NetCDF files whose values must equal ONNX Runtime run
- * directly on the ingested frames.
+ * directly on the ingested frames. Both ends go through tiles, with record limits small enough
+ * that this grid's frames and forecasts exceed them (a big grid's case at a small grid's cost):
+ * replay cuts each frame into tiles, the job assembles them, cuts each forecast into tiles, and
+ * watch puts those back together.
  */
 class EndToEndToolsTest {
   static final double EXACT_K = 1e-5;
@@ -66,12 +69,14 @@ class EndToEndToolsTest {
     kafka.createTopics(2, Topic.namesUnder(prefix));
     String[] topics = TestJobConfig.topicArguments(prefix).toArray(String[]::new);
     List<String> replayArgs = new ArrayList<>(List.of(avro.toString(), "-b", kafka.bootstrapServers(), "--max-speed",
-        "--progress", "lines"));
+        "--progress", "lines", "--tile-bytes", "2048"));
     replayArgs.addAll(List.of(topics));
     ReplayCommand replay = new ReplayCommand();
     Cli r1 = Cli.run(replay, replayArgs.toArray(String[]::new));
     assertThat(r1.exit).as(r1.toString()).isZero();
     assertThat(replay.acked()).isEqualTo(12);
+    assertThat(r1.out).contains("12 frames sent to e2e.frames, 12 acknowledged, 0 failed, 12 of them as tiles (60 records "
+        + "of at most 2048 bytes)");
 
     List<String> ncArgs = new ArrayList<>(List.of(nc.toString(), "--grid-id", UNSERVED_GRID, "--start", "2014-01-01T00:00",
         "--end", "2014-01-01T18:00", "-b", kafka.bootstrapServers(), "--speed", "1e9", "--progress", "none"));
@@ -85,6 +90,8 @@ class EndToEndToolsTest {
     LsntpConfig cfg = TestJobConfig.onTopics(kafka.bootstrapServers(), prefix)
         .set("delivery.guarantee", "exactly-once")
         .set("delivery.checkpoint-interval", "300ms")
+        // each 194 KB forecast (values and the 80% and 95% intervals' four quantile planes) goes out as tiles
+        .set("records.max-record-bytes", "65536")
         .set("alerts", "[{name: below-285, kind: frost, threshold: 285.0, grid: '*'}]")
         .load();
     ForecastJob.fromKafka(cfg, true).execute(ForecastJob.localEnvironment(cfg));
@@ -107,6 +114,15 @@ class EndToEndToolsTest {
     assertThat(watch.printed.undecodable).isZero();
     List<String> forecastLines = w.out.lines().filter(l -> l.startsWith("FORECAST")).collect(Collectors.toList());
     assertThat(forecastLines).hasSize(expected);
+    // on the topic each forecast was one tile per lead (a lead of 32 KB, values and quantiles, fits a
+    // 64 KB record; six do not)
+    ai.lsntp.schemas.RecordCodec<ai.lsntp.avro.Forecast> fc = ai.lsntp.schemas.RecordCodec.of(ai.lsntp.avro.Forecast.class);
+    List<ai.lsntp.avro.Forecast> onTopic = new ArrayList<>();
+    for (var r : ai.lsntp.testing.KafkaIO.readCommitted(kafka.bootstrapServers(), cfg.topics.forecasts,
+        expected * spec.beta, java.time.Duration.ofSeconds(10))) {
+      onTopic.add(fc.decode(r.value()));
+    }
+    assertThat(onTopic).hasSize(expected * spec.beta).allSatisfy(f -> assertThat(f.getTile()).isNotNull());
 
     // the watched forecasts, read back from NetCDF by xarray, equal ONNX Runtime run directly on the ingested frames
     int cells = spec.cells();

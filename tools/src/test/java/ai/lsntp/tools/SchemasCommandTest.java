@@ -24,7 +24,7 @@ class SchemasCommandTest {
             + v.fingerprintHex());
       }
     }
-    assertThat(c.out).containsPattern("TemperatureFrame\\s+v2\\*\\s+\\w+\\s+\\+units, \\+missing_mask, \\+fill_value");
+    assertThat(c.out).containsPattern("TemperatureFrame\\s+v2[* ]\\s+\\w+\\s+\\+units, \\+missing_mask, \\+fill_value");
   }
 
   @Test

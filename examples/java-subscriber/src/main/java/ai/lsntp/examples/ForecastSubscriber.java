@@ -1,6 +1,7 @@
 package ai.lsntp.examples;
 
 import ai.lsntp.avro.Forecast;
+import ai.lsntp.schemas.ForecastTiles;
 import ai.lsntp.schemas.RecordCodec;
 import ai.lsntp.schemas.SchemaCatalog;
 import java.nio.ByteBuffer;
@@ -25,7 +26,9 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
  * </pre>
  *
  * {@code --schemas DIR} adds a newer release's published set ({@code ./lsntp schemas --export DIR}),
- * so records written with versions this jar does not know yet still resolve.
+ * so records written with versions this jar does not know yet still resolve. A forecast that comes
+ * as tiles (a big grid's, one record per lead and band of rows) is put back together by the
+ * schemas jar's {@link ForecastTiles.Assembler} and printed once, whole.
  */
 public final class ForecastSubscriber {
   private ForecastSubscriber() {}
@@ -49,6 +52,8 @@ public final class ForecastSubscriber {
         "group.id", "lsntp-java-subscriber-" + UUID.randomUUID(), "auto.offset.reset", "earliest",
         "enable.auto.commit", "false", "isolation.level", "read_committed");
     int seen = 0;
+    ForecastTiles.Assembler tiles = new ForecastTiles.Assembler(64,
+        (tile, why) -> System.err.println("tiles of " + tile.getGridId() + " " + tile.getIssueTime() + " dropped: " + why));
     try (KafkaConsumer<byte[], byte[]> consumer =
         new KafkaConsumer<>(props, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
       consumer.subscribe(List.of(a.get("--topic")));
@@ -66,7 +71,10 @@ public final class ForecastSubscriber {
         last = System.currentTimeMillis();
         for (ConsumerRecord<byte[], byte[]> r : records) {
           RecordCodec.Decoded<Forecast> d = codec.decodeWithWriter(r.value());
-          Forecast f = d.record();
+          Forecast f = tiles.add(d.record());
+          if (f == null) {
+            continue; // more tiles of this forecast to come
+          }
           double[] point = atPoint(f, lat, lon);
           StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "FORECAST %s issued %s %s %s; at %s,%s:",
               f.getGridId(), f.getIssueTime(), f.getModelName(), f.getModelVersion(), lat, lon));
