@@ -65,8 +65,10 @@ import org.apache.flink.util.OutputTag;
  * lead goes to the {@code skill} alert rules ({@link SkillDrop}), whose alerts leave on the
  * {@link Alerts#TAG} side output.
  *
- * <p>State is bounded by event time: a forecast is held until its last lead's valid time plus the
- * allowed lateness, an observed frame until beta steps plus the allowed lateness after its valid
+ * <p>State is bounded: a forecast is held until every lead of it has been scored and folded into
+ * the calibration, and in any case no longer than its last lead's valid time plus the allowed
+ * lateness in event time (so a grid's held forecasts do not pile up while another grid's backlog
+ * holds the watermark back); an observed frame until beta steps plus the allowed lateness after its valid
  * time (a forecast that needs it for its leads or for persistence arrives before then), a
  * score's sums until it leaves the rolling window; the calibration is one per grid.
  *
@@ -172,6 +174,7 @@ public class ForecastVerifier extends KeyedCoProcessFunction<String, WindowForec
         verify(f, lead, obs, ctx);
       }
     }
+    dropDone(List.of(issue));
   }
 
   /** The forecast's intervals from the grid's calibration, which starts (again) from the model's where it must. */
@@ -211,11 +214,36 @@ public class ForecastVerifier extends KeyedCoProcessFunction<String, WindowForec
     }
     // kept for the forecasts that will need it, as a valid time or as their issue time (persistence)
     ctx.timerService().registerEventTimeTimer(frame.validTime + frameHold());
+    List<Long> scored = new ArrayList<>();
     for (Map.Entry<Long, Forecast> e : forecasts.entries()) {
       Forecast f = e.getValue();
       long lead = (frame.validTime - e.getKey()) / f.getStepMillis();
       if (lead >= 1 && lead <= f.getBeta() && e.getKey() + lead * f.getStepMillis() == frame.validTime) {
         verify(f, (int) lead, frame, ctx);
+        scored.add(e.getKey());
+      }
+    }
+    dropDone(scored);
+  }
+
+  /**
+   * Drops the forecasts among {@code issues} that nothing needs any more: every lead scored (its
+   * frame observed: a frame scores each held lead when it comes, and a forecast the frames already
+   * held when it comes) and none waiting to be folded into the calibration.
+   */
+  private void dropDone(List<Long> issues) throws Exception {
+    for (long issue : issues) {
+      Forecast f = forecasts.get(issue);
+      if (f == null) {
+        continue;
+      }
+      boolean done = true;
+      for (int lead = 1; lead <= f.getBeta() && done; lead++) {
+        long valid = issue + lead * f.getStepMillis();
+        done = observed.contains(valid) && !pending.contains(valid * 1024 + lead);
+      }
+      if (done) {
+        forecasts.remove(issue);
       }
     }
   }
@@ -313,12 +341,16 @@ public class ForecastVerifier extends KeyedCoProcessFunction<String, WindowForec
     CalibrationState state = calibration.value();
     long[] c = cadence.value();
     boolean moved = false;
+    List<Long> touched = new ArrayList<>();
     for (long k : due) {
       pending.remove(k);
       long valid = Math.floorDiv(k, 1024);
       int lead = (int) Math.floorMod(k, 1024);
       Frame obs = observed.get(valid);
       Forecast f = c == null ? null : forecasts.get(valid - lead * c[1]);
+      if (c != null) {
+        touched.add(valid - lead * c[1]);
+      }
       if (state == null || obs == null || f == null || f.getCalibration() == null
           || !state.basis.equals(f.getCalibration().getBasis()) || !Arrays.equals(state.levels, centralLevels(f))
           || obs.values.length != state.cells) {
@@ -330,6 +362,7 @@ public class ForecastVerifier extends KeyedCoProcessFunction<String, WindowForec
     if (moved) {
       calibration.update(state);
     }
+    dropDone(touched);
   }
 
   /** Lead {@code lead}'s slice of every quantile plane of a forecast: planes of {@code cells}, in order. */

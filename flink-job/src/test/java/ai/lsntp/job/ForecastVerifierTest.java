@@ -369,6 +369,28 @@ class ForecastVerifierTest {
   }
 
   @Test
+  void aForecastScoredAndFoldedInGoesWithoutWaitingForTheWatermark() throws Exception {
+    // the watermark stays at its start throughout, as when another grid's backlog holds it back
+    float[] cold = {280, 280, 280, 280};
+    h.processElement2(new StreamRecord<>(frame(0, cold, null), 0));
+    h.processElement1(new StreamRecord<>(element(forecast(0, new float[4], new float[4]), frame(0, cold, null),
+        calibration("w/c")), 0));
+    h.processElement2(new StreamRecord<>(frame(HOUR, cold, null), HOUR));
+    h.getOperator().setCurrentKey(GRID);
+    assertThat(verifier.heldForecasts()).as("lead 2 not scored yet").isEqualTo(1);
+    h.processElement2(new StreamRecord<>(frame(2 * HOUR, cold, null), 2 * HOUR));
+    h.getOperator().setCurrentKey(GRID);
+    assertThat(verifier.heldForecasts()).as("both leads scored, not yet folded into the calibration").isEqualTo(1);
+    // the next forecast folds them in before it is calibrated: the first is then done with
+    h.processElement1(new StreamRecord<>(element(forecast(2 * HOUR, new float[4], new float[4]),
+        frame(2 * HOUR, cold, null), calibration("w/c")), 2 * HOUR));
+    h.getOperator().setCurrentKey(GRID);
+    assertThat(verifier.heldForecasts()).as("only the new one, whose frames are still to come").isEqualTo(1);
+    assertThat(forecasts(h).get(1).getCalibration().getUpdates()).as("the first one's two leads").isEqualTo(2);
+    assertThat(verifications(h)).hasSize(2);
+  }
+
+  @Test
   void theSkillRuleRaisesOnDriftAndClearsOnRecovery() throws Exception {
     float[] truth = {280, 281, 282, 283};
     long t = 0;
