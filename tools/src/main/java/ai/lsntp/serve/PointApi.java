@@ -1,5 +1,7 @@
 package ai.lsntp.serve;
 
+import com.fasterxml.jackson.core.JsonGenerator;
+import java.io.IOException;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
@@ -49,8 +51,9 @@ final class PointApi {
     if (hourly != null) {
       for (String h : hourly) {
         for (String v : h.split(",", -1)) {
-          if (!VARIABLE.equals(v.trim())) {
-            throw ApiError.badParameter("hourly", "names '" + shown(v) + "'; this API serves only " + VARIABLE);
+          if (!VARIABLE.equals(v.trim()) && !v.trim().matches(VARIABLE + "_p\\d+(_\\d+)?")) {
+            throw ApiError.badParameter("hourly", "names '" + shown(v) + "'; this API serves only " + VARIABLE
+                + " and its quantiles (" + VARIABLE + "_p10, ...)");
           }
         }
       }
@@ -73,6 +76,10 @@ final class PointApi {
     }
     double[] k = best.at(at);
     ForecastField f = best;
+    List<double[]> q = new ArrayList<>();
+    for (int j = 0; j < f.quantileLevels.size(); j++) {
+      q.add(f.quantileAt(j, at));
+    }
     return Json.bytes(512, g -> {
       g.writeStartObject();
       g.writeNumberField("latitude", lat);
@@ -89,6 +96,9 @@ final class PointApi {
       g.writeObjectFieldStart("hourly_units");
       g.writeStringField("time", "iso8601");
       g.writeStringField(VARIABLE, "°C");
+      for (double level : f.quantileLevels) {
+        g.writeStringField(quantileName(level), "°C");
+      }
       g.writeEndObject();
       g.writeObjectFieldStart("hourly");
       g.writeArrayFieldStart("time");
@@ -96,20 +106,37 @@ final class PointApi {
         g.writeString(HOURLY_TIME.format(t));
       }
       g.writeEndArray();
-      g.writeArrayFieldStart(VARIABLE);
-      for (double x : k) {
-        if (Double.isNaN(x)) {
-          g.writeNull();
-        } else {
-          // 1e-4 °C: far below the forecast's error, and plain numbers for the reader
-          g.writeNumber(Math.round((x - 273.15) * 1e4) / 1e4);
-        }
+      writeCelsius(g, VARIABLE, k);
+      for (int j = 0; j < q.size(); j++) {
+        writeCelsius(g, quantileName(f.quantileLevels.get(j)), q.get(j));
       }
-      g.writeEndArray();
       g.writeEndObject();
       g.writeNumberField("generationtime_ms", Math.round((System.nanoTime() - started) / 1e3) / 1e3);
       g.writeEndObject();
     });
+  }
+
+  /**
+   * The name of a quantile's series, as Open-Meteo names percentiles (its flood API's
+   * river_discharge_p25): temperature_2m_p10 for the 10% quantile, temperature_2m_p2_5 for 2.5%.
+   */
+  static String quantileName(double level) {
+    double pct = Math.round(level * 1000) / 10.0;
+    String s = pct == Math.rint(pct) ? Long.toString((long) pct) : Double.toString(pct).replace('.', '_');
+    return VARIABLE + "_p" + s;
+  }
+
+  private static void writeCelsius(JsonGenerator g, String name, double[] kelvin) throws IOException {
+    g.writeArrayFieldStart(name);
+    for (double x : kelvin) {
+      if (Double.isNaN(x)) {
+        g.writeNull();
+      } else {
+        // 1e-4 °C: far below the forecast's error, and plain numbers for the reader
+        g.writeNumber(Math.round((x - 273.15) * 1e4) / 1e4);
+      }
+    }
+    g.writeEndArray();
   }
 
   /** The answer to /v1/grids: every grid with a forecast, its extent, shape, step, model and newest issue time. */

@@ -224,6 +224,52 @@ class PointForecastApiTest {
     }
   }
 
+  @Test
+  void theIntervalsAreTheForecastRecordsQuantilesAtThePoint() throws Exception {
+    // the newest forecast as the job published it, read back here (the quantiles come from the
+    // job's calibration, so the record is their reference)
+    ai.lsntp.schemas.RecordCodec<ai.lsntp.avro.Forecast> codec = ai.lsntp.schemas.RecordCodec.of(ai.lsntp.avro.Forecast.class);
+    ai.lsntp.avro.Forecast newest = null;
+    for (var r : ai.lsntp.testing.KafkaIO.readCommitted(kafka.bootstrapServers(),
+        ai.lsntp.config.Topic.FORECASTS.under("api"), 2, Duration.ofSeconds(30))) {
+      ai.lsntp.avro.Forecast f = codec.decode(r.value());
+      newest = newest == null || f.getIssueTime().isAfter(newest.getIssueTime()) ? f : newest;
+    }
+    assertThat(newest).isNotNull();
+    List<Double> levels = newest.getQuantileLevels();
+    assertThat(levels).as("the default 80%% and 95%% intervals").containsExactly(0.025, 0.1, 0.9, 0.975);
+    float[] q = PackedFloats.decode(newest.getQuantiles());
+    int cells = spec.cells();
+    TemperatureFrame geo = frames.get(0);
+    double[] p = {51.37, -0.13};
+    double y = (p[0] - geo.getLat0()) / geo.getDlat();
+    double x = (p[1] - geo.getLon0()) / geo.getDlon();
+    JsonNode a = ok("/v1/forecast?latitude=" + p[0] + "&longitude=" + p[1]);
+    JsonNode hourly = a.get("hourly");
+    String[] names = {"temperature_2m_p2_5", "temperature_2m_p10", "temperature_2m_p90", "temperature_2m_p97_5"};
+    for (int j = 0; j < names.length; j++) {
+      assertThat(a.get("hourly_units").get(names[j]).asText()).isEqualTo("°C");
+      JsonNode series = hourly.get(names[j]);
+      assertThat(series).as(names[j]).hasSize(spec.beta);
+      for (int l = 0; l < spec.beta; l++) {
+        float[][] plane = new float[spec.height][spec.width];
+        for (int r = 0; r < spec.height; r++) {
+          System.arraycopy(q, (j * spec.beta + l) * cells + r * spec.width, plane[r], 0, spec.width);
+        }
+        assertThat(series.get(l).asDouble() + 273.15).as("%s, lead %d", names[j], l + 1)
+            .isCloseTo(bilinear(plane, y, x), org.assertj.core.data.Offset.offset(TOLERANCE_K));
+      }
+    }
+    for (int l = 0; l < spec.beta; l++) {
+      double median = hourly.get("temperature_2m").get(l).asDouble();
+      assertThat(hourly.get("temperature_2m_p10").get(l).asDouble()).isLessThanOrEqualTo(median);
+      assertThat(hourly.get("temperature_2m_p90").get(l).asDouble()).isGreaterThanOrEqualTo(median);
+    }
+    // a client may name them in hourly=
+    assertThat(ok("/v1/forecast?latitude=51.37&longitude=-0.13&hourly=temperature_2m,temperature_2m_p10").get("hourly"))
+        .isEqualTo(hourly);
+  }
+
   static double bilinear(float[][] f, double y, double x) {
     int r = Math.min((int) Math.floor(y), f.length - 2);
     int c = Math.min((int) Math.floor(x), f[0].length - 2);
