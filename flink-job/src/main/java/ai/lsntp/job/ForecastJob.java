@@ -156,7 +156,7 @@ public final class ForecastJob {
         cfg.exactlyOnce() ? CheckpointingMode.EXACTLY_ONCE : CheckpointingMode.AT_LEAST_ONCE);
 
     ModelCatalog start = models.catalog;
-    DataStream<ModelCatalog> catalogs = modelCatalogs(env);
+    SingleOutputStreamOperator<ModelCatalog> catalogs = modelCatalogs(env);
 
     DataStream<RawFrame> raw = env.fromSource(frames, WatermarkStrategy.noWatermarks(), "frames")
         .uid("frames-source");
@@ -195,7 +195,8 @@ public final class ForecastJob {
         .keyBy(new ForecastGridKey())
         .connect(timed.keyBy(new GridKey()))
         .process(new ForecastVerifier(cfg.allowedLateness().toMillis(), cfg.verificationWindow().toMillis(),
-            new SkillDrop(cfg.alerts), cfg.intervalLevels(), cfg.verification.enabled, probe),
+            new SkillDrop(cfg.alerts), cfg.intervalLevels(), cfg.verification.enabled, probe,
+            new PromotionRule(cfg.promotion)),
             TypeInformation.of(WindowForecast.class))
         .name("calibrate-verify").uid("verify");
     DataStream<Forecast> forecast = calibrated.map(new WindowForecast.TheForecast()).name("forecasts").uid("forecasts");
@@ -212,6 +213,12 @@ public final class ForecastJob {
       alerts = alerts.union(calibrated.getSideOutput(Alerts.TAG));
     }
     alerts.sinkTo(outputs.alerts()).name("alerts-sink").uid("alerts-sink");
+    // one model-events sink: the watcher's roll-outs and the verifier's promotions
+    DataStream<ModelEvent> modelEvents = calibrated.getSideOutput(ForecastVerifier.MODEL_EVENTS);
+    if (watchModels) {
+      modelEvents = catalogs.getSideOutput(ModelDirectoryWatcher.EVENTS).union(modelEvents);
+    }
+    modelEvents.sinkTo(outputs.modelEvents()).name("model-events-sink").uid("model-events-sink").setParallelism(1);
     valid.getSideOutput(Rejects.TAG)
         .union(windows.getSideOutput(Rejects.TAG), inferred.getSideOutput(Rejects.TAG),
             forecastAlerts.getSideOutput(Rejects.TAG))
@@ -224,7 +231,7 @@ public final class ForecastJob {
    * carries no event time; it declares its watermark at the end of time, so the stages' event time
    * is the frames' alone.
    */
-  private DataStream<ModelCatalog> modelCatalogs(StreamExecutionEnvironment env) {
+  private SingleOutputStreamOperator<ModelCatalog> modelCatalogs(StreamExecutionEnvironment env) {
     if (!watchModels) {
       return env.fromData(java.util.List.of(models.catalog), TypeInformation.of(ModelCatalog.class))
           .name("models").uid("models");
@@ -237,8 +244,6 @@ public final class ForecastJob {
         .uid("model-directory-ticks").setParallelism(1)
         .process(new ModelDirectoryWatcher(cfg.models.directory, models), TypeInformation.of(ModelCatalog.class))
         .name("model-directory").uid("model-directory").setParallelism(1);
-    catalogs.getSideOutput(ModelDirectoryWatcher.EVENTS).sinkTo(outputs.modelEvents())
-        .name("model-events-sink").uid("model-events-sink").setParallelism(1);
     return catalogs;
   }
 
