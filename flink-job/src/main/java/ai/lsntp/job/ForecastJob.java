@@ -191,9 +191,16 @@ public final class ForecastJob {
         .uid("inference");
 
     // the grid's calibration adds the intervals, and the verification that moves it is keyed the same way
+    DataStream<Frame> observations = timed;
+    if (acceptsPromoteRequests()) {
+      // operators' requests (./lsntp promote) join the frames to the stage that decides which model is published
+      observations = timed.union(env.fromSource(PromoteRequests.source(cfg),
+              WatermarkStrategy.<Frame>forGenerator(ctx -> new EndOfTime<>()), "promote-requests")
+          .uid("promote-requests").setParallelism(1));
+    }
     SingleOutputStreamOperator<WindowForecast> calibrated = inferred
         .keyBy(new ForecastGridKey())
-        .connect(timed.keyBy(new GridKey()))
+        .connect(observations.keyBy(new GridKey()))
         .process(new ForecastVerifier(cfg.allowedLateness().toMillis(), cfg.verificationWindow().toMillis(),
             new SkillDrop(cfg.alerts), cfg.intervalLevels(), cfg.verification.enabled, probe,
             new PromotionRule(cfg.promotion)),
@@ -240,11 +247,21 @@ public final class ForecastJob {
     DataGeneratorSource<Long> ticks = new DataGeneratorSource<>(i -> i, Long.MAX_VALUE,
         RateLimiterStrategy.perSecond(perSecond), Types.LONG);
     SingleOutputStreamOperator<ModelCatalog> catalogs = env
-        .fromSource(ticks, WatermarkStrategy.<Long>forGenerator(ctx -> new EndOfTime()), "model-directory-ticks")
+        .fromSource(ticks, WatermarkStrategy.<Long>forGenerator(ctx -> new EndOfTime<>()), "model-directory-ticks")
         .uid("model-directory-ticks").setParallelism(1)
         .process(new ModelDirectoryWatcher(cfg.models.directory, models), TypeInformation.of(ModelCatalog.class))
         .name("model-directory").uid("model-directory").setParallelism(1);
     return catalogs;
+  }
+
+  /**
+   * Whether the job reads operators' promotion requests: an unbounded Kafka job with verification
+   * where some grid's policy is manual or automatic (the request topic is the model-events topic).
+   */
+  private boolean acceptsPromoteRequests() {
+    return watchModels && cfg.verification.enabled && cfg.kafka.bootstrapServers != null
+        && (!PromotionRule.OFF.equals(cfg.promotion.policy)
+            || cfg.promotion.grids.values().stream().anyMatch(v -> !PromotionRule.OFF.equals(v)));
   }
 
   /** A forecast's grid id: the key of its calibration and verification. */
@@ -258,11 +275,11 @@ public final class ForecastJob {
   }
 
   /** The watermark of a stream that carries no event time: the end of time, so it never holds the others back. */
-  static final class EndOfTime implements WatermarkGenerator<Long>, java.io.Serializable {
+  static final class EndOfTime<T> implements WatermarkGenerator<T>, java.io.Serializable {
     private static final long serialVersionUID = 1L;
 
     @Override
-    public void onEvent(Long tick, long timestamp, WatermarkOutput out) {}
+    public void onEvent(T tick, long timestamp, WatermarkOutput out) {}
 
     @Override
     public void onPeriodicEmit(WatermarkOutput out) {

@@ -425,6 +425,10 @@ public class ForecastVerifier extends KeyedCoProcessFunction<String, WindowForec
 
   @Override
   public void processElement2(Frame frame, Context ctx, Collector<WindowForecast> out) throws Exception {
+    if (frame.promote != null) {
+      requested(frame.gridId, frame.promote, ctx);
+      return;
+    }
     if (verify) {
       observe(frame, ctx);
     }
@@ -816,6 +820,46 @@ public class ForecastVerifier extends KeyedCoProcessFunction<String, WindowForec
     promotionPending.update(p);
     LOG.info("grid {}: challenger '{}' earned promotion ({}); it serves from the issue time {}", f.getGridId(), slot,
         ev.why(), Instant.ofEpochMilli(from));
+  }
+
+  /**
+   * An operator's request to promote challenger {@code slot}: refused with a REFUSED event naming the
+   * problem (policy off, no such challenger, already serving), else a pending promotion from the
+   * next issue time, with the evidence there is (the manual policy decides nothing itself).
+   */
+  private void requested(String grid, String slot, Context ctx) throws Exception {
+    String policy = promotion.policy(grid);
+    String current = servingSlot();
+    java.util.TreeSet<String> known = new java.util.TreeSet<>();
+    long newest = Long.MIN_VALUE;
+    for (String k : challengerForecasts.keys()) {
+      known.add(k.substring(k.indexOf('|') + 1));
+    }
+    for (Long t : forecasts.keys()) {
+      newest = Math.max(newest, t);
+    }
+    String why = PromotionRule.OFF.equals(policy)
+        ? "the promotion policy of grid '" + grid + "' is off (set promotion.grids." + grid + ": manual)"
+        : slot.equals(current) ? "'" + slot + "' already serves grid '" + grid + "'"
+        : !known.contains(slot) ? "grid '" + grid + "' has no challenger '" + slot + "' running (its challengers: "
+            + (known.isEmpty() ? "none" : String.join(", ", known)) + ")"
+        : null;
+    PendingPromotion p = new PendingPromotion();
+    p.slot = slot;
+    p.policy = PromotionRule.MANUAL;
+    p.effectiveFrom = newest == Long.MIN_VALUE ? Long.MIN_VALUE : newest + 1;
+    PromotionRule.Evidence ev = promotion.judge(differences(slot));
+    p.n = ev.n();
+    p.meanDifference = Double.isNaN(ev.meanDifference()) ? 0 : ev.meanDifference();
+    p.low = ev.low();
+    p.high = ev.high();
+    p.why = "requested by an operator; the automatic rule would say: " + ev.why();
+    if (why != null) {
+      event(ctx, ModelEventKind.REFUSED, grid, null, slot, null, "promotion request refused: " + why, p, p.effectiveFrom);
+      return;
+    }
+    promotionPending.update(p);
+    LOG.info("grid {}: promotion of '{}' requested; it serves from the next issue time", grid, slot);
   }
 
   /** Rolling MAE, skill and count per lead of one model of the grid (the league table's gauges). */

@@ -15,6 +15,11 @@ public class Frame {
   public String topic;
   public int partition;
   public long offset;
+  /**
+   * Not a frame but an operator's request to promote the grid's challenger of this name (no
+   * values; {@link PromoteRequests}); null for every frame.
+   */
+  public String promote;
 
   public Frame() {}
 

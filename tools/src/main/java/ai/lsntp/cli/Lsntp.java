@@ -10,7 +10,7 @@ import picocli.CommandLine.Command;
     // replay and watch: the operator tools of ai.lsntp.tools (acknowledged sends, GRIB/NetCDF input, NetCDF/PNG output)
     subcommands = {DemoCommand.class, ai.lsntp.tools.ReplayCommand.class, ai.lsntp.tools.WatchCommand.class,
         ai.lsntp.serve.ServeCommand.class, ai.lsntp.tools.ScoreCommand.class, ai.lsntp.tools.SchemasCommand.class,
-        JobCommand.class, BenchCommand.class},
+        JobCommand.class, BenchCommand.class, ai.lsntp.tools.PromoteCommand.class},
     description = "LS-NTP streaming temperature forecaster (Flink + Kafka + ONNX Runtime).")
 public final class Lsntp implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
