@@ -147,6 +147,86 @@ class ChallengerPromotionTest {
     }
   }
 
+  @Test
+  void anOperatorPromotesByRequestAndAnUnknownNameIsRefusedByName() throws Exception {
+    String prefix = "manual";
+    kafka.createTopics(1, Topic.namesUnder(prefix));
+    Path models = models(tmp);
+    LsntpConfig cfg = TestJobConfig.onTopics(kafka.bootstrapServers(), prefix)
+        .set("models.directory", models.toString())
+        .set("models.poll-interval", "500ms")
+        .set("delivery.checkpoint-interval", "500ms")
+        .set("stream.future-tolerance", "3650d")
+        .set("alerts", "[]")
+        .set("promotion.grids", "{era5-uk-0p25: manual}")
+        .load();
+    List<TemperatureFrame> uk = RealFrames.uk(30);
+    try (CommittedRecords out = new CommittedRecords(kafka.bootstrapServers(), cfg.topics.forecasts,
+        cfg.topics.modelEvents)) {
+      JobClient job = ForecastJob.fromKafka(cfg, false).executeAsync(ForecastJob.localEnvironment(cfg));
+      try {
+        send(cfg, uk.subList(0, 15));
+        assertThat(out.await(cfg.topics.forecasts, r -> r.size() >= 10, Duration.ofSeconds(180))).isTrue();
+        // the request source starts at the topic's end once the job runs: the start's events show it is up
+        assertThat(out.await(cfg.topics.modelEvents, r -> kinds(out, cfg).contains(ModelEventKind.ACCEPTED),
+            Duration.ofSeconds(60))).isTrue();
+        // the request source starts at the topic's end: wait until a checkpoint committed its position
+        assertThat(promoteOffsetCommitted(cfg, Duration.ofSeconds(60))).isTrue();
+        request(cfg, "nosuch");
+        request(cfg, "worse");
+        assertThat(out.await(cfg.topics.modelEvents, r -> kinds(out, cfg).contains(ModelEventKind.REFUSED),
+            Duration.ofSeconds(60))).as("refused: %s", kinds(out, cfg)).isTrue();
+        send(cfg, uk.subList(15, 30));
+        assertThat(out.await(cfg.topics.forecasts, r -> r.size() >= 25, Duration.ofSeconds(180))).isTrue();
+        assertThat(out.await(cfg.topics.modelEvents, r -> kinds(out, cfg).contains(ModelEventKind.PROMOTED),
+            Duration.ofSeconds(60))).as("promoted: %s", kinds(out, cfg)).isTrue();
+      } finally {
+        job.cancel().get();
+      }
+      List<ModelEvent> events = ModelRolloutTest.events(out, cfg);
+      assertThat(events).anyMatch(e -> e.getKind() == ModelEventKind.REFUSED
+          && e.getReason().contains("has no challenger 'nosuch' running (its challengers: better, worse)"));
+      ModelEvent p = events.stream().filter(e -> e.getKind() == ModelEventKind.PROMOTED).findFirst().orElseThrow();
+      assertThat(p.getSlot()).isEqualTo("worse"); // an operator may promote a worse model: the manual policy obeys
+      assertThat(p.getEvidence().getPolicy()).isEqualTo("manual");
+      assertThat(p.getEvidence().getMeanDifference()).as("the evidence says it is worse").isGreaterThan(0);
+      TreeMap<Long, String> versionByIssue = new TreeMap<>();
+      for (Forecast f : ModelRolloutTest.forecasts(out, cfg)) {
+        assertThat(versionByIssue.put(f.getIssueTime().toEpochMilli(), f.getModelVersion())).isNull();
+      }
+      assertThat(versionByIssue).hasSize(25);
+      long switchAt = p.getEvidence().getEffectiveFrom().toEpochMilli();
+      assertThat(versionByIssue.headMap(switchAt).values()).isNotEmpty().containsOnly("1.0.0-biased");
+      assertThat(versionByIssue.tailMap(switchAt).values()).isNotEmpty().containsOnly("1.0.0-worse");
+    }
+  }
+
+  /** Whether the job's request source has committed an offset (it has taken its start position). */
+  static boolean promoteOffsetCommitted(LsntpConfig cfg, Duration within) throws Exception {
+    java.util.Properties p = new java.util.Properties();
+    p.put("bootstrap.servers", kafka.bootstrapServers());
+    try (org.apache.kafka.clients.admin.Admin admin = org.apache.kafka.clients.admin.Admin.create(p)) {
+      long until = System.nanoTime() + within.toNanos();
+      while (System.nanoTime() < until) {
+        if (!admin.listConsumerGroupOffsets(cfg.kafka.groupId + "-promote").partitionsToOffsetAndMetadata().get()
+            .isEmpty()) {
+          return true;
+        }
+        Thread.sleep(100);
+      }
+      return false;
+    }
+  }
+
+  /** What ./lsntp promote writes. */
+  static void request(LsntpConfig cfg, String challenger) throws Exception {
+    ModelEvent e = ModelEvent.newBuilder().setKind(ModelEventKind.PROMOTE_REQUESTED).setGridId("era5-uk-0p25")
+        .setModelPath("").setSlot(challenger).setAt(java.time.Instant.now()).build();
+    ai.lsntp.testing.KafkaIO.produce(kafka.bootstrapServers(), cfg.topics.modelEvents,
+        List.<byte[][]>of(new byte[][] {"era5-uk-0p25".getBytes(java.nio.charset.StandardCharsets.UTF_8),
+            RecordCodec.of(ModelEvent.class).encode(e)}));
+  }
+
   static void send(LsntpConfig cfg, List<TemperatureFrame> frames) throws Exception {
     RecordCodec<TemperatureFrame> codec = RecordCodec.of(TemperatureFrame.class);
     List<byte[][]> kv = new ArrayList<>();
