@@ -57,6 +57,16 @@ public class BenchCommand implements Callable<Integer> {
   @Option(names = "--warmup-windows", description = "Forecasts of the unmeasured warm-up drain before the first "
       + "measured one, 0 for none (default: ${DEFAULT-VALUE}).")
   int warmupWindows = 2000;
+  @Option(names = "--challengers", split = ",", paramLabel = "N", description = "Instead of --grids: one grid with "
+      + "each of these numbers of challengers (e.g. 0,1,3), the cost of scoring challengers beside the served model.")
+  List<Integer> challengerCounts;
+  @Option(names = "--challenger-models", split = ",", paramLabel = "DIR", description = "The challengers, in order "
+      + "(model folders for the ERA5 grid; default: ${DEFAULT-VALUE}).")
+  List<Path> challengerModels = List.of(Path.of("models/zoo/era5-uk-0p25/convlstm"),
+      Path.of("models/zoo/era5-uk-0p25/convgru"), Path.of("models/zoo/era5-uk-0p25/dconvlstm"));
+
+  /** How many challengers each grid of the current run has (the first of {@link #challengerModels}). */
+  private int challengersNow;
 
   @Override
   public Integer call() throws Exception {
@@ -65,6 +75,22 @@ public class BenchCommand implements Callable<Integer> {
         + all.size() + " real frames from " + framesFile);
     try (EmbeddedKafka kafka = EmbeddedKafka.start()) {
       List<String> rows = new ArrayList<>();
+      if (challengerCounts != null) {
+        rows.add("| challengers | grids | batch N | forecasts | pipeline forecasts/s | raw ORT windows/s (served model, batch N) | ratio | mean batch (approx.) | p50 latency ms | p99 latency ms | ORT latency ms (batch 1) | heap after GC MB |");
+        rows.add("|---|---|---|---|---|---|---|---|---|---|---|---|");
+        warmUp(kafka, all);
+        for (int c : challengerCounts) {
+          if (c < 0 || c > challengerModels.size()) {
+            throw new IllegalArgumentException("--challengers: " + c + " is more than the " + challengerModels.size()
+                + " --challenger-models");
+          }
+          challengersNow = c;
+          rows.add("| " + c + " " + run(kafka, all, 1));
+        }
+        System.out.println();
+        rows.forEach(System.out::println);
+        return 0;
+      }
       rows.add("| grids | batch N | forecasts | pipeline forecasts/s | raw ORT windows/s (batch N) | ratio | mean batch (approx.) | p50 latency ms | p99 latency ms | ORT latency ms (batch 1) | heap after GC MB |");
       rows.add("|---|---|---|---|---|---|---|---|---|---|---|");
       warmUp(kafka, all);
@@ -102,7 +128,17 @@ public class BenchCommand implements Callable<Integer> {
       String id = gridId(uk, k);
       byGrid.put(id, uk.forGrid(id));
     }
-    ModelCatalog models = new ModelCatalog(byGrid);
+    // challengers (checked as the job checks them), the same for every grid
+    Map<String, Map<String, ModelSpec>> challengers = new HashMap<>();
+    for (int c = 0; c < challengersNow; c++) {
+      Path file = UserPaths.input(challengerModels.get(c)).resolve("model.onnx");
+      ModelSpec spec = ModelCatalog.admitChallenger(file, uk);
+      for (String id : byGrid.keySet()) {
+        challengers.computeIfAbsent(id, x -> new java.util.TreeMap<>())
+            .put(challengerModels.get(c).getFileName().toString(), spec.forGrid(id));
+      }
+    }
+    ModelCatalog models = new ModelCatalog(byGrid, challengers, 0);
     int perGrid = Math.max(uk.alpha + 1, (forecasts + g - 1) / g + uk.alpha - 1);
 
     List<TemperatureFrame> backlog = new ArrayList<>();
