@@ -293,16 +293,19 @@ public class ForecastVerifier extends KeyedCoProcessFunction<String, WindowForec
       if (promoted == null) {
         event(ctx, ModelEventKind.REFUSED, w.forecast.getGridId(), null, p.slot, null, "promotion of challenger '" + p.slot
             + "' abandoned: it made no forecast of the window issued at " + Instant.ofEpochMilli(issue)
-            + " (removed or failing); " + current + " keeps serving", p, issue);
+            + " (removed or failing); " + current + " keeps serving", p, issue, null);
       } else {
         serving.update(ModelCatalog.DEFAULT_SLOT.equals(p.slot) ? null : p.slot);
         evidence.clear(); // every evidence was paired with the model that served until now
         paired.clear();
         promotions.inc();
+        String was = demoted == null ? null : demoted.forecast.getModelVersion();
         event(ctx, ModelEventKind.PROMOTED, w.forecast.getGridId(), promoted, p.slot, "champion",
-            "serves from the window issued at " + Instant.ofEpochMilli(issue) + " (" + p.policy + "): " + p.why, p, issue);
+            "serves from the window issued at " + Instant.ofEpochMilli(issue) + " (" + p.policy + "): " + p.why, p, issue,
+            was);
         event(ctx, ModelEventKind.DEMOTED, w.forecast.getGridId(), demoted, current, "challenger",
-            "replaced by challenger '" + p.slot + "'; scored on as a challenger", p, issue);
+            "replaced by challenger '" + p.slot + "' (" + promoted.forecast.getModelVersion() + "); scored on as a challenger",
+            p, issue, was);
         current = p.slot;
       }
     }
@@ -365,8 +368,9 @@ public class ForecastVerifier extends KeyedCoProcessFunction<String, WindowForec
     return s == null ? ModelCatalog.DEFAULT_SLOT : s;
   }
 
+  /** @param oldVersion the version that served the grid before (PROMOTED, DEMOTED) */
   private void event(Context ctx, ModelEventKind kind, String grid, WindowForecast.Contender model, String slot,
-      String role, String reason, PendingPromotion p, long issue) {
+      String role, String reason, PendingPromotion p, long issue, String oldVersion) {
     LsntpConfigPromotionView c = new LsntpConfigPromotionView(promotion);
     ModelEvent e = ModelEvent.newBuilder()
         .setKind(kind)
@@ -374,6 +378,7 @@ public class ForecastVerifier extends KeyedCoProcessFunction<String, WindowForec
         .setModelPath(model == null || model.modelPath == null ? "" : model.modelPath)
         .setModelName(model == null ? null : model.forecast.getModelName())
         .setNewVersion(model == null ? null : model.forecast.getModelVersion())
+        .setOldVersion(oldVersion)
         .setSlot(slot)
         .setRole(role)
         .setReason(reason)
@@ -855,7 +860,8 @@ public class ForecastVerifier extends KeyedCoProcessFunction<String, WindowForec
     p.high = ev.high();
     p.why = "requested by an operator; the automatic rule would say: " + ev.why();
     if (why != null) {
-      event(ctx, ModelEventKind.REFUSED, grid, null, slot, null, "promotion request refused: " + why, p, p.effectiveFrom);
+      event(ctx, ModelEventKind.REFUSED, grid, null, slot, null, "promotion request refused: " + why, p, p.effectiveFrom,
+          null);
       return;
     }
     promotionPending.update(p);
