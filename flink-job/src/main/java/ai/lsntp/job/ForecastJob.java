@@ -187,7 +187,7 @@ public final class ForecastJob {
         .connect(catalogs.broadcast())
         .transform("inference", TypeInformation.of(WindowForecast.class),
             new InferenceOperator(start, cfg.provider(), cfg.models.intraOpThreads, cfg.batching.maxWindows,
-                cfg.batchMaxDelay().toMillis(), probe))
+                cfg.batchMaxDelay().toMillis(), probe).runChallengers(cfg.verification.enabled))
         .uid("inference");
 
     // the grid's calibration adds the intervals, and the verification that moves it is keyed the same way

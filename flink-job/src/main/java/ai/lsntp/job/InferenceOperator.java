@@ -54,6 +54,8 @@ public class InferenceOperator extends AbstractStreamOperator<WindowForecast>
   private final int maxWindows;
   private final long maxDelayMillis;
   private final StageProbe probe;
+  /** Whether the grids' challengers run (with verification off nothing would score them). */
+  private boolean runChallengers = true;
 
   private transient ModelSessions sessions;
   private transient BroadcastState<Long, ModelCatalog> catalogState;
@@ -84,6 +86,12 @@ public class InferenceOperator extends AbstractStreamOperator<WindowForecast>
     this.maxWindows = maxWindows;
     this.maxDelayMillis = maxDelayMillis;
     this.probe = probe;
+  }
+
+  /** Challengers run only where something scores them: {@code false} when verification is off. */
+  public InferenceOperator runChallengers(boolean run) {
+    this.runChallengers = run;
+    return this;
   }
 
   @Override
@@ -202,7 +210,7 @@ public class InferenceOperator extends AbstractStreamOperator<WindowForecast>
       byModel.computeIfAbsent(sessions.session(readySpecs.get(i)), k -> new ArrayList<>())
           .add(new Run(i, null, readySpecs.get(i)));
     }
-    for (int i = 0; i < ready.size(); i++) {
+    for (int i = 0; runChallengers && i < ready.size(); i++) {
       ModelSpec champion = readySpecs.get(i);
       for (Map.Entry<String, ModelSpec> c : sessions.challengers(ready.get(i).gridId).entrySet()) {
         if (ModelCatalog.challengerRefusal(champion, c.getValue()) != null) {
