@@ -28,16 +28,24 @@ import java.util.stream.Stream;
  * {@value #DEFAULT_SLOT}.
  */
 public final class ModelCatalog implements Serializable {
-  // unchanged by the challengers field: a catalog checkpointed before them reads with none
   private static final long serialVersionUID = 2L;
   /** The folder that holds a grid folder's challengers. */
   public static final String CHALLENGERS = "challengers";
   /** The slot of a grid folder's own model.onnx (a challenger folder may not take this name). */
   public static final String DEFAULT_SLOT = "default";
+  /**
+   * grid -> its model, and grid + {@link #SEP} + name -> a challenger. Why one map: the catalog
+   * lives in every stage's broadcast state, written by Flink's Kryo serializer field by field, and
+   * a class with another field cannot read a checkpoint the previous release wrote (tried: Kryo's
+   * FieldSerializer fails); with the same two fields, a catalog checkpointed before challengers
+   * existed restores as one without any. The public views below keep the two kinds apart.
+   */
   private final TreeMap<String, ModelSpec> byGrid;
   private final long generation;
-  /** grid -> challenger name -> spec (null in a catalog checkpointed before challengers existed). */
-  private final TreeMap<String, TreeMap<String, ModelSpec>> challengers;
+  /** Separates a grid id from a challenger's name in {@link #byGrid}'s keys (no grid id holds it). */
+  private static final String SEP = "\u0000challenger\u0000";
+  /** The grids' own models alone (a view of {@link #byGrid} built on first use; not serialised). */
+  private transient Map<String, ModelSpec> served;
 
   public ModelCatalog(Map<String, ModelSpec> byGrid) {
     this(byGrid, 0);
@@ -51,12 +59,7 @@ public final class ModelCatalog implements Serializable {
       long generation) {
     this.byGrid = new TreeMap<>(byGrid);
     this.generation = generation;
-    this.challengers = new TreeMap<>();
-    challengers.forEach((grid, byName) -> {
-      if (!byName.isEmpty()) {
-        this.challengers.put(grid, new TreeMap<>(byName));
-      }
-    });
+    challengers.forEach((grid, byName) -> byName.forEach((name, spec) -> this.byGrid.put(grid + SEP + name, spec)));
   }
 
   /** What a scan of a model directory found: the models that passed {@link ModelCheck}, and why the others did not. */
@@ -225,27 +228,44 @@ public final class ModelCatalog implements Serializable {
   }
 
   public ModelSpec forGrid(String gridId) {
-    return byGrid.get(gridId);
+    return gridId.contains(SEP) ? null : byGrid.get(gridId);
   }
 
   public Map<String, ModelSpec> byGrid() {
-    return Collections.unmodifiableMap(byGrid);
+    Map<String, ModelSpec> s = served;
+    if (s == null) {
+      TreeMap<String, ModelSpec> own = new TreeMap<>();
+      byGrid.forEach((k, v) -> {
+        if (!k.contains(SEP)) {
+          own.put(k, v);
+        }
+      });
+      s = served = Collections.unmodifiableMap(own);
+    }
+    return s;
   }
 
   /** The challengers of {@code gridId} by name (empty: none). */
   public Map<String, ModelSpec> challengers(String gridId) {
-    Map<String, ModelSpec> c = challengers == null ? null : challengers.get(gridId);
-    return c == null ? Map.of() : Collections.unmodifiableMap(c);
+    String prefix = gridId + SEP;
+    Map<String, ModelSpec> out = new TreeMap<>();
+    byGrid.tailMap(prefix, true).entrySet().stream().takeWhile(e -> e.getKey().startsWith(prefix))
+        .forEach(e -> out.put(e.getKey().substring(prefix.length()), e.getValue()));
+    return Collections.unmodifiableMap(out);
   }
 
   /** Every grid's challengers: grid -> name -> spec. */
   public Map<String, Map<String, ModelSpec>> allChallengers() {
     Map<String, Map<String, ModelSpec>> out = new TreeMap<>();
-    if (challengers != null) {
-      challengers.forEach((g, c) -> out.put(g, Collections.unmodifiableMap(c)));
-    }
+    byGrid.forEach((k, v) -> {
+      int at = k.indexOf(SEP);
+      if (at >= 0) {
+        out.computeIfAbsent(k.substring(0, at), g -> new TreeMap<>()).put(k.substring(at + SEP.length()), v);
+      }
+    });
     return out;
   }
+
 
   public long generation() {
     return generation;
@@ -261,13 +281,14 @@ public final class ModelCatalog implements Serializable {
 
   /** Bytes of a frame record of the largest grid served: 4 per value and 1 per mask cell, plus the header. */
   public long largestFrameBytes() {
-    long cells = byGrid.values().stream().mapToLong(ModelSpec::cells).max().orElse(0);
+    long cells = byGrid().values().stream().mapToLong(ModelSpec::cells).max().orElse(0);
     return 5 * cells + 256;
   }
 
   @Override
   public String toString() {
-    return byGrid.values().toString() + (challengers == null || challengers.isEmpty() ? ""
+    Map<String, Map<String, ModelSpec>> challengers = allChallengers();
+    return byGrid().values().toString() + (challengers.isEmpty() ? ""
         : "; challengers " + challengers.entrySet().stream().map(e -> e.getKey() + ": " + e.getValue().keySet()).toList());
   }
 }
