@@ -5,7 +5,7 @@ import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** The Java side of ./lsntp: demo, replay, watch, serve, score, schemas, job, java-bench. */
+/** The Java side of ./lsntp: demo, replay, watch, serve, score, schemas, job, java-bench, promote. */
 @Command(name = "lsntp", mixinStandardHelpOptions = true,
     // replay and watch: the operator tools of ai.lsntp.tools (acknowledged sends, GRIB/NetCDF input, NetCDF/PNG output)
     subcommands = {DemoCommand.class, ai.lsntp.tools.ReplayCommand.class, ai.lsntp.tools.WatchCommand.class,
