@@ -27,6 +27,7 @@ public class LsntpConfig implements Serializable {
   public Records records = new Records();
   public Metrics metrics = new Metrics();
   public Verification verification = new Verification();
+  public Promotion promotion = new Promotion();
   public Intervals intervals = new Intervals();
   public Checkpoints checkpoints = new Checkpoints();
   public Job job = new Job();
@@ -69,6 +70,22 @@ public class LsntpConfig implements Serializable {
   }
 
   /** The forecasts' prediction intervals (flink-job/README.md, "Intervals"). */
+  /** When a grid's challenger replaces its model (lsntp-default.yaml, deploy/OPERATIONS.md "Challengers"). */
+  public static class Promotion implements Serializable {
+    private static final long serialVersionUID = 1L;
+    public static final List<String> POLICIES = List.of("off", "manual", "automatic");
+    /** off | manual | automatic, for every grid not named in {@link #grids}. */
+    public String policy = "off";
+    /** grid id -> its own policy. */
+    public Map<String, String> grids = new LinkedHashMap<>();
+    public int minIssueTimes = 48;
+    public double marginK = 0.01;
+    public int blockLength = 6;
+    public int resamples = 2000;
+    public long seed = 20240601L;
+    public int maxIssueTimes = 336;
+  }
+
   public static class Intervals implements Serializable {
     private static final long serialVersionUID = 1L;
     /** Central levels, increasing, within 0.5..0.99; empty: forecasts without intervals. */
@@ -251,6 +268,30 @@ public class LsntpConfig implements Serializable {
     }
     nonNegative("models.poll-interval", modelPollInterval());
     positive("verification.window", verificationWindow());
+    // YAML 1.1 reads an unquoted off as the boolean false: that is what was meant
+    if ("false".equals(promotion.policy)) {
+      promotion.policy = "off";
+    }
+    promotion.grids.replaceAll((g, v) -> "false".equals(v) ? "off" : v);
+    for (Map.Entry<String, String> e : promotion.grids.entrySet()) {
+      if (!Promotion.POLICIES.contains(e.getValue())) {
+        throw new ConfigException("promotion.grids." + e.getKey() + ": must be one of " + Promotion.POLICIES + ", got '"
+            + e.getValue() + "'");
+      }
+    }
+    if (!Promotion.POLICIES.contains(promotion.policy)) {
+      throw new ConfigException("promotion.policy: must be one of " + Promotion.POLICIES + ", got '" + promotion.policy + "'");
+    }
+    if (promotion.minIssueTimes < 2 || promotion.blockLength < 1 || promotion.resamples < 100
+        || promotion.maxIssueTimes < promotion.minIssueTimes || !(promotion.marginK >= 0)) {
+      throw new ConfigException("promotion: min-issue-times (>= 2), block-length (>= 1), resamples (>= 100), "
+          + "max-issue-times (>= min-issue-times) and margin-k (>= 0) are out of range: " + promotion.minIssueTimes + ", "
+          + promotion.blockLength + ", " + promotion.resamples + ", " + promotion.maxIssueTimes + ", " + promotion.marginK);
+    }
+    if ((!"off".equals(promotion.policy) || promotion.grids.values().stream().anyMatch(v -> !"off".equals(v)))
+        && !verification.enabled) {
+      throw new ConfigException("promotion: a policy other than off needs verification.enabled: true (the evidence is the verification)");
+    }
     if (intervals.levels == null) {
       throw new ConfigException("intervals.levels: a list of levels is required ([] for none)");
     }

@@ -157,7 +157,7 @@ public final class ForecastJob {
         cfg.exactlyOnce() ? CheckpointingMode.EXACTLY_ONCE : CheckpointingMode.AT_LEAST_ONCE);
 
     ModelCatalog start = models.catalog;
-    DataStream<ModelCatalog> catalogs = modelCatalogs(env);
+    SingleOutputStreamOperator<ModelCatalog> catalogs = modelCatalogs(env);
 
     DataStream<RawFrame> raw = env.fromSource(frames, WatermarkStrategy.noWatermarks(), "frames")
         .uid("frames-source");
@@ -193,16 +193,25 @@ public final class ForecastJob {
         .connect(catalogs.broadcast())
         .transform("inference", TypeInformation.of(WindowForecast.class),
             new InferenceOperator(start, cfg.provider(), cfg.models.intraOpThreads, cfg.batching.maxWindows,
-                cfg.batchMaxDelay().toMillis(), probe).maxCells(cfg.batching.maxCells))
+                cfg.batchMaxDelay().toMillis(), probe).maxCells(cfg.batching.maxCells)
+                .runChallengers(cfg.verification.enabled))
         .uid("inference");
 
     // the grid's calibration adds the intervals, and the verification that moves it is keyed the same
     // way; it scores against whole frames, those that came as tiles assembled
+    DataStream<Frame> observations = wholeFrames;
+    if (acceptsPromoteRequests()) {
+      // operators' requests (./lsntp promote) join the frames to the stage that decides which model is published
+      observations = wholeFrames.union(env.fromSource(PromoteRequests.source(cfg),
+              WatermarkStrategy.<Frame>forGenerator(ctx -> new EndOfTime<>()), "promote-requests")
+          .uid("promote-requests").setParallelism(1));
+    }
     SingleOutputStreamOperator<WindowForecast> calibrated = inferred
         .keyBy(new ForecastGridKey())
-        .connect(wholeFrames.keyBy(new GridKey()))
+        .connect(observations.keyBy(new GridKey()))
         .process(new ForecastVerifier(cfg.allowedLateness().toMillis(), cfg.verificationWindow().toMillis(),
-            new SkillDrop(cfg.alerts), cfg.intervalLevels(), cfg.verification.enabled, probe),
+            new SkillDrop(cfg.alerts), cfg.intervalLevels(), cfg.verification.enabled, probe,
+            new PromotionRule(cfg.promotion)),
             TypeInformation.of(WindowForecast.class))
         .name("calibrate-verify").uid("verify");
     DataStream<Forecast> forecast = calibrated.map(new WindowForecast.TheForecast()).name("forecasts").uid("forecasts");
@@ -220,6 +229,12 @@ public final class ForecastJob {
       alerts = alerts.union(calibrated.getSideOutput(Alerts.TAG));
     }
     alerts.sinkTo(outputs.alerts()).name("alerts-sink").uid("alerts-sink");
+    // one model-events sink: the watcher's roll-outs and the verifier's promotions
+    DataStream<ModelEvent> modelEvents = calibrated.getSideOutput(ForecastVerifier.MODEL_EVENTS);
+    if (watchModels) {
+      modelEvents = catalogs.getSideOutput(ModelDirectoryWatcher.EVENTS).union(modelEvents);
+    }
+    modelEvents.sinkTo(outputs.modelEvents()).name("model-events-sink").uid("model-events-sink").setParallelism(1);
     valid.getSideOutput(Rejects.TAG)
         .union(wholeFrames.getSideOutput(Rejects.TAG), windows.getSideOutput(Rejects.TAG), inferred.getSideOutput(Rejects.TAG),
             forecastAlerts.getSideOutput(Rejects.TAG))
@@ -232,7 +247,7 @@ public final class ForecastJob {
    * carries no event time; it declares its watermark at the end of time, so the stages' event time
    * is the frames' alone.
    */
-  private DataStream<ModelCatalog> modelCatalogs(StreamExecutionEnvironment env) {
+  private SingleOutputStreamOperator<ModelCatalog> modelCatalogs(StreamExecutionEnvironment env) {
     if (!watchModels) {
       return env.fromData(java.util.List.of(models.catalog), TypeInformation.of(ModelCatalog.class))
           .name("models").uid("models");
@@ -241,13 +256,21 @@ public final class ForecastJob {
     DataGeneratorSource<Long> ticks = new DataGeneratorSource<>(i -> i, Long.MAX_VALUE,
         RateLimiterStrategy.perSecond(perSecond), Types.LONG);
     SingleOutputStreamOperator<ModelCatalog> catalogs = env
-        .fromSource(ticks, WatermarkStrategy.<Long>forGenerator(ctx -> new EndOfTime()), "model-directory-ticks")
+        .fromSource(ticks, WatermarkStrategy.<Long>forGenerator(ctx -> new EndOfTime<>()), "model-directory-ticks")
         .uid("model-directory-ticks").setParallelism(1)
         .process(new ModelDirectoryWatcher(cfg.models.directory, models), TypeInformation.of(ModelCatalog.class))
         .name("model-directory").uid("model-directory").setParallelism(1);
-    catalogs.getSideOutput(ModelDirectoryWatcher.EVENTS).sinkTo(outputs.modelEvents())
-        .name("model-events-sink").uid("model-events-sink").setParallelism(1);
     return catalogs;
+  }
+
+  /**
+   * Whether the job reads operators' promotion requests: an unbounded Kafka job with verification
+   * where some grid's policy is manual or automatic (the request topic is the model-events topic).
+   */
+  private boolean acceptsPromoteRequests() {
+    return watchModels && cfg.verification.enabled && cfg.kafka.bootstrapServers != null
+        && (!PromotionRule.OFF.equals(cfg.promotion.policy)
+            || cfg.promotion.grids.values().stream().anyMatch(v -> !PromotionRule.OFF.equals(v)));
   }
 
   /** A forecast's grid id: the key of its calibration and verification. */
@@ -261,11 +284,11 @@ public final class ForecastJob {
   }
 
   /** The watermark of a stream that carries no event time: the end of time, so it never holds the others back. */
-  static final class EndOfTime implements WatermarkGenerator<Long>, java.io.Serializable {
+  static final class EndOfTime<T> implements WatermarkGenerator<T>, java.io.Serializable {
     private static final long serialVersionUID = 1L;
 
     @Override
-    public void onEvent(Long tick, long timestamp, WatermarkOutput out) {}
+    public void onEvent(T tick, long timestamp, WatermarkOutput out) {}
 
     @Override
     public void onPeriodicEmit(WatermarkOutput out) {

@@ -21,6 +21,11 @@ public class Frame {
    * row-major, missing cells not yet filled.
    */
   public TilePart tile;
+  /**
+   * Not a frame but an operator's request to promote the grid's challenger of this name (no
+   * values; {@link PromoteRequests}); null for every frame.
+   */
+  public String promote;
 
   public Frame() {}
 

@@ -38,6 +38,11 @@ import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
  * were built for, then the sessions move to the new catalog. Every forecast names the version of
  * the model that made it. A window built for an alpha its grid's model no longer has is rejected
  * as MODEL_CHANGED.
+ *
+ * <p>A grid's challengers forecast every window its model forecasts, in the same flush: each model
+ * makes one call over the windows it serves or challenges. Their forecasts ride in the window's
+ * {@link WindowForecast} ({@link WindowForecast#challengers}), for verification only; a challenger
+ * that fails loses its own forecast, logged and counted ({@code challengerFailures}), never the grid's.
  */
 public class InferenceOperator extends AbstractStreamOperator<WindowForecast>
     implements TwoInputStreamOperator<FrameWindow, ModelCatalog, WindowForecast> {
@@ -51,6 +56,8 @@ public class InferenceOperator extends AbstractStreamOperator<WindowForecast>
   private final StageProbe probe;
   /** Cells of one call at most (windows x the grid's cells); a window larger than this runs alone. */
   private long maxCells = Long.MAX_VALUE;
+  /** Whether the grids' challengers run (with verification off nothing would score them). */
+  private boolean runChallengers = true;
 
   private transient ModelSessions sessions;
   private transient BroadcastState<Long, ModelCatalog> catalogState;
@@ -71,6 +78,9 @@ public class InferenceOperator extends AbstractStreamOperator<WindowForecast>
   private transient Counter unknownGrid;
   private transient Counter batchRetries;
   private transient Counter modelSwaps;
+  private transient Counter challengerFailures;
+  private transient Counter challengerSkipped;
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(InferenceOperator.class);
 
   public InferenceOperator(ModelCatalog models, Provider provider, int intraOpThreads, int maxWindows,
       long maxDelayMillis, StageProbe probe) {
@@ -97,6 +107,12 @@ public class InferenceOperator extends AbstractStreamOperator<WindowForecast>
     return (int) Math.max(1, Math.min(maxWindows, maxCells / Math.max(1, cellsPerWindow)));
   }
 
+  /** Challengers run only where something scores them: {@code false} when verification is off. */
+  public InferenceOperator runChallengers(boolean run) {
+    this.runChallengers = run;
+    return this;
+  }
+
   @Override
   public void initializeState(StateInitializationContext context) throws Exception {
     super.initializeState(context);
@@ -120,6 +136,8 @@ public class InferenceOperator extends AbstractStreamOperator<WindowForecast>
     unknownGrid = RejectMetrics.counter(getMetricGroup(), Reason.UNKNOWN_GRID);
     batchRetries = getMetricGroup().counter("batchRetries");
     modelSwaps = getMetricGroup().counter("modelSwaps");
+    challengerFailures = getMetricGroup().counter("challengerFailures");
+    challengerSkipped = getMetricGroup().counter("challengerSkipped");
   }
 
   /** A new catalog: the waiting windows go with the models they were built for, then the sessions change. */
@@ -188,7 +206,8 @@ public class InferenceOperator extends AbstractStreamOperator<WindowForecast>
     if (pending.isEmpty()) {
       return;
     }
-    Map<OnnxForecaster, List<FrameWindow>> byModel = new LinkedHashMap<>();
+    List<FrameWindow> ready = new ArrayList<>(pending.size());
+    List<ModelSpec> readySpecs = new ArrayList<>(pending.size());
     for (FrameWindow w : pending) {
       ModelSpec spec = sessions.serving(w.gridId);
       if (spec == null) {
@@ -201,41 +220,98 @@ public class InferenceOperator extends AbstractStreamOperator<WindowForecast>
             + w.values.length / spec.cells() + " frames but the grid's model is now " + spec.name + " " + spec.version
             + " with alpha " + spec.alpha + " (the window was built before the model changed)", w), w.issueTime));
       } else {
-        byModel.computeIfAbsent(sessions.session(spec), k -> new ArrayList<>()).add(w);
+        ready.add(w);
+        readySpecs.add(spec);
       }
     }
     pending.clear();
     pendingCells = 0;
-    for (Map.Entry<OnnxForecaster, List<FrameWindow>> e : byModel.entrySet()) {
-      List<FrameWindow> all = e.getValue();
-      int batch = batchOf(e.getKey().spec().cells());
+    // each model's one call: the windows of the grids it serves, then those of the grids it
+    // challenges (the same window objects: a challenger costs its own inference, no copy)
+    Map<OnnxForecaster, List<Run>> byModel = new LinkedHashMap<>();
+    for (int i = 0; i < ready.size(); i++) {
+      byModel.computeIfAbsent(sessions.session(readySpecs.get(i)), k -> new ArrayList<>())
+          .add(new Run(i, null, readySpecs.get(i)));
+    }
+    for (int i = 0; runChallengers && i < ready.size(); i++) {
+      ModelSpec champion = readySpecs.get(i);
+      for (Map.Entry<String, ModelSpec> c : sessions.challengers(ready.get(i).gridId).entrySet()) {
+        if (ModelCatalog.challengerRefusal(champion, c.getValue()) != null) {
+          challengerSkipped.inc(); // its champion changed shape since it was admitted: it sits out until replaced
+          continue;
+        }
+        byModel.computeIfAbsent(sessions.session(c.getValue()), k -> new ArrayList<>())
+            .add(new Run(i, c.getKey(), c.getValue()));
+      }
+    }
+    float[][] championOut = new float[ready.size()][];
+    List<List<WindowForecast.Contender>> contenders = new ArrayList<>(ready.size());
+    for (int i = 0; i < ready.size(); i++) {
+      contenders.add(new ArrayList<>());
+    }
+    for (Map.Entry<OnnxForecaster, List<Run>> e : byModel.entrySet()) {
+      OnnxForecaster session = e.getKey();
+      List<Run> all = e.getValue();
+      // calls of at most batching.max-cells cells: a big grid's windows go one at a time
+      int batch = batchOf(session.spec().cells());
       for (int from = 0; from < all.size(); from += batch) {
-        forecastBatch(e.getKey(), all.subList(from, Math.min(all.size(), from + batch)));
+        forecastRuns(session, all.subList(from, Math.min(all.size(), from + batch)), ready, championOut, contenders);
+      }
+    }
+    long producedAt = System.currentTimeMillis();
+    for (int i = 0; i < ready.size(); i++) {
+      if (championOut[i] != null) {
+        emit(readySpecs.get(i), ready.get(i), championOut[i], contenders.get(i), producedAt);
       }
     }
   }
 
-  /** One ONNX Runtime call for windows of one model; retried window by window if it fails. */
-  private void forecastBatch(OnnxForecaster session, List<FrameWindow> ws) throws Exception {
-    ModelSpec spec = sessions.serving(ws.get(0).gridId); // names the forecasts: the catalog's spec, not the session's
-    float[][] outs;
+  /** One ONNX Runtime call for some windows of one model; retried window by window if it fails. */
+  private void forecastRuns(OnnxForecaster session, List<Run> runs, List<FrameWindow> ready, float[][] championOut,
+      List<List<WindowForecast.Contender>> contenders) throws Exception {
+    List<FrameWindow> ws = new ArrayList<>(runs.size());
+    for (Run r : runs) {
+      ws.add(ready.get(r.window));
+    }
     try {
-      outs = forecast(session, ws);
+      float[][] outs = forecast(session, ws);
+      for (int k = 0; k < runs.size(); k++) {
+        keep(runs.get(k), outs[k], ready, championOut, contenders);
+      }
     } catch (Exception | Error batchFailure) {
       Rejects.rethrowIfFatal(batchFailure);
       batchRetries.inc();
-      for (FrameWindow w : ws) { // one by one: only the windows that fail on their own are lost
+      for (Run r : runs) { // one by one: only the windows that fail on their own are lost
+        FrameWindow w = ready.get(r.window);
         try {
-          emit(spec, List.of(w), forecast(session, List.of(w)));
+          keep(r, forecast(session, List.of(w))[0], ready, championOut, contenders);
         } catch (Exception | Error windowFailure) {
           Rejects.rethrowIfFatal(windowFailure);
-          reject(w, Rejects.describe("forecasting the window (retried alone after its batch of " + ws.size()
-              + " failed)", windowFailure));
+          if (r.slot == null) {
+            reject(w, Rejects.describe("forecasting the window (retried alone after its batch of " + ws.size()
+                + " failed)", windowFailure));
+          } else {
+            // a challenger's failure costs its own score, never the grid's forecast
+            challengerFailures.inc();
+            LOG.warn("challenger {} of grid {} failed on the window issued at {}: {}", r.slot, w.gridId, w.issueTime,
+                Rejects.describe("forecasting", windowFailure));
+          }
         }
       }
-      return;
     }
-    emit(spec, ws, outs);
+  }
+
+  /** One window for one model: its champion (slot null) or the challenger {@code slot}. */
+  private record Run(int window, String slot, ModelSpec spec) {}
+
+  private static void keep(Run r, float[] out, List<FrameWindow> ready, float[][] championOut,
+      List<List<WindowForecast.Contender>> contenders) {
+    if (r.slot == null) {
+      championOut[r.window] = out;
+    } else {
+      contenders.get(r.window).add(new WindowForecast.Contender(r.slot, r.spec, ready.get(r.window), out,
+          System.currentTimeMillis()));
+    }
   }
 
   private float[][] forecast(OnnxForecaster session, List<FrameWindow> ws) throws Exception {
@@ -254,15 +330,14 @@ public class InferenceOperator extends AbstractStreamOperator<WindowForecast>
     return outs;
   }
 
-  private void emit(ModelSpec spec, List<FrameWindow> ws, float[][] outs) {
-    long producedAt = System.currentTimeMillis();
-    for (int i = 0; i < ws.size(); i++) {
-      FrameWindow w = ws.get(i);
-      output.collect(new StreamRecord<>(WindowForecast.of(spec, w, outs[i], producedAt), w.issueTime));
-      forecastsOut.inc();
-      gridMetrics.forecast(spec, w.issueTime, producedAt);
-      endToEndMillis.update(producedAt - w.arrivalTime);
-    }
+  private void emit(ModelSpec spec, FrameWindow w, float[] out, List<WindowForecast.Contender> challengers,
+      long producedAt) {
+    WindowForecast f = WindowForecast.of(spec, w, out, producedAt);
+    f.challengers = challengers.toArray(new WindowForecast.Contender[0]);
+    output.collect(new StreamRecord<>(f, w.issueTime));
+    forecastsOut.inc();
+    gridMetrics.forecast(spec, w.issueTime, producedAt);
+    endToEndMillis.update(producedAt - w.arrivalTime);
   }
 
   private void reject(FrameWindow w, String message) {

@@ -39,6 +39,10 @@ import org.slf4j.LoggerFactory;
  * file's grid stops being served. Every decision is a {@link ModelEvent} on the side output
  * {@link #EVENTS} and a log line.
  *
+ * <p>Challengers ({@code <folder>/challengers/<name>/model.onnx}, {@link ModelCatalog}) come and go
+ * the same way: checked like any model, then against their folder's model; their events carry the
+ * slot (the name) and role {@code challenger}.
+ *
  * <p>Why a watched directory and not a control topic: the directory is where models already live
  * (models/, a Kubernetes volume) and what every task must read them from anyway; dropping a file in
  * is the whole roll-out, with nothing else to keep consistent with it. One watcher decides for all
@@ -89,6 +93,8 @@ public class ModelDirectoryWatcher extends ProcessFunction<Long, ModelCatalog> i
       for (ModelSpec s : initial.byGrid().values()) {
         state.judged.put(s.path, fingerprint(Path.of(s.path)));
       }
+      initial.allChallengers().values().forEach(byName -> byName.values()
+          .forEach(s -> state.judged.put(s.path, fingerprint(Path.of(s.path)))));
       for (String p : initialRefusals.keySet()) {
         state.judged.put(p, fingerprint(Path.of(p)));
       }
@@ -107,6 +113,9 @@ public class ModelDirectoryWatcher extends ProcessFunction<Long, ModelCatalog> i
       for (ModelSpec s : state.catalog.byGrid().values()) {
         event(ctx, ModelEventKind.ACCEPTED, s.gridId, s.path, s, null, s.version, null);
       }
+      state.catalog.allChallengers().forEach((grid, byName) -> byName.forEach((name, s) ->
+          event(ctx, ModelEventKind.ACCEPTED, grid, s.path, s, null, s.version, "challenger: verified beside the "
+              + "grid's model, never published", name, CHALLENGER)));
       initialRefusals.forEach((p, why) -> event(ctx, ModelEventKind.REFUSED, null, p, null, null, null, why));
     }
     ModelCatalog next = look(ctx);
@@ -127,10 +136,27 @@ public class ModelDirectoryWatcher extends ProcessFunction<Long, ModelCatalog> i
     for (Path p : ModelCatalog.modelFiles(dir)) {
       present.put(p.toString(), fingerprint(p));
     }
+    for (Path p : ModelCatalog.challengerFiles(dir)) {
+      present.put(p.toString(), fingerprint(p));
+    }
     TreeMap<String, ModelSpec> byGrid = new TreeMap<>(state.catalog.byGrid());
+    Map<String, Map<String, ModelSpec>> challengers = new TreeMap<>();
+    state.catalog.allChallengers().forEach((g, c) -> challengers.put(g, new TreeMap<>(c)));
     boolean changed = false;
     for (String gone : List.copyOf(state.judged.keySet())) {
-      if (!present.containsKey(gone)) {
+      if (!present.containsKey(gone) && ModelCatalog.isChallengerFile(Path.of(gone))) {
+        state.judged.remove(gone);
+        String name = ModelCatalog.challengerName(Path.of(gone));
+        for (Map.Entry<String, Map<String, ModelSpec>> g : challengers.entrySet()) {
+          ModelSpec c = g.getValue().get(name);
+          if (c != null && c.path.equals(gone)) {
+            g.getValue().remove(name);
+            changed = true;
+            event(ctx, ModelEventKind.REMOVED, g.getKey(), gone, c, c.version, null, "the challenger's file was removed",
+                name, CHALLENGER);
+          }
+        }
+      } else if (!present.containsKey(gone)) {
         state.judged.remove(gone);
         ModelSpec served = servedFrom(byGrid, gone);
         if (served != null) {
@@ -152,9 +178,49 @@ public class ModelDirectoryWatcher extends ProcessFunction<Long, ModelCatalog> i
       }
       state.settling.remove(path);
       state.judged.put(path, fp);
-      changed |= judge(ctx, Path.of(path), byGrid);
+      if (ModelCatalog.isChallengerFile(Path.of(path))) {
+        changed |= judgeChallenger(ctx, Path.of(path), byGrid, challengers);
+      } else {
+        changed |= judge(ctx, Path.of(path), byGrid);
+      }
     }
-    return changed ? new ModelCatalog(byGrid, state.catalog.generation() + 1) : null;
+    return changed ? new ModelCatalog(byGrid, challengers, state.catalog.generation() + 1) : null;
+  }
+
+  /** Checks one new or changed challenger file; when it passes, it joins its grid's challengers. Returns whether anything changed. */
+  private boolean judgeChallenger(Context ctx, Path file, Map<String, ModelSpec> byGrid,
+      Map<String, Map<String, ModelSpec>> challengers) {
+    String name = ModelCatalog.challengerName(file);
+    ModelSpec champion = ModelCatalog.championOf(byGrid, file);
+    ModelSpec before = null;
+    String beforeGrid = null;
+    for (Map.Entry<String, Map<String, ModelSpec>> g : challengers.entrySet()) {
+      ModelSpec c = g.getValue().get(name);
+      if (c != null && c.path.equals(file.toString())) {
+        before = c;
+        beforeGrid = g.getKey();
+      }
+    }
+    try {
+      ModelSpec spec = ModelCatalog.admitChallenger(file, champion);
+      if (beforeGrid != null) {
+        challengers.get(beforeGrid).remove(name);
+      }
+      challengers.computeIfAbsent(spec.gridId, g -> new TreeMap<>()).put(name, spec);
+      event(ctx, ModelEventKind.ACCEPTED, spec.gridId, file.toString(), spec, before == null ? null : before.version,
+          spec.version, "challenger: verified beside the grid's model, never published", name, CHALLENGER);
+      return true;
+    } catch (ModelCheck.Refused r) {
+      String grid = champion != null ? champion.gridId : r.spec != null ? r.spec.gridId : beforeGrid;
+      boolean removed = false;
+      if (beforeGrid != null) {
+        challengers.get(beforeGrid).remove(name); // the file that passed is gone: what is there now failed
+        removed = true;
+      }
+      event(ctx, ModelEventKind.REFUSED, grid, file.toString(), r.spec, before == null ? null : before.version,
+          r.spec == null ? null : r.spec.version, r.getMessage(), name, CHALLENGER);
+      return removed;
+    }
   }
 
   /** Checks one new or changed file and, when it passes, puts it in {@code byGrid}; returns whether it did. */
@@ -215,9 +281,18 @@ public class ModelDirectoryWatcher extends ProcessFunction<Long, ModelCatalog> i
     }
   }
 
+  private static final String CHALLENGER = "challenger";
+
   private void event(Context ctx, ModelEventKind kind, String grid, String path, ModelSpec spec, String oldVersion,
       String newVersion, String reason) {
+    event(ctx, kind, grid, path, spec, oldVersion, newVersion, reason, null, null);
+  }
+
+  private void event(Context ctx, ModelEventKind kind, String grid, String path, ModelSpec spec, String oldVersion,
+      String newVersion, String reason, String slot, String role) {
     ModelEvent e = ModelEvent.newBuilder()
+        .setSlot(slot)
+        .setRole(role)
         .setKind(kind)
         .setGridId(grid)
         .setModelPath(path)

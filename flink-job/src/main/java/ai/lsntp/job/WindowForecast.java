@@ -18,6 +18,10 @@ import org.apache.flink.api.common.functions.MapFunction;
  * whichever of the two inputs the verifier hears from first), the model's export-time calibration
  * (where a grid's calibration starts) and where the record that completed the window is (for a
  * reject). The verifier adds the intervals to the forecast ({@link ForecastVerifier}).
+ *
+ * <p>Where the grid has challengers, their forecasts of the same window ride along in
+ * {@link #challengers} (one record per window, so the verifier publishes exactly one forecast per
+ * issue time whichever model serves, and switches models between two issue times, never within one).
  */
 public class WindowForecast {
   public Forecast forecast;
@@ -30,8 +34,31 @@ public class WindowForecast {
   public String topic;
   public int partition;
   public long offset;
+  /** Which of the grid's models made {@link #forecast}: {@link ai.lsntp.model.ModelCatalog#DEFAULT_SLOT} or a challenger's name. */
+  public String slot = ai.lsntp.model.ModelCatalog.DEFAULT_SLOT;
+  /** The model file that made {@link #forecast} (model events name it). */
+  public String modelPath;
+  /** The challengers' forecasts of the same window (empty: none); the verifier may make one of them the published one. */
+  public Contender[] challengers = new Contender[0];
 
   public WindowForecast() {}
+
+  /** One more model's forecast of the window. */
+  public static class Contender {
+    public String slot;
+    public String modelPath;
+    public Forecast forecast;
+    public Calibration calibration;
+
+    public Contender() {}
+
+    Contender(String slot, ModelSpec spec, FrameWindow w, float[] values, long producedAt) {
+      this.slot = slot;
+      this.modelPath = spec.path;
+      this.forecast = WindowForecast.forecast(spec, w, values, producedAt);
+      this.calibration = spec.calibration;
+    }
+  }
 
   /** The forecast {@code spec} made of window {@code w}: {@code values} (beta*H*W kelvin), made at {@code producedAt}. */
   static WindowForecast of(ModelSpec spec, FrameWindow w, float[] values, long producedAt) {
@@ -40,6 +67,7 @@ public class WindowForecast {
     f.newestFrame = Arrays.copyOfRange(w.values, (spec.alpha - 1) * spec.cells(), spec.alpha * spec.cells());
     f.newestMissing = w.newestMissing;
     f.calibration = spec.calibration;
+    f.modelPath = spec.path;
     f.topic = w.topic;
     f.partition = w.partition;
     f.offset = w.offset;

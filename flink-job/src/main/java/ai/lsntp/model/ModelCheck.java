@@ -40,7 +40,7 @@ public final class ModelCheck {
     /** The spec, when the metadata could be read (so the refusal can name the grid). */
     public final transient ModelSpec spec;
 
-    Refused(String message, ModelSpec spec, Throwable cause) {
+    public Refused(String message, ModelSpec spec, Throwable cause) {
       super(message, cause);
       this.spec = spec;
     }

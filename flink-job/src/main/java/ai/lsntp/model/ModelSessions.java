@@ -14,6 +14,9 @@ import org.slf4j.LoggerFactory;
  * share it), and the model each grid is served by now. Moving to a new catalog opens the sessions
  * of new or replaced models; a grid whose new session will not open stays on its previous model;
  * sessions no longer served close.
+ *
+ * <p>The challengers of each grid ({@link ModelCatalog#challengers}) get sessions too, shared the
+ * same way; one whose session will not open here is left out (logged), never at its grid's cost.
  */
 public final class ModelSessions implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ModelSessions.class);
@@ -23,6 +26,8 @@ public final class ModelSessions implements AutoCloseable {
   private Map<String, OnnxForecaster> sessions = new HashMap<>();
   /** The spec each grid is served by (the catalog's, or an older one whose session is still open). */
   private Map<String, ModelSpec> serving = new HashMap<>();
+  /** grid -> challenger name -> spec, of the challengers whose session is open. */
+  private Map<String, Map<String, ModelSpec>> challenging = new HashMap<>();
 
   private ModelSessions(Provider provider, int intraOpThreads) {
     this.provider = provider;
@@ -39,6 +44,7 @@ public final class ModelSessions implements AutoCloseable {
         }
         s.serving.put(spec.gridId, spec);
       }
+      s.challenging = s.openChallengers(catalog, s.sessions, s.sessions);
       return s;
     } catch (Exception | Error e) {
       try {
@@ -55,7 +61,12 @@ public final class ModelSessions implements AutoCloseable {
     return serving.get(gridId);
   }
 
-  /** The session of a model {@link #serving} returned. */
+  /** The challengers of {@code gridId} that run here, by name (empty: none). */
+  public Map<String, ModelSpec> challengers(String gridId) {
+    return challenging.getOrDefault(gridId, Map.of());
+  }
+
+  /** The session of a model {@link #serving} or {@link #challengers} returned. */
   public OnnxForecaster session(ModelSpec spec) {
     return sessions.get(identity(spec));
   }
@@ -84,6 +95,7 @@ public final class ModelSessions implements AutoCloseable {
       nextSessions.put(id, s);
       nextServing.put(spec.gridId, spec);
     }
+    Map<String, Map<String, ModelSpec>> nextChallenging = openChallengers(next, sessions, nextSessions);
     List<OnnxForecaster> retired = new ArrayList<>();
     sessions.forEach((id, s) -> {
       if (!nextSessions.containsKey(id)) {
@@ -92,7 +104,33 @@ public final class ModelSessions implements AutoCloseable {
     });
     sessions = nextSessions;
     serving = nextServing;
+    challenging = nextChallenging;
     closeAll(retired);
+  }
+
+  /**
+   * Sessions for the challengers of {@code catalog}'s grids, reusing those of {@code open}, put into
+   * {@code into}; a challenger whose session will not open is left out with a log line.
+   */
+  private Map<String, Map<String, ModelSpec>> openChallengers(ModelCatalog catalog, Map<String, OnnxForecaster> open,
+      Map<String, OnnxForecaster> into) {
+    Map<String, Map<String, ModelSpec>> out = new HashMap<>();
+    catalog.allChallengers().forEach((grid, byName) -> byName.forEach((name, spec) -> {
+      String id = identity(spec);
+      OnnxForecaster s = into.containsKey(id) ? into.get(id) : open.get(id);
+      if (s == null) {
+        try {
+          s = OnnxForecaster.open(spec, provider, intraOpThreads);
+        } catch (OrtException | RuntimeException | LinkageError e) {
+          LOG.error("challenger {} of grid {} ({}) will not open here ({}); it is left out", name, grid, spec.path,
+              e.getMessage());
+          return;
+        }
+      }
+      into.put(id, s);
+      out.computeIfAbsent(grid, g -> new java.util.TreeMap<>()).put(name, spec);
+    }));
+    return out;
   }
 
   /** A model's identity: its file, weights and version (a file rewritten with anything new is another model). */
@@ -108,6 +146,7 @@ public final class ModelSessions implements AutoCloseable {
     } finally {
       sessions.clear();
       serving.clear();
+      challenging.clear();
     }
   }
 

@@ -57,6 +57,16 @@ public class BenchCommand implements Callable<Integer> {
   @Option(names = "--warmup-windows", description = "Forecasts of the unmeasured warm-up drain before the first "
       + "measured one, 0 for none (default: ${DEFAULT-VALUE}).")
   int warmupWindows = 2000;
+  @Option(names = "--challengers", split = ",", paramLabel = "N", description = "Instead of --grids: one grid with "
+      + "each of these numbers of challengers (e.g. 0,1,3), the cost of scoring challengers beside the served model.")
+  List<Integer> challengerCounts;
+  @Option(names = "--challenger-models", split = ",", paramLabel = "DIR", description = "The challengers, in order "
+      + "(model folders for the ERA5 grid; default: ${DEFAULT-VALUE}).")
+  List<Path> challengerModels = List.of(Path.of("models/zoo/era5-uk-0p25/convlstm"),
+      Path.of("models/zoo/era5-uk-0p25/convgru"), Path.of("models/zoo/era5-uk-0p25/dconvlstm"));
+
+  /** How many challengers each grid of the current run has (the first of {@link #challengerModels}). */
+  private int challengersNow;
 
   @Override
   public Integer call() throws Exception {
@@ -65,6 +75,22 @@ public class BenchCommand implements Callable<Integer> {
         + all.size() + " real frames from " + framesFile);
     try (EmbeddedKafka kafka = EmbeddedKafka.start()) {
       List<String> rows = new ArrayList<>();
+      if (challengerCounts != null) {
+        rows.add("| challengers | grids | batch N | forecasts | pipeline forecasts/s | raw ORT windows/s (every model of the grid in turn, batch N) | ratio | mean batch (approx.) | p50 latency ms | p99 latency ms | ORT latency ms (batch 1) | heap after GC MB |");
+        rows.add("|---|---|---|---|---|---|---|---|---|---|---|---|");
+        warmUp(kafka, all);
+        for (int c : challengerCounts) {
+          if (c < 0 || c > challengerModels.size()) {
+            throw new IllegalArgumentException("--challengers: " + c + " is more than the " + challengerModels.size()
+                + " --challenger-models");
+          }
+          challengersNow = c;
+          rows.add("| " + c + " " + run(kafka, all, 1));
+        }
+        System.out.println();
+        rows.forEach(System.out::println);
+        return 0;
+      }
       rows.add("| grids | batch N | forecasts | pipeline forecasts/s | raw ORT windows/s (batch N) | ratio | mean batch (approx.) | p50 latency ms | p99 latency ms | ORT latency ms (batch 1) | heap after GC MB |");
       rows.add("|---|---|---|---|---|---|---|---|---|---|---|");
       warmUp(kafka, all);
@@ -102,7 +128,17 @@ public class BenchCommand implements Callable<Integer> {
       String id = gridId(uk, k);
       byGrid.put(id, uk.forGrid(id));
     }
-    ModelCatalog models = new ModelCatalog(byGrid);
+    // challengers (checked as the job checks them), the same for every grid
+    Map<String, Map<String, ModelSpec>> challengers = new HashMap<>();
+    for (int c = 0; c < challengersNow; c++) {
+      Path file = UserPaths.input(challengerModels.get(c)).resolve("model.onnx");
+      ModelSpec spec = ModelCatalog.admitChallenger(file, uk);
+      for (String id : byGrid.keySet()) {
+        challengers.computeIfAbsent(id, x -> new java.util.TreeMap<>())
+            .put(challengerModels.get(c).getFileName().toString(), spec.forGrid(id));
+      }
+    }
+    ModelCatalog models = new ModelCatalog(byGrid, challengers, 0);
     int perGrid = Math.max(uk.alpha + 1, (forecasts + g - 1) / g + uk.alpha - 1);
 
     List<TemperatureFrame> backlog = new ArrayList<>();
@@ -190,6 +226,18 @@ public class BenchCommand implements Callable<Integer> {
       }
       ortBatch1 = (System.nanoTime() - t1) / 1e6 / 20;
     }
+    // with challengers, raw ORT is every model of the grid in turn on the same batch: the time per
+    // window adds up, so the rate to compare with is 1 / (sum of each model's time per window)
+    Map<String, ModelSpec> theChallengers = models.challengers(uk.forGrid(gridId(uk, 0)).gridId);
+    if (!theChallengers.isEmpty()) {
+      double secondsPerWindow = 1 / rawPerSec;
+      for (Map.Entry<String, ModelSpec> c : theChallengers.entrySet()) {
+        double r = rawRate(c.getValue(), cfg, all, n, expected);
+        System.out.printf(Locale.ROOT, "challenger %s: raw ORT %.1f windows/s at batch %d%n", c.getKey(), r, n);
+        secondsPerWindow += 1 / r;
+      }
+      rawPerSec = 1 / secondsPerWindow;
+    }
     System.out.printf(Locale.ROOT, "grids=%d: %d forecasts, pipeline %.1f/s, raw ORT %.1f windows/s at batch %d%n",
         g, out.size(), pipelinePerSec, rawPerSec, n);
 
@@ -243,6 +291,31 @@ public class BenchCommand implements Callable<Integer> {
     return String.format(Locale.ROOT, "| %d | %d | %d | %.1f | %.1f | %.0f%% | %.1f | %s | %s | %.1f | %.1f |", g, n,
         out.size(), pipelinePerSec, rawPerSec, 100 * pipelinePerSec / rawPerSec, meanBatch, lat.percentile(0.5),
         lat.percentile(0.99), ortBatch1, heapMb);
+  }
+
+  /** Raw ONNX Runtime windows per second of {@code spec} on batches of {@code n} real windows (as for the served model). */
+  private static double rawRate(ModelSpec spec, LsntpConfig cfg, List<TemperatureFrame> all, int n, int expected)
+      throws Exception {
+    try (OnnxForecaster ort = OnnxForecaster.open(spec, cfg.provider(), cfg.models.intraOpThreads)) {
+      List<float[]> batch = new ArrayList<>();
+      int cells = spec.cells();
+      for (int b = 0; b < n; b++) {
+        float[] w = new float[spec.alpha * cells];
+        for (int k = 0; k < spec.alpha; k++) {
+          System.arraycopy(PackedFloats.decode(all.get((b + k) % all.size()).getValues()), 0, w, k * cells, cells);
+        }
+        batch.add(w);
+      }
+      for (int i = 0; i < 3; i++) {
+        ort.forecast(batch);
+      }
+      int calls = Math.max(3, expected / n);
+      long t0 = System.nanoTime();
+      for (int i = 0; i < calls; i++) {
+        ort.forecast(batch);
+      }
+      return calls * n / ((System.nanoTime() - t0) / 1e9);
+    }
   }
 
   /** Used heap after asking for full collections until it stops shrinking (at most five), in MiB. */

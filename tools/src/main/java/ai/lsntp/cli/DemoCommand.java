@@ -39,6 +39,12 @@ import picocli.CommandLine.Spec;
  * The embedded default: an in-process Kafka broker (KRaft, Kafka's KafkaClusterTestKit) and a
  * Flink MiniCluster in this JVM; replays the shipped ERA5 frames at a pace and prints every
  * forecast and alert, and serves the live page and point API on them. Ctrl-C stops it cleanly.
+ *
+ * <p>It also shows challengers: the zoo's ConvLSTM for the ERA5 grid runs beside the shipped LS-NTP,
+ * scored on the same frames, and the league table (each model's rolling MAE, skill and count per
+ * lead) is printed as the verification advances and at the end. The model directory is not
+ * touched: the demo stages a copy of its grid folders in a temporary directory with the challenger
+ * in the documented layout ({@code <grid-folder>/challengers/<name>/model.onnx}).
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
     description = "Embedded demo: in-process Kafka + Flink MiniCluster, replay real ERA5 frames, print live forecasts "
@@ -70,6 +76,13 @@ public class DemoCommand implements Callable<Integer> {
   @Option(names = "--no-serve", description = "No live page.")
   boolean noServe;
 
+  @Option(names = "--challenger", paramLabel = "DIR", description = "Model folder (model.onnx and its parity files) run "
+      + "as a challenger of the model serving its grid (default: ${DEFAULT-VALUE}).")
+  Path challenger = Path.of("models/zoo/era5-uk-0p25/convlstm");
+
+  @Option(names = "--no-challenger", description = "Run the served models alone.")
+  boolean noChallenger;
+
   private volatile boolean stopping;
   private volatile TopicWatcher watcher;
   private PrintWriter out;
@@ -84,11 +97,15 @@ public class DemoCommand implements Callable<Integer> {
     CountDownLatch done = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> stop(done), "lsntp-demo-shutdown"));
     LocalJob job = null;
+    Path staged = null;
     Replay replay = Replay.everyInterval(Duration.ofMillis(paceMillis));
     FramePublisher publisher = null;
     Live live = null;
     try {
       LsntpConfig cfg = options.toConfig(settings(kafka, checkpoints));
+      if (!noChallenger) {
+        staged = stageChallenger(cfg);
+      }
       kafka.createTopics(1, cfg.topicNames().toArray(String[]::new));
       ForecastJob forecastJob = ForecastJob.fromKafka(cfg, false);
       Plan plan = plan(FrameFiles.readAll(UserPaths.input(framesFile)), forecastJob.models(), limit);
@@ -103,8 +120,13 @@ public class DemoCommand implements Callable<Integer> {
           Duration.ofSeconds(30), false);
       replayInTheBackground(replay, plan.frames(), publisher);
       Latencies latencies = new Latencies();
-      LinePrinter printed = print(publisher, latencies, cfg);
+      VerificationTable table = new VerificationTable(cfg.verificationWindow());
+      LinePrinter printed = print(publisher, latencies, table);
       watch(cfg, printed, plan.expected(), job);
+      if (cfg.verification.enabled) {
+        out.println("lsntp demo: league table (every model of each grid, scored on the same observed frames; * published):");
+        table.render().forEach(out::println);
+      }
       out.println(String.format(Locale.ROOT,
           "lsntp demo: %d forecasts, %d alerts%s; latency frame sent -> forecast read: p50 %s ms, p99 %s ms",
           printed.forecasts, printed.alerts, showRejects ? ", " + printed.rejects + " rejects" : "",
@@ -123,8 +145,63 @@ public class DemoCommand implements Callable<Integer> {
       }
       kafka.close();
       deleteTree(checkpoints);
+      if (staged != null) {
+        deleteTree(staged);
+      }
       out.println("lsntp demo: stopped.");
       done.countDown();
+    }
+  }
+
+  /**
+   * Stages the configured model directory's grid folders (model.onnx and parity files, copied) in
+   * a temporary directory, with {@link #challenger} as challenger of the grid its metadata names,
+   * and points {@code cfg} at it; returns the directory (null, with a line saying why, when the
+   * challenger has no grid to challenge here or fails its check).
+   */
+  private Path stageChallenger(LsntpConfig cfg) throws Exception {
+    Path source = Path.of(cfg.models.directory);
+    Path file = UserPaths.input(challenger).resolve("model.onnx");
+    ModelSpec spec;
+    try {
+      spec = ai.lsntp.model.ModelCheck.check(file);
+    } catch (ai.lsntp.model.ModelCheck.Refused r) {
+      out.println("lsntp demo: no challenger: " + file + " fails its check: " + r.getMessage());
+      return null;
+    }
+    ModelCatalog served = ModelCatalog.load(source);
+    ModelSpec champion = served.forGrid(spec.gridId);
+    String why = champion == null ? "no model in " + source + " serves its grid '" + spec.gridId + "'"
+        : ModelCatalog.challengerRefusal(champion, spec);
+    if (why != null) {
+      out.println("lsntp demo: no challenger: " + file + ": " + why);
+      return null;
+    }
+    Path staged = Files.createTempDirectory("lsntp-demo-models-");
+    for (ModelSpec m : served.byGrid().values()) {
+      Path folder = Path.of(m.path).getParent();
+      if (Path.of(m.path).getFileName().toString().equals("model.onnx")) {
+        copyModelFolder(folder, staged.resolve(folder.getFileName()));
+      } else {
+        Files.copy(Path.of(m.path), staged.resolve(Path.of(m.path).getFileName())); // a loose dir/*.onnx
+      }
+    }
+    String name = challenger.getFileName().toString();
+    Path grid = staged.resolve(Path.of(champion.path).getParent().getFileName());
+    copyModelFolder(file.getParent(), grid.resolve(ModelCatalog.CHALLENGERS).resolve(name));
+    cfg.models.directory = staged.toString();
+    out.println("lsntp demo: challenger " + spec.name + " " + spec.version + " ('" + name + "') beside " + champion.name + " "
+        + champion.version + " on grid " + spec.gridId + " (same grid id and geometry); models staged in " + staged);
+    return staged;
+  }
+
+  /** model.onnx and its parity files, the way a grid folder holds them. */
+  private static void copyModelFolder(Path from, Path to) throws java.io.IOException {
+    Files.createDirectories(to);
+    try (java.util.stream.Stream<Path> files = Files.list(from)) {
+      for (Path f : files.filter(f -> f.getFileName().toString().matches("model\\.onnx|parity.*")).toList()) {
+        Files.copy(f, to.resolve(f.getFileName()));
+      }
     }
   }
 
@@ -216,9 +293,9 @@ public class DemoCommand implements Callable<Integer> {
   }
 
   /** Watch's printer, each forecast's line saying how long after its newest frame was sent it was read. */
-  private LinePrinter print(FramePublisher sent, Latencies latencies, LsntpConfig cfg) {
+  private LinePrinter print(FramePublisher sent, Latencies latencies, VerificationTable table) {
     return new LinePrinter("lsntp demo", out, out)
-        .verification(new VerificationTable(cfg.verificationWindow()), TABLE_EVERY_MILLIS)
+        .verification(table, TABLE_EVERY_MILLIS)
         .forecastNote(f -> {
           Long ms = latencies.record(sent, f);
           return ms == null ? "" : "  (" + ms + " ms after its last frame was sent)";
@@ -239,6 +316,15 @@ public class DemoCommand implements Callable<Integer> {
         }
         if (job.status().isGloballyTerminalState()) {
           out.println("lsntp demo: the Flink job ended: " + job.status());
+          break;
+        }
+      }
+      // the last forecasts' leads are verified as the last frames arrive: a few seconds more for the table
+      long until = System.currentTimeMillis() + 5_000;
+      while (!stopping && cfg.verification.enabled && System.currentTimeMillis() < until) {
+        try {
+          w.poll(Duration.ofMillis(200), printed);
+        } catch (WakeupException e) {
           break;
         }
       }

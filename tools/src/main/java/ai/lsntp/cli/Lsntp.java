@@ -5,12 +5,12 @@ import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** The Java side of ./lsntp: demo, replay, watch, serve, score, schemas, job, java-bench, big-grid-bench. */
+/** The Java side of ./lsntp: demo, replay, watch, serve, score, schemas, job, java-bench, big-grid-bench, promote. */
 @Command(name = "lsntp", mixinStandardHelpOptions = true,
     // replay and watch: the operator tools of ai.lsntp.tools (acknowledged sends, GRIB/NetCDF input, NetCDF/PNG output)
     subcommands = {DemoCommand.class, ai.lsntp.tools.ReplayCommand.class, ai.lsntp.tools.WatchCommand.class,
         ai.lsntp.serve.ServeCommand.class, ai.lsntp.tools.ScoreCommand.class, ai.lsntp.tools.SchemasCommand.class,
-        JobCommand.class, BenchCommand.class, BigGridBenchCommand.class},
+        JobCommand.class, BenchCommand.class, BigGridBenchCommand.class, ai.lsntp.tools.PromoteCommand.class},
     description = "LS-NTP streaming temperature forecaster (Flink + Kafka + ONNX Runtime).")
 public final class Lsntp implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;

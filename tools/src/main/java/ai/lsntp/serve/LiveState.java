@@ -370,6 +370,9 @@ public final class LiveState implements TopicWatcher.Handler {
     g.writeStringField("upTo", upTo == null ? null : upTo.toString());
     g.writeArrayFieldStart("leads");
     for (VerificationTable.Row r : rows) {
+      if (!r.champion()) {
+        continue; // the page's lead rows are the published model's; every model is under "models"
+      }
       g.writeStartObject();
       g.writeNumberField("lead", r.lead());
       g.writeNumberField("mae", r.mae());
@@ -382,6 +385,21 @@ public final class LiveState implements TopicWatcher.Handler {
         g.writeNumberField(Double.toString(c.getKey()), c.getValue());
       }
       g.writeEndObject();
+      g.writeEndObject();
+    }
+    g.writeEndArray();
+    // the league: every model verified on this grid (champion and challengers), per lead
+    g.writeArrayFieldStart("models");
+    for (VerificationTable.Row r : rows) {
+      g.writeStartObject();
+      g.writeStringField("model", r.model());
+      g.writeStringField("version", r.version());
+      g.writeStringField("slot", r.slot());
+      g.writeStringField("role", r.champion() ? "champion" : "challenger");
+      g.writeNumberField("lead", r.lead());
+      g.writeNumberField("mae", r.mae());
+      writeFinite(g, "skill", r.skill());
+      g.writeNumberField("scores", r.scores());
       g.writeEndObject();
     }
     g.writeEndArray();

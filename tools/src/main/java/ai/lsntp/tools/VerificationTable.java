@@ -18,6 +18,10 @@ import java.util.TreeSet;
  * observed coverage of each interval level the forecasts carried (the fraction of verified cells
  * inside the interval: near the level when the intervals are calibrated), cell weighted as the
  * job's metrics are. Fed from the verification topic by watch, the demo and the live page.
+ *
+ * <p>Where a grid has challengers it is a league table: one row per grid, lead and model (its
+ * slot, name and version), the model that was published marked {@code *} (role champion), the
+ * others scored on the same observations; within a grid and lead the rows go by MAE, best first.
  */
 public final class VerificationTable {
   private final Duration window;
@@ -26,6 +30,8 @@ public final class VerificationTable {
    * sum, cells, then per interval level the level and its cells inside}.
    */
   private final Map<String, Map<Integer, Deque<double[]>>> scores = new TreeMap<>();
+  /** "grid|slot|name|version" -> the role of its newest score (a promotion changes it). */
+  private final Map<String, String> roles = new TreeMap<>();
   /** Every interval level seen, increasing: the table's coverage columns. */
   private final TreeSet<Double> levels = new TreeSet<>();
   private long newest = Long.MIN_VALUE;
@@ -50,7 +56,10 @@ public final class VerificationTable {
       s[4 + 2 * j] = ls.get(j);
       s[5 + 2 * j] = v.getCoverage().get(j) * v.getCells();
     }
-    Deque<double[]> q = scores.computeIfAbsent(v.getGridId(), g -> new TreeMap<>())
+    String model = v.getGridId() + "|" + (v.getSlot() == null ? "default" : v.getSlot()) + "|" + v.getModelName() + "|"
+        + v.getModelVersion();
+    roles.put(model, v.getRole() == null ? "CHAMPION" : v.getRole().name());
+    Deque<double[]> q = scores.computeIfAbsent(model, g -> new TreeMap<>())
         .computeIfAbsent(v.getLead(), l -> new ArrayDeque<>());
     q.add(s);
     // what falls out of the window goes now, not at the next render, so a reader that runs for
@@ -71,7 +80,12 @@ public final class VerificationTable {
    * score of this row carried.
    */
   public record Row(String grid, int lead, double mae, double persistenceMae, double skill, int scores,
-      Map<Double, Double> coverage) {}
+      Map<Double, Double> coverage, String slot, String model, String version, boolean champion) {
+    /** e.g. "LS-NTP 2.0.0" or, for a challenger, "ConvLSTM 1.0.0 [convlstm]". */
+    public String label() {
+      return model + " " + version + ("default".equals(slot) ? "" : " [" + slot + "]");
+    }
+  }
 
   /** Every interval level seen so far, increasing. */
   public List<Double> levels() {
@@ -82,7 +96,9 @@ public final class VerificationTable {
   public List<Row> rows() {
     List<Row> out = new ArrayList<>();
     long from = newest - window.toMillis();
-    scores.forEach((grid, byLead) -> byLead.forEach((lead, q) -> {
+    scores.forEach((key, byLead) -> byLead.forEach((lead, q) -> {
+      String[] id = key.split("\\|", 4);
+      String grid = id[0];
       while (!q.isEmpty() && q.peekFirst()[0] <= from) {
         q.pollFirst();
       }
@@ -109,9 +125,12 @@ public final class VerificationTable {
             coverage.put(l, c[0] / c[1]);
           }
         });
-        out.add(new Row(grid, lead, mae, pmae, 1 - mae / pmae, q.size(), coverage));
+        out.add(new Row(grid, lead, mae, pmae, 1 - mae / pmae, q.size(), coverage, id[1], id[2], id[3],
+            "CHAMPION".equals(roles.get(key))));
       }
     }));
+    out.sort(java.util.Comparator.comparing(Row::grid).thenComparingInt(Row::lead).thenComparingDouble(Row::mae)
+        .thenComparing(Row::label));
     return out;
   }
 
@@ -136,15 +155,22 @@ public final class VerificationTable {
     List<String> out = new ArrayList<>();
     out.add(String.format(Locale.ROOT, "VERIFY   rolling %s of valid times up to %s", Stamp.span(window),
         newest == Long.MIN_VALUE ? "-" : Stamp.readable(Instant.ofEpochMilli(newest))));
-    StringBuilder head = new StringBuilder(String.format(Locale.ROOT, "VERIFY   %-14s %5s %9s %13s %7s", "grid", "lead",
-        "MAE K", "persistence K", "skill"));
+    boolean league = rows.stream().anyMatch(r -> !r.champion() || !"default".equals(r.slot()));
+    StringBuilder head = new StringBuilder(String.format(Locale.ROOT, "VERIFY   %-14s %5s", "grid", "lead"));
+    if (league) {
+      head.append(String.format(Locale.ROOT, "   %-30s", "model (* published)"));
+    }
+    head.append(String.format(Locale.ROOT, " %9s %13s %7s", "MAE K", "persistence K", "skill"));
     for (double l : levels) {
       head.append(String.format(Locale.ROOT, " %8s", "cov " + percent(l)));
     }
     out.add(head.append(String.format(Locale.ROOT, " %6s", "n")).toString());
     for (Row r : rows) {
-      StringBuilder row = new StringBuilder(String.format(Locale.ROOT, "VERIFY   %-14s %5s %9.3f %13.3f %+7.3f", r.grid(),
-          "+" + r.lead(), r.mae(), r.persistenceMae(), r.skill()));
+      StringBuilder row = new StringBuilder(String.format(Locale.ROOT, "VERIFY   %-14s %5s", r.grid(), "+" + r.lead()));
+      if (league) {
+        row.append(String.format(Locale.ROOT, " %s %-30s", r.champion() ? "*" : " ", r.label()));
+      }
+      row.append(String.format(Locale.ROOT, " %9.3f %13.3f %+7.3f", r.mae(), r.persistenceMae(), r.skill()));
       for (double l : levels) {
         Double c = r.coverage().get(l);
         row.append(c == null ? String.format(Locale.ROOT, " %8s", "-") : String.format(Locale.ROOT, " %7.1f%%", 100 * c));
