@@ -246,9 +246,11 @@ public class DemoCommand implements Callable<Integer> {
     // a fresh embedded broker each run: its checkpoints are throw-away, never resumed
     base.put("checkpoints.directory", checkpoints.toString());
     // the production default frost rule (263.15 K) never fires on March 2019 in the UK; the demo
-    // watches for air frost instead, so alerts show up (--alert replaces these)
+    // watches for air frost instead, so alerts show up, and for likely air frost by the calibrated
+    // intervals: P(T <= 0 °C) >= 0.8 (--alert replaces these)
     base.put("alerts", "[{name: heat-30c, kind: heat, threshold: 303.15},"
         + " {name: air-frost, kind: frost, threshold: 273.15},"
+        + " {name: frost-likely, kind: frost, threshold: 273.15, probability: 0.8},"
         + " {name: rapid-change-8k-6h, kind: change, threshold: 8.0, within: 6h}]");
     return base;
   }

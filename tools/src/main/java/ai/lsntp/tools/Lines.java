@@ -62,10 +62,11 @@ public final class Lines {
 
   public static String alert(Alert a) {
     return String.format(Locale.ROOT,
-        "ALERT    %s %s (%s) issued %s  valid %s (lead %d)  cell r%d c%d (%.2f%s, %.2f%s)  value %.2f K  threshold %.2f K",
+        "ALERT    %s %s (%s) issued %s  valid %s (lead %d)  cell r%d c%d (%.2f%s, %.2f%s)  value %.2f K  threshold %.2f K%s",
         a.getGridId(), a.getKind(), a.getRule(), Stamp.readable(a.getIssueTime()), Stamp.readable(a.getValidTime()),
         a.getLead(), a.getRow(), a.getCol(), Math.abs(a.getLat()), a.getLat() < 0 ? "S" : "N", Math.abs(a.getLon()),
-        a.getLon() < 0 ? "W" : "E", a.getValue(), a.getThreshold());
+        a.getLon() < 0 ? "W" : "E", a.getValue(), a.getThreshold(),
+        a.getProbability() == null ? "" : String.format(Locale.ROOT, "  probability %.2f", a.getProbability()));
   }
 
   public static String reject(RejectedFrame r) {

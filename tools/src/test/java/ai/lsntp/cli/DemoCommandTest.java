@@ -2,10 +2,19 @@ package ai.lsntp.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import ai.lsntp.avro.TemperatureFrame;
+import ai.lsntp.codec.PackedFloats;
 import ai.lsntp.testing.Cli;
 import ai.lsntp.testing.TestPaths;
+import ai.lsntp.tools.FrameFiles;
+import java.nio.file.Path;
+import java.time.Instant;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import org.apache.avro.file.DataFileWriter;
+import org.apache.avro.specific.SpecificDatumWriter;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -13,6 +22,46 @@ import org.junit.jupiter.api.Test;
  * scripts read, each forecast with its intervals.
  */
 class DemoCommandTest {
+
+  @Test
+  void aFrostProbabilityRuleFiresOnTheShippedFramesWhenTheNightTurnsCold(@org.junit.jupiter.api.io.TempDir Path tmp)
+      throws Exception {
+    // the shipped frames of the evening of 3 March 2019, the first night with air frost in them
+    // (22Z-01Z: a few cells at or below 273.15 K)
+    Instant from = Instant.parse("2019-03-03T16:00:00Z");
+    Instant to = Instant.parse("2019-03-04T03:00:00Z");
+    Map<Instant, Float> coldest = new HashMap<>();
+    Path frames = tmp.resolve("frost-night.avro");
+    try (DataFileWriter<TemperatureFrame> out = new DataFileWriter<>(new SpecificDatumWriter<>(TemperatureFrame.class))) {
+      out.create(TemperatureFrame.getClassSchema(), frames.toFile());
+      for (TemperatureFrame f : FrameFiles.readAll(TestPaths.ukFrames())) {
+        if (!f.getValidTime().isBefore(from) && !f.getValidTime().isAfter(to)) {
+          out.append(f);
+          float min = Float.MAX_VALUE;
+          for (float v : PackedFloats.decode(f.getValues())) {
+            min = Math.min(min, v);
+          }
+          coldest.put(f.getValidTime(), min);
+        }
+      }
+    }
+    Cli demo = Cli.run(new DemoCommand(), "--pace", "50ms", "--frames", frames.toString(), "--models",
+        TestPaths.models().toString(), "--no-serve", "--no-challenger");
+    assertThat(demo.exit).as(demo.toString()).isZero();
+    List<String> likely = Arrays.stream(demo.out.split("\n"))
+        .filter(l -> l.startsWith("ALERT ") && l.contains("(frost-likely)")).toList();
+    assertThat(likely).as(demo.out).isNotEmpty();
+    java.util.regex.Pattern p = java.util.regex.Pattern.compile(
+        ".* valid (\\S+ \\S+) \\(lead \\d\\).*value (\\d+\\.\\d+) K  threshold 273\\.15 K  probability (\\d\\.\\d\\d)$");
+    for (String l : likely) {
+      java.util.regex.Matcher m = p.matcher(l);
+      assertThat(m.matches()).as(l).isTrue();
+      assertThat(Double.parseDouble(m.group(3))).as("the rule's probability: %s", l).isGreaterThanOrEqualTo(0.8);
+      Instant valid = Instant.parse(m.group(1).replace(' ', 'T').replace("Z", ":00Z"));
+      // warranted: the frame observed at that valid time had air frost somewhere on the grid
+      assertThat(coldest.get(valid)).as("the coldest cell observed at %s", valid).isLessThanOrEqualTo(273.15f);
+    }
+  }
 
   @Test
   void theDemoPrintsItsForecastsAndLeagueTableAndEndsWithItsSummaryLine() {
