@@ -73,6 +73,15 @@ public final class LiveServer implements AutoCloseable {
         });
       }
       config.routes.get("/api/state", ctx -> json(ctx, 200, state.pageJson()));
+      // the event stream answers only clients that ask for one; anything else (curl, a link
+      // followed by hand) would get an empty 200 and believe it had the page's data
+      config.routes.before("/api/events", ctx -> {
+        String accept = ctx.header("Accept");
+        if (accept == null || !accept.contains("text/event-stream")) {
+          throw new ApiError(406, null, "/api/events is a stream of server-sent events for the live page: ask with "
+              + "'Accept: text/event-stream'; the page's data itself is GET /api/state");
+        }
+      });
       config.routes.sse("/api/events", client -> {
         client.keepAlive();
         clients.add(client);

@@ -270,6 +270,21 @@ class PointForecastApiTest {
         .isEqualTo(hourly);
   }
 
+  @Test
+  void theEventStreamAnswersOnlyAClientThatAsksForOne() throws Exception {
+    HttpResponse<String> plain = get("/api/events");
+    assertThat(plain.statusCode()).isEqualTo(406);
+    assertThat(error(plain).get("reason").asText()).contains("Accept: text/event-stream").contains("/api/state");
+    // the page's own request: the stream opens and says the state's version first
+    HttpResponse<java.io.InputStream> stream = http.send(HttpRequest.newBuilder(uri("/api/events"))
+        .header("Accept", "text/event-stream").GET().build(), HttpResponse.BodyHandlers.ofInputStream());
+    assertThat(stream.statusCode()).isEqualTo(200);
+    assertThat(stream.headers().firstValue("Content-Type").orElse("")).startsWith("text/event-stream");
+    try (var lines = new java.io.BufferedReader(new java.io.InputStreamReader(stream.body(), StandardCharsets.UTF_8))) {
+      assertThat(lines.readLine()).isEqualTo("event: version");
+    }
+  }
+
   static double bilinear(float[][] f, double y, double x) {
     int r = Math.min((int) Math.floor(y), f.length - 2);
     int c = Math.min((int) Math.floor(x), f[0].length - 2);
