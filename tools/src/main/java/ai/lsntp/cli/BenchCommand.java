@@ -201,24 +201,8 @@ public class BenchCommand implements Callable<Integer> {
     double rawPerSec;
     double ortBatch1;
     try (OnnxForecaster ort = OnnxForecaster.open(uk, cfg.provider(), cfg.models.intraOpThreads)) {
-      List<float[]> batch = new ArrayList<>();
-      int cells = uk.cells();
-      for (int b = 0; b < n; b++) {
-        float[] w = new float[uk.alpha * cells];
-        for (int k = 0; k < uk.alpha; k++) {
-          System.arraycopy(PackedFloats.decode(all.get((b + k) % all.size()).getValues()), 0, w, k * cells, cells);
-        }
-        batch.add(w);
-      }
-      for (int i = 0; i < 3; i++) {
-        ort.forecast(batch);
-      }
-      int calls = Math.max(3, expected / n);
-      long t0 = System.nanoTime();
-      for (int i = 0; i < calls; i++) {
-        ort.forecast(batch);
-      }
-      rawPerSec = calls * n / ((System.nanoTime() - t0) / 1e9);
+      List<float[]> batch = realBatch(uk, all, n);
+      rawPerSec = timedRate(ort, batch, expected);
       List<float[]> one = batch.subList(0, 1);
       long t1 = System.nanoTime();
       for (int i = 0; i < 20; i++) {
@@ -297,25 +281,36 @@ public class BenchCommand implements Callable<Integer> {
   private static double rawRate(ModelSpec spec, LsntpConfig cfg, List<TemperatureFrame> all, int n, int expected)
       throws Exception {
     try (OnnxForecaster ort = OnnxForecaster.open(spec, cfg.provider(), cfg.models.intraOpThreads)) {
-      List<float[]> batch = new ArrayList<>();
-      int cells = spec.cells();
-      for (int b = 0; b < n; b++) {
-        float[] w = new float[spec.alpha * cells];
-        for (int k = 0; k < spec.alpha; k++) {
-          System.arraycopy(PackedFloats.decode(all.get((b + k) % all.size()).getValues()), 0, w, k * cells, cells);
-        }
-        batch.add(w);
-      }
-      for (int i = 0; i < 3; i++) {
-        ort.forecast(batch);
-      }
-      int calls = Math.max(3, expected / n);
-      long t0 = System.nanoTime();
-      for (int i = 0; i < calls; i++) {
-        ort.forecast(batch);
-      }
-      return calls * n / ((System.nanoTime() - t0) / 1e9);
+      return timedRate(ort, realBatch(spec, all, n), expected);
     }
+  }
+
+  /** {@code n} windows of {@code spec}'s alpha consecutive real frames each, starting one frame apart. */
+  private static List<float[]> realBatch(ModelSpec spec, List<TemperatureFrame> all, int n) {
+    List<float[]> batch = new ArrayList<>();
+    int cells = spec.cells();
+    for (int b = 0; b < n; b++) {
+      float[] w = new float[spec.alpha * cells];
+      for (int k = 0; k < spec.alpha; k++) {
+        System.arraycopy(PackedFloats.decode(all.get((b + k) % all.size()).getValues()), 0, w, k * cells, cells);
+      }
+      batch.add(w);
+    }
+    return batch;
+  }
+
+  /** Windows per second of {@code ort} on {@code batch}: 3 warm-up calls, then about {@code windows} windows timed. */
+  private static double timedRate(OnnxForecaster ort, List<float[]> batch, int windows) throws Exception {
+    for (int i = 0; i < 3; i++) {
+      ort.forecast(batch);
+    }
+    int n = batch.size();
+    int calls = Math.max(3, windows / n);
+    long t0 = System.nanoTime();
+    for (int i = 0; i < calls; i++) {
+      ort.forecast(batch);
+    }
+    return calls * n / ((System.nanoTime() - t0) / 1e9);
   }
 
   /** Used heap after asking for full collections until it stops shrinking (at most five), in MiB. */
