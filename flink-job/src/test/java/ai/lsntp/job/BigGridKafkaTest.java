@@ -269,8 +269,10 @@ class BigGridKafkaTest {
       throws Exception {
     RecordCodec<T> codec = RecordCodec.of(type);
     List<T> out = new ArrayList<>();
+    // a 10^6-cell frame's verification is committed at a checkpoint after its forecast, once more
+    // than 30 s later in CI; the read ends as soon as all are there
     for (ConsumerRecord<byte[], byte[]> r : KafkaIO.readCommitted(kafka.bootstrapServers(), topic, expected,
-        Duration.ofSeconds(30))) {
+        Duration.ofSeconds(120))) {
       out.add(codec.decode(r.value()));
     }
     return out;
